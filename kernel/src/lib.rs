@@ -1,0 +1,2 @@
+//! Persistent Python kernels: start, execute, interrupt, shut down.
+#![warn(missing_docs)]

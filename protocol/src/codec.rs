@@ -1,0 +1,237 @@
+//! A bounded NDJSON codec that recovers per line.
+//!
+//! Modelled on tokio-util's `LinesCodec`: the newline scan resumes where the previous
+//! call stopped, so partial reads cost no rescans, and a line longer than the limit is
+//! discarded as it streams in rather than buffered.
+//! A line that is not a frame (bad UTF-8, bad JSON, unknown `type`, too long) is returned
+//! as [`Decoded::Malformed`]; it never ends the stream. `Err` is reserved for I/O.
+
+use std::{fmt, io, marker::PhantomData};
+
+use bytes::{Buf, BufMut, BytesMut};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// The default longest line the decoder accepts: 64 MiB.
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024 * 1024;
+
+/// How many bytes of a malformed line are kept for its [`Malformed::preview`].
+const PREVIEW_BYTES: usize = 120;
+
+/// One item from the decoder: a frame, or a line that is not one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoded<T> {
+    /// A well-formed frame.
+    Frame(T),
+    /// A line that could not be decoded; the stream goes on after it.
+    Malformed(Malformed),
+}
+
+/// A line that is not a frame, kept small enough to log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    /// Why the line was rejected.
+    pub kind: MalformedKind,
+    /// The line's first bytes, lossily decoded, for logs.
+    pub preview: String,
+    /// The line's full length in bytes, without its newline.
+    pub len: usize,
+}
+
+/// Why a line was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// The line exceeded the codec's maximum length and was discarded.
+    TooLong,
+    /// The line is not valid UTF-8.
+    InvalidUtf8,
+    /// The line is not a JSON value; the parser's message.
+    InvalidJson(String),
+    /// The line is JSON but not a known frame (unknown `type`, missing field); the message.
+    InvalidFrame(String),
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            MalformedKind::TooLong => write!(f, "line of {} bytes exceeds the limit", self.len)?,
+            MalformedKind::InvalidUtf8 => f.write_str("line is not valid utf-8")?,
+            MalformedKind::InvalidJson(message) => write!(f, "line is not json: {message}")?,
+            MalformedKind::InvalidFrame(message) => write!(f, "line is not a frame: {message}")?,
+        }
+        write!(f, " (starts {:?})", self.preview)
+    }
+}
+
+/// Decodes NDJSON lines into frames of type `T` and encodes any serializable frame.
+///
+/// Use `NdjsonCodec::<Event>` on the host (decode runner frames, encode requests) and
+/// `NdjsonCodec::<Request>` for the runner's direction.
+/// A final line without a newline is decoded at end of stream; `\r\n` endings and blank
+/// lines are accepted.
+pub struct NdjsonCodec<T> {
+    max_length: usize,
+    /// Where the next newline scan starts in the buffer.
+    next_index: usize,
+    /// Set while an over-long line is being thrown away.
+    discarding: Option<Discarding>,
+    frame: PhantomData<fn() -> T>,
+}
+
+struct Discarding {
+    preview: String,
+    discarded: usize,
+}
+
+impl<T> NdjsonCodec<T> {
+    /// A codec accepting lines up to [`DEFAULT_MAX_LINE_LENGTH`].
+    pub fn new() -> Self {
+        Self::new_with_max_length(DEFAULT_MAX_LINE_LENGTH)
+    }
+
+    /// A codec accepting lines up to `max_length` bytes, newline excluded.
+    ///
+    /// The decoder never buffers more than `max_length` plus one read's worth of bytes.
+    pub fn new_with_max_length(max_length: usize) -> Self {
+        Self { max_length, next_index: 0, discarding: None, frame: PhantomData }
+    }
+
+    /// The longest line this codec accepts, in bytes.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+}
+
+impl<T> Default for NdjsonCodec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for NdjsonCodec<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NdjsonCodec")
+            .field("max_length", &self.max_length)
+            .field("next_index", &self.next_index)
+            .field("discarding", &self.discarding.is_some())
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> NdjsonCodec<T> {
+    /// Finds the next complete line, or discards what an over-long line has shown so far.
+    fn next_line(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
+        loop {
+            let newline = memchr::memchr(b'\n', &buf[self.next_index..]);
+            if let Some(discarding) = &mut self.discarding {
+                let Some(offset) = newline else {
+                    discarding.discarded += buf.len();
+                    buf.clear();
+                    self.next_index = 0;
+                    return None;
+                };
+                let end = self.next_index + offset;
+                // The line's length excludes its newline and any `\r` before it.
+                let mut len = discarding.discarded + end;
+                if end > 0 && buf[end - 1] == b'\r' {
+                    len -= 1;
+                }
+                buf.advance(end + 1);
+                self.next_index = 0;
+                let preview = std::mem::take(&mut discarding.preview);
+                self.discarding = None;
+                return Some(Decoded::Malformed(Malformed {
+                    kind: MalformedKind::TooLong,
+                    preview,
+                    len,
+                }));
+            }
+            let Some(offset) = newline else {
+                if buf.len() > self.max_length {
+                    self.discarding =
+                        Some(Discarding { preview: preview(buf), discarded: buf.len() });
+                    buf.clear();
+                    self.next_index = 0;
+                } else {
+                    self.next_index = buf.len();
+                }
+                return None;
+            };
+            let end = self.next_index + offset;
+            let line = buf.split_to(end + 1);
+            self.next_index = 0;
+            if let Some(decoded) = self.decode_line(&line[..end]) {
+                return Some(decoded);
+            }
+        }
+    }
+
+    /// Decodes one line without its newline; `None` for a blank line.
+    fn decode_line(&self, line: &[u8]) -> Option<Decoded<T>> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let malformed = |kind| Some(Decoded::Malformed(Malformed { kind, preview: preview(line), len: line.len() }));
+        if line.len() > self.max_length {
+            return malformed(MalformedKind::TooLong);
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return malformed(MalformedKind::InvalidUtf8);
+        };
+        match serde_json::from_str::<T>(text) {
+            Ok(frame) => Some(Decoded::Frame(frame)),
+            Err(err) if err.is_data() => malformed(MalformedKind::InvalidFrame(err.to_string())),
+            Err(err) => malformed(MalformedKind::InvalidJson(err.to_string())),
+        }
+    }
+}
+
+fn preview(bytes: &[u8]) -> String {
+    let end = bytes.len().min(PREVIEW_BYTES);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl<T: DeserializeOwned> Decoder for NdjsonCodec<T> {
+    type Item = Decoded<T>;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        Ok(self.next_line(buf))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        if let Some(decoded) = self.next_line(buf) {
+            return Ok(Some(decoded));
+        }
+        // What is left is a final line without a newline.
+        self.next_index = 0;
+        if let Some(discarding) = self.discarding.take() {
+            let len = discarding.discarded + buf.len();
+            buf.clear();
+            return Ok(Some(Decoded::Malformed(Malformed {
+                kind: MalformedKind::TooLong,
+                preview: discarding.preview,
+                len,
+            })));
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let line = buf.split();
+        Ok(self.decode_line(&line))
+    }
+}
+
+impl<T, U: Serialize> Encoder<U> for NdjsonCodec<T> {
+    type Error = io::Error;
+
+    /// Writes `item` as one compact JSON line. JSON escapes control characters inside
+    /// strings, so the only newline written is the terminator.
+    fn encode(&mut self, item: U, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let mut writer = dst.writer();
+        serde_json::to_writer(&mut writer, &item).map_err(io::Error::from)?;
+        writer.into_inner().put_u8(b'\n');
+        Ok(())
+    }
+}

@@ -1,0 +1,619 @@
+//! Typed frames of the wire protocol, in both directions.
+//!
+//! Host -> runner frames are [`Request`]s, runner -> host frames are [`Event`]s.
+//! The JSON shape of every version 1 frame is exactly the seed's: an execute request
+//! carries no `type` key, field names are camelCase (`storeHistory`, `executionCount`),
+//! and runner frames are tagged by `type`.
+//! Version 2 frames (`hello`, `interrupt`, `input_request`/`input_reply`, `call`/`reply`)
+//! are additive: a version 1 peer logs and skips them.
+//!
+//! Decoding is lenient where it is safe (unknown fields are ignored, a missing
+//! `cancelled` means `false`) and strict where a guess would lose data (a frame without
+//! its `id` or payload is rejected, so the codec reports it as malformed).
+
+use std::{borrow::Cow, collections::BTreeMap, fmt};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde_json::{Map, Value};
+
+/// The protocol version this crate speaks; the runner announces its own in [`Hello`].
+///
+/// Version 1 is the seed's frame set. Version 2 adds the `hello` handshake, in-band
+/// `interrupt`, `input_request`/`input_reply` and `call`/`reply`.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Identifies one execution; every runner frame about it carries the same id.
+///
+/// On the wire it is a JSON string. The host picks ids; the runner echoes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExecId(String);
+
+impl ExecId {
+    /// Wraps a string as an execution id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as it travels on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExecId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Identifies one host call made from Python (protocol version 2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(String);
+
+impl CallId {
+    /// Wraps a string as a call id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as it travels on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A MIME bundle: MIME type to value, as in Jupyter's `display_data`.
+///
+/// Text types map to strings, `application/json` to any JSON value, binary image types
+/// to base64 strings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MimeBundle(Map<String, Value>);
+
+impl MimeBundle {
+    /// An empty bundle.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value stored under `mime`, if any.
+    pub fn get(&self, mime: &str) -> Option<&Value> {
+        self.0.get(mime)
+    }
+
+    /// The value under `mime` when it is a string.
+    pub fn get_str(&self, mime: &str) -> Option<&str> {
+        self.0.get(mime).and_then(Value::as_str)
+    }
+
+    /// Stores `value` under `mime`, returning the previous value.
+    pub fn insert(&mut self, mime: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
+        self.0.insert(mime.into(), value.into())
+    }
+
+    /// Whether the bundle has a value for `mime`.
+    pub fn contains(&self, mime: &str) -> bool {
+        self.0.contains_key(mime)
+    }
+
+    /// The MIME types and values, ordered by MIME type.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(mime, value)| (mime.as_str(), value))
+    }
+
+    /// How many MIME types the bundle holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the bundle holds no MIME type.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The underlying JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// Consumes the bundle into its JSON object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl From<Map<String, Value>> for MimeBundle {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for MimeBundle {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
+/// Which output stream a chunk of text was written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamName {
+    /// Standard output (`sys.stdout` and fd 1).
+    Stdout,
+    /// Standard error (`sys.stderr` and fd 2).
+    Stderr,
+}
+
+impl StreamName {
+    /// The frame `type` tag of this stream: `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// How an execution ended, as the runner reports it in `done`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The cell ran to the end.
+    Ok,
+    /// The cell raised (including `KeyboardInterrupt` and `SystemExit`).
+    Error,
+}
+
+// ---------------------------------------------------------------------------------------
+// Host -> runner
+// ---------------------------------------------------------------------------------------
+
+/// A frame the host sends to the runner.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Run a cell. On the wire: an object with `id` and `code` and no `type` key.
+    Execute(Execute),
+    /// Finish and exit with code 0: `{"type":"exit"}`.
+    Exit,
+    /// Raise `KeyboardInterrupt` in the running cell without a signal (version 2):
+    /// `{"type":"interrupt"}`. Ignored while idle, like SIGINT.
+    Interrupt,
+    /// Answers an [`InputRequest`] (version 2).
+    InputReply(InputReply),
+    /// Answers a [`Call`] made from Python (version 2).
+    CallReply(CallReply),
+}
+
+/// Runs a cell: `{"id", "code", "silent", "storeHistory", "cwd"?, "env"?, "allowStdin"?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execute {
+    /// The execution's id, echoed by every frame about it.
+    pub id: ExecId,
+    /// The cell source.
+    #[serde(default)]
+    pub code: String,
+    /// No result display and, by default, no history.
+    #[serde(default)]
+    pub silent: bool,
+    /// Whether the cell counts in `In`/`Out` and the execution counter; `None` means `!silent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_history: Option<bool>,
+    /// Directory to change into before the cell runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Environment changes before the cell runs: a string sets, `null` unsets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, Option<String>>>,
+    /// Whether `input()` may ask the host through [`InputRequest`] (version 2).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_stdin: bool,
+}
+
+impl Execute {
+    /// A plain execution of `code` that stores history: what a user's cell sends.
+    pub fn new(id: ExecId, code: impl Into<String>) -> Self {
+        Self {
+            id,
+            code: code.into(),
+            silent: false,
+            store_history: Some(true),
+            cwd: None,
+            env: None,
+            allow_stdin: false,
+        }
+    }
+
+    /// Whether this execution counts in history, applying the `!silent` default.
+    pub fn stores_history(&self) -> bool {
+        self.store_history.unwrap_or(!self.silent)
+    }
+}
+
+/// The text `input()` receives: `{"type":"input_reply","id","value"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputReply {
+    /// The execution whose `input()` is waiting.
+    pub id: ExecId,
+    /// The line typed by the user, without a trailing newline.
+    pub value: String,
+}
+
+/// The host's answer to a [`Call`]:
+/// `{"type":"reply","callId","ok":true,"value"}` or `{"type":"reply","callId","ok":false,"error"}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallReply {
+    /// The call being answered.
+    pub call_id: CallId,
+    /// The value returned to Python, or the message of the exception raised there.
+    pub result: Result<Value, String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Runner -> host
+// ---------------------------------------------------------------------------------------
+
+/// A frame the runner sends to the host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The runner is ready and says which protocol it speaks (version 2, unsolicited,
+    /// first frame after start).
+    Hello(Hello),
+    /// The execution began; always the first frame for its id.
+    Started {
+        /// The execution.
+        id: ExecId,
+    },
+    /// Text written to standard output.
+    Stdout(StreamData),
+    /// Text written to standard error.
+    Stderr(StreamData),
+    /// A rich output from `display()`, a figure, or a status event.
+    Display(BundleData),
+    /// The value of the cell's final expression.
+    Result(BundleData),
+    /// The exception that ended the cell.
+    Error(ErrorData),
+    /// The execution is over; always the last frame for its id.
+    Done(Done),
+    /// `input()` is waiting for a line (version 2).
+    InputRequest(InputRequest),
+    /// Python calls a host function and blocks until the [`CallReply`] (version 2).
+    Call(Call),
+}
+
+impl Event {
+    /// The execution this frame belongs to; `None` for `hello`.
+    pub fn exec_id(&self) -> Option<&ExecId> {
+        Some(match self {
+            Self::Hello(_) => return None,
+            Self::Started { id } => id,
+            Self::Stdout(frame) | Self::Stderr(frame) => &frame.id,
+            Self::Display(frame) | Self::Result(frame) => &frame.id,
+            Self::Error(frame) => &frame.id,
+            Self::Done(frame) => &frame.id,
+            Self::InputRequest(frame) => &frame.id,
+            Self::Call(frame) => &frame.id,
+        })
+    }
+
+    /// The frame's `type` tag on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello(_) => "hello",
+            Self::Started { .. } => "started",
+            Self::Stdout(_) => "stdout",
+            Self::Stderr(_) => "stderr",
+            Self::Display(_) => "display",
+            Self::Result(_) => "result",
+            Self::Error(_) => "error",
+            Self::Done(_) => "done",
+            Self::InputRequest(_) => "input_request",
+            Self::Call(_) => "call",
+        }
+    }
+}
+
+/// The runner's greeting: `{"type":"hello","protocol","runner","python","pid","features"?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol version the runner speaks; the host refuses a different one.
+    pub protocol: u32,
+    /// The runner's own version string.
+    pub runner: String,
+    /// The interpreter's version, such as `3.11.7`.
+    pub python: String,
+    /// The runner's process id.
+    pub pid: u32,
+    /// Optional capabilities beyond the version's baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+}
+
+/// A chunk of text on an output stream: `{"id","data"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamData {
+    /// The execution that wrote it.
+    pub id: ExecId,
+    /// The text, in the order it was written.
+    pub data: String,
+}
+
+/// A rich output: `{"id","bundle"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BundleData {
+    /// The execution that produced it.
+    pub id: ExecId,
+    /// The MIME bundle.
+    pub bundle: MimeBundle,
+}
+
+/// A Python exception: `{"id","ename","evalue","traceback"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// The execution it ended.
+    pub id: ExecId,
+    /// The exception's class name, such as `ValueError`.
+    pub ename: String,
+    /// `str()` of the exception.
+    pub evalue: String,
+    /// Formatted traceback lines, the user's cell frames only; an item may hold newlines.
+    #[serde(default)]
+    pub traceback: Vec<String>,
+}
+
+/// The end of an execution: `{"id","status","executionCount","cancelled"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Done {
+    /// The execution that ended.
+    pub id: ExecId,
+    /// Whether it raised.
+    pub status: Status,
+    /// The execution counter after this cell (counts stored executions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_count: Option<u64>,
+    /// Whether it ended by `KeyboardInterrupt`.
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+/// `input()` waits for a line: `{"type":"input_request","id","prompt","password"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRequest {
+    /// The execution that called `input()`.
+    pub id: ExecId,
+    /// The prompt passed to `input()`.
+    #[serde(default)]
+    pub prompt: String,
+    /// Whether the input should not be echoed (`getpass`).
+    #[serde(default)]
+    pub password: bool,
+}
+
+/// Python calls a host function: `{"type":"call","id","callId","name","args"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    /// The execution making the call.
+    pub id: ExecId,
+    /// Pairs the call with its [`CallReply`].
+    pub call_id: CallId,
+    /// The host function's name.
+    pub name: String,
+    /// Its arguments, any JSON value (`null` when none were given).
+    #[serde(default)]
+    pub args: Value,
+}
+
+// ---------------------------------------------------------------------------------------
+// Serde for the two enums. Both go through one flat struct of optional fields, because an
+// execute request has no `type` key and because serde's internally tagged enums buffer
+// every frame before decoding it; the flat form decodes in one pass.
+// ---------------------------------------------------------------------------------------
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl Serialize for Request {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum Tagged<'a> {
+            Exit,
+            Interrupt,
+            InputReply(&'a InputReply),
+            Reply {
+                #[serde(rename = "callId")]
+                call_id: &'a CallId,
+                ok: bool,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                value: Option<&'a Value>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                error: Option<&'a str>,
+            },
+        }
+        match self {
+            Self::Execute(execute) => execute.serialize(serializer),
+            Self::Exit => Tagged::Exit.serialize(serializer),
+            Self::Interrupt => Tagged::Interrupt.serialize(serializer),
+            Self::InputReply(reply) => Tagged::InputReply(reply).serialize(serializer),
+            Self::CallReply(reply) => {
+                let (ok, value, error) = match &reply.result {
+                    Ok(value) => (true, Some(value), None),
+                    Err(message) => (false, None, Some(message.as_str())),
+                };
+                Tagged::Reply { call_id: &reply.call_id, ok, value, error }.serialize(serializer)
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestRepr<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    id: Option<ExecId>,
+    code: Option<String>,
+    #[serde(default)]
+    silent: bool,
+    store_history: Option<bool>,
+    cwd: Option<String>,
+    env: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    allow_stdin: bool,
+    value: Option<Value>,
+    call_id: Option<CallId>,
+    ok: Option<bool>,
+    error: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = RequestRepr::deserialize(deserializer)?;
+        let kind = repr.kind.as_deref().unwrap_or("execute");
+        Ok(match kind {
+            "execute" => Self::Execute(Execute {
+                id: required(repr.id, kind, "id")?,
+                code: repr.code.unwrap_or_default(),
+                silent: repr.silent,
+                store_history: repr.store_history,
+                cwd: repr.cwd,
+                env: repr.env,
+                allow_stdin: repr.allow_stdin,
+            }),
+            "exit" => Self::Exit,
+            "interrupt" => Self::Interrupt,
+            "input_reply" => {
+                let value = match required(repr.value, kind, "value")? {
+                    Value::String(value) => value,
+                    _ => return Err(de::Error::custom("`input_reply` value must be a string")),
+                };
+                Self::InputReply(InputReply { id: required(repr.id, kind, "id")?, value })
+            }
+            "reply" => {
+                let result = if required(repr.ok, kind, "ok")? {
+                    Ok(repr.value.unwrap_or(Value::Null))
+                } else {
+                    Err(repr.error.unwrap_or_default())
+                };
+                Self::CallReply(CallReply { call_id: required(repr.call_id, kind, "callId")?, result })
+            }
+            other => return Err(de::Error::custom(format_args!("unknown request type `{other}`"))),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventRepr<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    id: Option<ExecId>,
+    data: Option<String>,
+    bundle: Option<MimeBundle>,
+    ename: Option<String>,
+    evalue: Option<String>,
+    traceback: Option<Vec<String>>,
+    status: Option<Status>,
+    execution_count: Option<u64>,
+    cancelled: Option<bool>,
+    protocol: Option<u32>,
+    runner: Option<String>,
+    python: Option<String>,
+    pid: Option<u32>,
+    features: Option<Vec<String>>,
+    prompt: Option<String>,
+    password: Option<bool>,
+    call_id: Option<CallId>,
+    name: Option<String>,
+    args: Option<Value>,
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let EventRepr {
+            kind,
+            id,
+            data,
+            bundle,
+            ename,
+            evalue,
+            traceback,
+            status,
+            execution_count,
+            cancelled,
+            protocol,
+            runner,
+            python,
+            pid,
+            features,
+            prompt,
+            password,
+            call_id,
+            name,
+            args,
+        } = EventRepr::deserialize(deserializer)?;
+        let kind = &*kind;
+        Ok(match kind {
+            "hello" => Self::Hello(Hello {
+                protocol: required(protocol, kind, "protocol")?,
+                runner: runner.unwrap_or_default(),
+                python: python.unwrap_or_default(),
+                pid: pid.unwrap_or_default(),
+                features: features.unwrap_or_default(),
+            }),
+            "started" => Self::Started { id: required(id, kind, "id")? },
+            "stdout" | "stderr" => {
+                let frame =
+                    StreamData { id: required(id, kind, "id")?, data: required(data, kind, "data")? };
+                if kind == "stdout" { Self::Stdout(frame) } else { Self::Stderr(frame) }
+            }
+            "display" | "result" => {
+                let frame = BundleData {
+                    id: required(id, kind, "id")?,
+                    bundle: required(bundle, kind, "bundle")?,
+                };
+                if kind == "display" { Self::Display(frame) } else { Self::Result(frame) }
+            }
+            "error" => Self::Error(ErrorData {
+                id: required(id, kind, "id")?,
+                ename: ename.unwrap_or_default(),
+                evalue: evalue.unwrap_or_default(),
+                traceback: traceback.unwrap_or_default(),
+            }),
+            "done" => Self::Done(Done {
+                id: required(id, kind, "id")?,
+                status: required(status, kind, "status")?,
+                execution_count,
+                cancelled: cancelled.unwrap_or(false),
+            }),
+            "input_request" => Self::InputRequest(InputRequest {
+                id: required(id, kind, "id")?,
+                prompt: prompt.unwrap_or_default(),
+                password: password.unwrap_or(false),
+            }),
+            "call" => Self::Call(Call {
+                id: required(id, kind, "id")?,
+                call_id: required(call_id, kind, "callId")?,
+                name: required(name, kind, "name")?,
+                args: args.unwrap_or(Value::Null),
+            }),
+            other => return Err(de::Error::custom(format_args!("unknown frame type `{other}`"))),
+        })
+    }
+}
+
+fn required<T, E: de::Error>(value: Option<T>, kind: &str, field: &str) -> Result<T, E> {
+    value.ok_or_else(|| E::custom(format_args!("`{kind}` frame is missing `{field}`")))
+}

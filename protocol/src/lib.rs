@@ -1,0 +1,23 @@
+//! The pykernel wire protocol: typed frames and a bounded NDJSON codec.
+//!
+//! The host talks to `runner.py` with one JSON object per line over the child's stdin
+//! (host -> runner [`Request`]s) and stdout (runner -> host [`Event`]s).
+//! Version 1 frames are byte-compatible with the seed design; version 2 adds a `hello`
+//! handshake, in-band interrupt, `input()` requests and host calls, all additive.
+//!
+//! This crate is sans-IO: it does no IO, spawns nothing and reads no clock.
+//! [`NdjsonCodec`] plugs into `tokio_util::codec::{FramedRead, FramedWrite}` or any
+//! other byte source.
+#![warn(missing_docs)]
+
+mod codec;
+mod frame;
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
+pub use codec::{DEFAULT_MAX_LINE_LENGTH, Decoded, Malformed, MalformedKind, NdjsonCodec};
+pub use frame::{
+    BundleData, Call, CallId, CallReply, Done, ErrorData, Event, ExecId, Execute, Hello,
+    InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION, Request, Status, StreamData,
+    StreamName,
+};

@@ -1,0 +1,2 @@
+//! The Python half of pykernel, embedded in the host binary.
+#![warn(missing_docs)]

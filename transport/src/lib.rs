@@ -1,0 +1,2 @@
+//! Transports between the pykernel host and a Python runner.
+#![warn(missing_docs)]
