@@ -1,0 +1,129 @@
+//! The kernel crate's one error type: the session itself failed.
+//!
+//! A Python exception is not here; it is [`crate::Outcome::error`].
+
+use std::{error, fmt, io, path::PathBuf};
+
+use pykernel_transport::{ExitStatus, TransportError};
+
+/// Why a kernel could not start, or stopped serving.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KernelError {
+    /// No interpreter was found; lists every path that was tried, in order.
+    PythonNotFound {
+        /// The candidates that were tried.
+        tried: Vec<PathBuf>,
+    },
+    /// The interpreter exists but does not run (it exited non-zero or could not start).
+    PythonUnusable {
+        /// The interpreter that was tried.
+        path: PathBuf,
+        /// What went wrong, for example `exit code 1` or an OS error.
+        reason: String,
+    },
+    /// Spawning the runner failed.
+    Spawn {
+        /// The interpreter that was spawned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The runner speaks another protocol version.
+    ProtocolMismatch {
+        /// The version the runner announced.
+        runner: u32,
+        /// The version this host speaks.
+        host: u32,
+    },
+    /// A startup step (`handshake`, `init` or `prelude`) did not finish within the budget.
+    StartupTimeout {
+        /// Which step was running.
+        phase: &'static str,
+    },
+    /// A startup step raised in Python.
+    StartupFailed {
+        /// Which step failed.
+        phase: &'static str,
+        /// The exception's class and message.
+        message: String,
+    },
+    /// The caller cancelled the start.
+    Cancelled,
+    /// The runner process exited while it was needed.
+    Died {
+        /// How it ended.
+        status: ExitStatus,
+        /// The last lines of its stderr.
+        stderr_tail: String,
+    },
+    /// The kernel was shut down; start a new one.
+    NotRunning,
+    /// The runner's channel failed.
+    Transport(TransportError),
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PythonNotFound { tried } => {
+                f.write_str("no python interpreter found")?;
+                if !tried.is_empty() {
+                    f.write_str("; tried ")?;
+                    for (index, path) in tried.iter().enumerate() {
+                        if index > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{}", path.display())?;
+                    }
+                }
+                Ok(())
+            }
+            Self::PythonUnusable { path, reason } => {
+                write!(
+                    f,
+                    "python interpreter {} is not usable: {reason}",
+                    path.display()
+                )
+            }
+            Self::Spawn { path, source } => {
+                write!(f, "failed to spawn {}: {source}", path.display())
+            }
+            Self::ProtocolMismatch { runner, host } => {
+                write!(f, "runner speaks protocol {runner}, host speaks {host}")
+            }
+            Self::StartupTimeout { phase } => write!(f, "kernel {phase} timed out"),
+            Self::StartupFailed { phase, message } => write!(f, "kernel {phase} failed: {message}"),
+            Self::Cancelled => f.write_str("kernel start cancelled"),
+            Self::Died {
+                status,
+                stderr_tail,
+            } => {
+                write!(f, "kernel died ({status})")?;
+                let tail = stderr_tail.trim();
+                if !tail.is_empty() {
+                    write!(f, "; stderr:\n{tail}")?;
+                }
+                Ok(())
+            }
+            Self::NotRunning => f.write_str("kernel is not running"),
+            Self::Transport(_) => f.write_str("kernel transport failed"),
+        }
+    }
+}
+
+impl error::Error for KernelError {
+    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
+        match self {
+            Self::Spawn { source, .. } => Some(source),
+            Self::Transport(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransportError> for KernelError {
+    fn from(err: TransportError) -> Self {
+        Self::Transport(err)
+    }
+}

@@ -1,0 +1,191 @@
+//! What a caller can choose when starting a kernel and running a cell.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+/// The default startup budget for spawning, init and prelude together.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default wait after SIGINT before an unresponsive kernel is killed.
+pub const DEFAULT_INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+/// The default wait between shutdown steps (exit, SIGTERM, SIGKILL).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// How a kernel is started. Build it with [`KernelOptions::new`] and the `with_*` methods.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct KernelOptions {
+    /// The interpreter to run; `None` resolves one (see the crate docs for the order).
+    pub python: Option<PathBuf>,
+    /// The kernel's working directory; `None` means the host's current directory.
+    pub cwd: Option<PathBuf>,
+    /// Variables set in the kernel's environment, after filtering the host's.
+    pub env: BTreeMap<String, String>,
+    /// Which of the host's environment variables the kernel inherits.
+    pub env_policy: EnvPolicy,
+    /// Budget for spawn, handshake, init and prelude together.
+    pub startup_timeout: Duration,
+    /// An absolute deadline for the start, tighter than `startup_timeout` when earlier.
+    pub deadline: Option<Instant>,
+    /// How long an interrupted cell may take to end before the kernel is killed.
+    pub interrupt_grace: Duration,
+    /// How long each shutdown step waits before escalating.
+    pub shutdown_grace: Duration,
+    /// Whether to load the prelude helpers (`display`, `read`, `write`, `parallel`, ...).
+    pub prelude: bool,
+}
+
+/// Which host environment variables a kernel inherits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvPolicy {
+    /// A documented allowlist (paths, locale, terminal, virtualenv and Python settings),
+    /// minus known secret names: the default, so API keys do not leak into user code.
+    #[default]
+    Filtered,
+    /// Everything the host has.
+    Inherit,
+    /// Nothing but what [`KernelOptions::env`] sets (and `PATH`, which spawning needs).
+    Empty,
+}
+
+impl KernelOptions {
+    /// Defaults: resolved interpreter, current directory, filtered environment, 10 s
+    /// startup budget, 5 s interrupt grace, 1 s shutdown grace, prelude loaded.
+    pub fn new() -> Self {
+        Self {
+            python: None,
+            cwd: None,
+            env: BTreeMap::new(),
+            env_policy: EnvPolicy::Filtered,
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            deadline: None,
+            interrupt_grace: DEFAULT_INTERRUPT_GRACE,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            prelude: true,
+        }
+    }
+
+    /// Runs this interpreter instead of resolving one.
+    pub fn with_python(mut self, python: impl Into<PathBuf>) -> Self {
+        self.python = Some(python.into());
+        self
+    }
+
+    /// Starts the kernel in `cwd`.
+    pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Sets one environment variable in the kernel.
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Chooses which host variables the kernel inherits.
+    pub fn with_env_policy(mut self, policy: EnvPolicy) -> Self {
+        self.env_policy = policy;
+        self
+    }
+
+    /// Sets the startup budget.
+    pub fn with_startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Sets an absolute deadline for the start.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the grace between an interrupt and killing an unresponsive kernel.
+    pub fn with_interrupt_grace(mut self, grace: Duration) -> Self {
+        self.interrupt_grace = grace;
+        self
+    }
+
+    /// Sets the wait between shutdown steps.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Skips (false) or loads (true) the prelude helpers.
+    pub fn with_prelude(mut self, prelude: bool) -> Self {
+        self.prelude = prelude;
+        self
+    }
+}
+
+impl Default for KernelOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How one cell is run. Build it with [`ExecuteOptions::new`] and the `with_*` methods.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ExecuteOptions {
+    /// No result display and, unless `store_history` says otherwise, no history.
+    pub silent: bool,
+    /// Whether the cell counts in `In`/`Out` and the execution counter; `None` means `!silent`.
+    pub store_history: Option<bool>,
+    /// Interrupt the cell after this long (then kill the kernel after the interrupt grace).
+    pub timeout: Option<Duration>,
+    /// Directory to change into before the cell runs.
+    pub cwd: Option<PathBuf>,
+    /// Environment changes before the cell runs: `Some` sets, `None` unsets.
+    pub env: BTreeMap<String, Option<String>>,
+    /// Whether `input()` may ask the caller (see [`crate::Output::InputRequest`]).
+    pub allow_stdin: bool,
+}
+
+impl ExecuteOptions {
+    /// A plain cell: shows its result, stores history, no timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the cell silently: no result, no history.
+    pub fn silent(mut self) -> Self {
+        self.silent = true;
+        self
+    }
+
+    /// Overrides whether the cell is stored in history.
+    pub fn with_store_history(mut self, store: bool) -> Self {
+        self.store_history = Some(store);
+        self
+    }
+
+    /// Interrupts the cell after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Changes into `cwd` before the cell runs.
+    pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Sets (`Some`) or unsets (`None`) a variable before the cell runs.
+    pub fn with_env(mut self, key: impl Into<String>, value: Option<String>) -> Self {
+        self.env.insert(key.into(), value);
+        self
+    }
+
+    /// Lets `input()` ask the caller.
+    pub fn with_stdin(mut self, allow: bool) -> Self {
+        self.allow_stdin = allow;
+        self
+    }
+}

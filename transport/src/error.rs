@@ -1,0 +1,34 @@
+//! The transport crate's one error type.
+
+use std::{error, fmt, io};
+
+/// Why a transport operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The runner's input is closed or the runner is gone.
+    Closed,
+    /// Encoding a request failed (a value that JSON cannot hold).
+    Encode(io::Error),
+    /// Reading, writing or signalling failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("runner channel is closed"),
+            Self::Encode(_) => f.write_str("failed to encode request"),
+            Self::Io(_) => f.write_str("runner i/o failed"),
+        }
+    }
+}
+
+impl error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
+        match self {
+            Self::Closed => None,
+            Self::Encode(source) | Self::Io(source) => Some(source),
+        }
+    }
+}
