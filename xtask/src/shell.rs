@@ -1,0 +1,50 @@
+//! Running commands from the workspace root, echoing them first.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn project_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest_dir)
+}
+
+/// A command that runs in the workspace root.
+pub(crate) fn cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.current_dir(project_root());
+    command
+}
+
+/// A `cargo` command using the same cargo that runs xtask.
+pub(crate) fn cargo() -> Command {
+    cmd(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `command`, failing with its rendering when it exits non-zero.
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
+    let shown = render(command);
+    eprintln!("$ {shown}");
+    let status = command
+        .status()
+        .map_err(|err| format!("could not run `{shown}`: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn render(command: &Command) -> String {
+    let mut shown = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        shown.push(' ');
+        shown.push_str(&arg.to_string_lossy());
+    }
+    shown
+}
