@@ -1,0 +1,534 @@
+//! `cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter]`: pykernel against
+//! jupyter_client + ipykernel, side by side, on the same interpreter.
+//!
+//! The bench virtualenv `target/bench-venv` is created from `python3` (or `PYKERNEL_PYTHON`)
+//! and gets `xtask/bench/requirements.txt` (ipykernel, jupyter_client). Both sides use its
+//! interpreter: pykernel through `KernelOptions::with_python`, Jupyter because the script runs
+//! on it and jupyter_client launches the native `python3` kernel with `sys.executable` (the
+//! script checks `/proc/<pid>/exe`). The pykernel side is `kernel/examples/bench.rs`, built
+//! in release mode; the Jupyter side is `xtask/bench/jupyter_bench.py` with the blocking
+//! `KernelManager` and `BlockingKernelClient`. Each writes a flat JSON object to
+//! `target/bench/{pykernel,jupyter}.json`; this command merges them into
+//! `target/bench/report.json` (`{"metric": {"pykernel": x, "jupyter": y}, ..., "meta": {..}}`,
+//! `null` where a side does not apply or was skipped) and prints a table with the ratio
+//! pykernel/jupyter.
+//!
+//! What each number covers, identically on both sides unless said otherwise:
+//! - `cold_start_ms`: median of 10. From before the spawn until a first `pass` cell has
+//!   finished: pykernel `Kernel::start` (default options, prelude loaded) then `execute("pass")`
+//!   to its outcome; Jupyter `start_kernel`, `start_channels`, `wait_for_ready` then
+//!   `execute_interactive("pass")`. Shutdown is not timed.
+//! - `warm_start_ms`: pykernel only, median of 10. A `Sessions` pool hand-out of a pre-started
+//!   kernel until its first `pass` has finished, the pool having refilled in between.
+//! - `rtt_median_ms`, `rtt_p99_ms`: 1000 executions of `1+1` on one kernel after 50 untimed
+//!   warm-ups, each from the request until the execution is over with its result consumed
+//!   (pykernel: every output then the outcome; Jupyter: `execute_interactive`, that is the idle
+//!   status and the execute_reply). p99 is nearest-rank.
+//! - `stdout_mb_per_s`: one cell printing 50 MiB as 1 KiB lines (`print` of 1023 `x`),
+//!   bytes / 10^6 / seconds from the request until the execution is over, with every
+//!   stdout output consumed and its byte count checked.
+//! - `interrupt_ms`: median of 5. A cell prints a flushed marker then runs `while True: pass`;
+//!   100 ms after the marker arrives the host interrupts (pykernel `kernel.interrupt()`,
+//!   Jupyter `interrupt_kernel()`, both SIGINT) and the time runs until the execution is over
+//!   (pykernel outcome, Jupyter execute_reply) with a `KeyboardInterrupt`.
+//! - `rss_host_mb`: the host process's VmRSS growth per idle kernel, from 10 kernels started
+//!   (each having run `pass`), after warm-up so one-time costs (imports, runtime) are excluded.
+//! - `rss_kernel_mb`: VmRSS of each idle kernel process (runner, ipykernel), averaged.
+//! - `rss_mb`: `rss_host_mb + rss_kernel_mb`, the memory one idle kernel costs.
+//!
+//! `--quick` runs fewer iterations and prints 2 MiB instead of 50 (a smoke test; its numbers
+//! are not the benchmark). `--no-pykernel` and `--no-jupyter` skip a side.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::shell::{cargo, cmd, project_root, run as run_command};
+
+// Writing to a `String` cannot fail, so the `fmt::Result`s of `write!` below are dropped.
+
+/// Runs the bench; `args` are the words after `bench`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args)?;
+    let root = project_root();
+    let out_dir = root.join("target").join("bench");
+    fs::create_dir_all(&out_dir)
+        .map_err(|err| format!("cannot create {}: {err}", out_dir.display()))?;
+    let python = ensure_bench_venv()?;
+
+    let pykernel = if flags.pykernel {
+        let path = out_dir.join("pykernel.json");
+        remove_stale(&path)?;
+        let mut command = cargo();
+        command
+            .args(["run", "--release", "--package", "pykernel", "--example", "bench", "--"])
+            .arg("--python")
+            .arg(&python)
+            .arg("--json")
+            .arg(&path);
+        if flags.quick {
+            command.arg("--quick");
+        }
+        run_command(&mut command)?;
+        Some(read_results(&path)?)
+    } else {
+        None
+    };
+
+    let jupyter = if flags.jupyter {
+        let path = out_dir.join("jupyter.json");
+        remove_stale(&path)?;
+        let mut command = cmd(&python);
+        command.arg(root.join("xtask").join("bench").join("jupyter_bench.py")).arg("--json").arg(&path);
+        if flags.quick {
+            command.arg("--quick");
+        }
+        run_command(&mut command)?;
+        Some(read_results(&path)?)
+    } else {
+        None
+    };
+
+    let report = Report::new(pykernel.unwrap_or_default(), jupyter.unwrap_or_default());
+    let meta = meta(&python, flags.quick);
+    println!("\n{}", report.table());
+    for (key, value) in &meta {
+        println!("{key}: {value}");
+    }
+    let report_path = out_dir.join("report.json");
+    fs::write(&report_path, report.json(&meta))
+        .map_err(|err| format!("cannot write {}: {err}", report_path.display()))?;
+    println!("wrote {}", report_path.display());
+    Ok(())
+}
+
+/// The command line of `cargo xtask bench`.
+#[derive(Debug, PartialEq, Eq)]
+struct Flags {
+    quick: bool,
+    pykernel: bool,
+    jupyter: bool,
+}
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut flags = Self { quick: false, pykernel: true, jupyter: true };
+        for arg in args {
+            match arg.as_str() {
+                "--quick" => flags.quick = true,
+                "--no-pykernel" => flags.pykernel = false,
+                "--no-jupyter" => flags.jupyter = false,
+                other => {
+                    return Err(format!(
+                        "unknown bench flag `{other}`\nusage: cargo xtask bench [--quick] \
+                         [--no-pykernel] [--no-jupyter]"
+                    ));
+                }
+            }
+        }
+        Ok(flags)
+    }
+}
+
+/// One side's measurements: metric name to value (`None` where it does not apply).
+type Results = BTreeMap<String, Option<f64>>;
+
+/// A metric of the table: its key, label and pykernel's target (from issue 6).
+struct Metric {
+    key: &'static str,
+    label: &'static str,
+    target: Option<Target>,
+}
+
+/// A goal for pykernel's value.
+#[derive(Clone, Copy)]
+enum Target {
+    Below(f64),
+    AtLeast(f64),
+}
+
+impl Target {
+    fn met(self, value: f64) -> bool {
+        match self {
+            Self::Below(limit) => value < limit,
+            Self::AtLeast(limit) => value >= limit,
+        }
+    }
+
+    fn render(self) -> String {
+        match self {
+            Self::Below(limit) => format!("< {}", number(limit)),
+            Self::AtLeast(limit) => format!(">= {}", number(limit)),
+        }
+    }
+}
+
+/// The report's metrics, in table order; `rss_mb` is derived from the two `rss_*_mb`.
+const METRICS: &[Metric] = &[
+    Metric { key: "cold_start_ms", label: "cold start, ms (median)", target: Some(Target::Below(80.0)) },
+    Metric { key: "warm_start_ms", label: "warm start from pool, ms", target: Some(Target::Below(2.0)) },
+    Metric { key: "rtt_median_ms", label: "round trip 1+1, ms (median)", target: Some(Target::Below(0.2)) },
+    Metric { key: "rtt_p99_ms", label: "round trip 1+1, ms (p99)", target: None },
+    Metric { key: "stdout_mb_per_s", label: "stdout, MB/s", target: Some(Target::AtLeast(300.0)) },
+    Metric { key: "interrupt_ms", label: "interrupt, ms (median)", target: Some(Target::Below(10.0)) },
+    Metric { key: "rss_host_mb", label: "RSS per idle kernel, host, MB", target: None },
+    Metric { key: "rss_kernel_mb", label: "RSS per idle kernel, kernel, MB", target: None },
+    Metric { key: "rss_mb", label: "RSS per idle kernel, total, MB", target: None },
+];
+
+/// Both sides' results, merged.
+struct Report {
+    pykernel: Results,
+    jupyter: Results,
+}
+
+impl Report {
+    fn new(mut pykernel: Results, mut jupyter: Results) -> Self {
+        for side in [&mut pykernel, &mut jupyter] {
+            let total = match (side.get("rss_host_mb"), side.get("rss_kernel_mb")) {
+                (Some(Some(host)), Some(Some(kernel))) => Some(host + kernel),
+                _ => None,
+            };
+            side.insert("rss_mb".to_owned(), total);
+        }
+        Self { pykernel, jupyter }
+    }
+
+    /// Every key in table order: the known metrics, then extras either side reported.
+    fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = METRICS.iter().map(|metric| metric.key.to_owned()).collect();
+        for key in self.pykernel.keys().chain(self.jupyter.keys()) {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    fn value(side: &Results, key: &str) -> Option<f64> {
+        side.get(key).copied().flatten()
+    }
+
+    fn table(&self) -> String {
+        let mut rows = vec![[
+            "metric".to_owned(),
+            "pykernel".to_owned(),
+            "jupyter".to_owned(),
+            "py/jup".to_owned(),
+            "target".to_owned(),
+        ]];
+        let mut missed = Vec::new();
+        for key in self.keys() {
+            let metric = METRICS.iter().find(|metric| metric.key == key);
+            let ours = Self::value(&self.pykernel, &key);
+            let theirs = Self::value(&self.jupyter, &key);
+            let ratio = match (ours, theirs) {
+                (Some(ours), Some(theirs)) if theirs != 0.0 => format!("{:.3}", ours / theirs),
+                _ => "-".to_owned(),
+            };
+            let target = match (metric.and_then(|metric| metric.target), ours) {
+                (Some(target), Some(value)) => {
+                    let met = target.met(value);
+                    if !met {
+                        missed.push(key.clone());
+                    }
+                    format!("{} {}", target.render(), if met { "met" } else { "MISSED" })
+                }
+                (Some(target), None) => target.render(),
+                (None, _) => String::new(),
+            };
+            rows.push([
+                metric.map_or_else(|| key.clone(), |metric| metric.label.to_owned()),
+                ours.map_or_else(|| "-".to_owned(), number),
+                theirs.map_or_else(|| "-".to_owned(), number),
+                ratio,
+                target,
+            ]);
+        }
+        let mut widths = [0; 5];
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in &rows {
+            let mut line = String::new();
+            for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+                // The label is left-aligned, the numbers right-aligned, the target as is.
+                let _ = match column {
+                    0 => write!(line, "{cell:<width$}"),
+                    4 => write!(line, "  {cell}"),
+                    _ => write!(line, "  {cell:>width$}"),
+                };
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if !missed.is_empty() {
+            let _ = write!(out, "pykernel targets missed: {}", missed.join(", "));
+        }
+        out
+    }
+
+    fn json(&self, meta: &[(&'static str, String)]) -> String {
+        let mut out = String::from("{\n");
+        for key in self.keys() {
+            let _ = writeln!(
+                out,
+                "  \"{key}\": {{\"pykernel\": {}, \"jupyter\": {}}},",
+                json_number(Self::value(&self.pykernel, &key)),
+                json_number(Self::value(&self.jupyter, &key)),
+            );
+        }
+        out.push_str("  \"meta\": {");
+        for (index, (key, value)) in meta.iter().enumerate() {
+            let separator = if index == 0 { "" } else { "," };
+            let _ = write!(out, "{separator}\n    \"{key}\": {}", json_string(value));
+        }
+        out.push_str("\n  }\n}\n");
+        out
+    }
+}
+
+/// A value for the table: three significant digits or so, never scientific notation.
+fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        format!("{value:.1}")
+    } else if magnitude >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn json_number(value: Option<f64>) -> String {
+    match value {
+        Some(value) if value.is_finite() => format!("{value}"),
+        _ => "null".to_owned(),
+    }
+}
+
+fn json_string(value: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in value.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ch if u32::from(ch) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(ch));
+            }
+            ch => out.push(ch),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Reads a side's results: a flat JSON object of numbers and nulls.
+fn read_results(path: &Path) -> Result<Results, String> {
+    let text = fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    parse_flat_json(&text).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// Parses `{"key": number | null, ...}`, the only shape the two bench sides write.
+fn parse_flat_json(text: &str) -> Result<Results, String> {
+    let mut rest = text.trim();
+    rest = rest.strip_prefix('{').ok_or("expected `{`")?;
+    rest = rest.strip_suffix('}').ok_or("expected `}` at the end")?;
+    let mut results = Results::new();
+    if rest.trim().is_empty() {
+        return Ok(results);
+    }
+    // Keys are plain identifiers and values are numbers or null, so no comma is quoted.
+    for entry in rest.split(',') {
+        let (key, value) = entry.split_once(':').ok_or_else(|| format!("expected `:` in `{}`", entry.trim()))?;
+        let key = key.trim();
+        let key = key
+            .strip_prefix('"')
+            .and_then(|key| key.strip_suffix('"'))
+            .filter(|key| key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+            .ok_or_else(|| format!("bad key `{key}`"))?;
+        let value = match value.trim() {
+            "null" => None,
+            number => Some(number.parse::<f64>().map_err(|_| format!("bad value `{number}` for `{key}`"))?),
+        };
+        results.insert(key.to_owned(), value);
+    }
+    Ok(results)
+}
+
+fn remove_stale(path: &Path) -> Result<(), String> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(format!("cannot remove {}: {err}", path.display())),
+    }
+}
+
+/// Creates `target/bench-venv` with the bench requirements; returns its interpreter.
+///
+/// A stamp file holding the requirements text skips the install when nothing changed.
+fn ensure_bench_venv() -> Result<PathBuf, String> {
+    let root = project_root();
+    let venv = root.join("target").join("bench-venv");
+    let python = venv.join("bin").join("python");
+    let requirements_path = root.join("xtask").join("bench").join("requirements.txt");
+    let requirements = fs::read_to_string(&requirements_path)
+        .map_err(|err| format!("cannot read {}: {err}", requirements_path.display()))?;
+    let stamp = venv.join(".pykernel-bench-requirements");
+    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
+        return Ok(python);
+    }
+    let system_python = std::env::var_os("PYKERNEL_PYTHON").unwrap_or_else(|| "python3".into());
+    if !python.exists() {
+        run_command(cmd(&system_python).arg("-m").arg("venv").arg(&venv))?;
+    }
+    run_command(
+        cmd(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements_path),
+    )?;
+    fs::write(&stamp, requirements)
+        .map_err(|err| format!("cannot write {}: {err}", stamp.display()))?;
+    Ok(python)
+}
+
+/// When and where the bench ran, and with what.
+fn meta(python: &Path, quick: bool) -> Vec<(&'static str, String)> {
+    let versions = output(cmd(python).args([
+        "-c",
+        "import importlib.metadata as m, platform\n\
+         print(platform.python_version(), m.version('ipykernel'), m.version('jupyter_client'))",
+    ]));
+    let mut versions = versions.split_whitespace().map(str::to_owned);
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    vec![
+        ("date", output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))),
+        ("machine", format!("{cpu}, {cores} cores, {}", output(Command::new("uname").arg("-sr")))),
+        ("python", versions.next().unwrap_or_default()),
+        ("ipykernel", versions.next().unwrap_or_default()),
+        ("jupyter_client", versions.next().unwrap_or_default()),
+        ("mode", if quick { "quick (smoke test, not the benchmark)" } else { "full" }.to_owned()),
+    ]
+}
+
+/// A command's trimmed stdout, or an empty string when it fails (meta is best effort).
+fn output(command: &mut Command) -> String {
+    match command.output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::bench::{Flags, Report, parse_flat_json};
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    /// Renders both sides parsed from their JSON as the table and the report.
+    fn check(pykernel: &str, jupyter: &str, expect_table: &str, expect_json: &str) {
+        let report = Report::new(
+            parse_flat_json(pykernel).expect("test input is valid"),
+            parse_flat_json(jupyter).expect("test input is valid"),
+        );
+        assert_eq!(report.table(), expect_table);
+        let meta = [("date", "2026-01-01".to_owned()), ("machine", "a \"b\"".to_owned())];
+        assert_eq!(report.json(&meta), expect_json);
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(
+            Flags::parse(&args(&[])),
+            Ok(Flags { quick: false, pykernel: true, jupyter: true })
+        );
+        assert_eq!(
+            Flags::parse(&args(&["--quick", "--no-jupyter"])),
+            Ok(Flags { quick: true, pykernel: true, jupyter: false })
+        );
+        let err = Flags::parse(&args(&["--fast"])).expect_err("unknown flag");
+        assert!(err.starts_with("unknown bench flag `--fast`"), "{err}");
+    }
+
+    #[test]
+    fn flat_json() {
+        let results =
+            parse_flat_json("{\n  \"a_ms\": 1.5,\n  \"b\": null, \"c\": -2e-3\n}\n").expect("valid");
+        assert_eq!(format!("{results:?}"), r#"{"a_ms": Some(1.5), "b": None, "c": Some(-0.002)}"#);
+        assert_eq!(parse_flat_json("{}"), Ok(Default::default()));
+        assert_eq!(parse_flat_json("[1]"), Err("expected `{`".to_owned()));
+        assert_eq!(parse_flat_json("{\"a\": x}"), Err("bad value `x` for `a`".to_owned()));
+        assert_eq!(parse_flat_json("{\"a,b\": 1}"), Err("expected `:` in `\"a`".to_owned()));
+        assert_eq!(parse_flat_json("{a: 1}"), Err("bad key `a`".to_owned()));
+    }
+
+    #[test]
+    fn table_and_report() {
+        check(
+            r#"{"cold_start_ms": 40, "warm_start_ms": 3.5, "rtt_median_ms": 0.15, "rtt_p99_ms": 0.4,
+                "stdout_mb_per_s": 250, "interrupt_ms": 2, "rss_host_mb": 0.5, "rss_kernel_mb": 12,
+                "cold_start_no_prelude_ms": 30}"#,
+            r#"{"cold_start_ms": 550, "warm_start_ms": null, "rtt_median_ms": 5.5, "rtt_p99_ms": 9,
+                "stdout_mb_per_s": 57, "interrupt_ms": 42, "rss_host_mb": 0.25, "rss_kernel_mb": 55}"#,
+            "\
+metric                           pykernel  jupyter  py/jup  target
+cold start, ms (median)              40.0      550   0.073  < 80.0 met
+warm start from pool, ms             3.50        -       -  < 2.00 MISSED
+round trip 1+1, ms (median)         0.150     5.50   0.027  < 0.200 met
+round trip 1+1, ms (p99)            0.400     9.00   0.044
+stdout, MB/s                          250     57.0   4.386  >= 300 MISSED
+interrupt, ms (median)               2.00     42.0   0.048  < 10.0 met
+RSS per idle kernel, host, MB       0.500    0.250   2.000
+RSS per idle kernel, kernel, MB      12.0     55.0   0.218
+RSS per idle kernel, total, MB       12.5     55.2   0.226
+cold_start_no_prelude_ms             30.0        -       -
+pykernel targets missed: warm_start_ms, stdout_mb_per_s",
+            r#"{
+  "cold_start_ms": {"pykernel": 40, "jupyter": 550},
+  "warm_start_ms": {"pykernel": 3.5, "jupyter": null},
+  "rtt_median_ms": {"pykernel": 0.15, "jupyter": 5.5},
+  "rtt_p99_ms": {"pykernel": 0.4, "jupyter": 9},
+  "stdout_mb_per_s": {"pykernel": 250, "jupyter": 57},
+  "interrupt_ms": {"pykernel": 2, "jupyter": 42},
+  "rss_host_mb": {"pykernel": 0.5, "jupyter": 0.25},
+  "rss_kernel_mb": {"pykernel": 12, "jupyter": 55},
+  "rss_mb": {"pykernel": 12.5, "jupyter": 55.25},
+  "cold_start_no_prelude_ms": {"pykernel": 30, "jupyter": null},
+  "meta": {
+    "date": "2026-01-01",
+    "machine": "a \"b\""
+  }
+}
+"#,
+        );
+    }
+
+    #[test]
+    fn skipped_side_is_null() {
+        let report = Report::new(Default::default(), Default::default());
+        let json = report.json(&[]);
+        assert!(json.contains("\"rss_mb\": {\"pykernel\": null, \"jupyter\": null}"), "{json}");
+        assert!(json.ends_with("\"meta\": {\n  }\n}\n"), "{json}");
+    }
+}
