@@ -138,7 +138,11 @@ impl From<Map<String, Value>> for MimeBundle {
 
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for MimeBundle {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -452,7 +456,13 @@ impl Serialize for Request {
                     Ok(value) => (true, Some(value), None),
                     Err(message) => (false, None, Some(message.as_str())),
                 };
-                Tagged::Reply { call_id: &reply.call_id, ok, value, error }.serialize(serializer)
+                Tagged::Reply {
+                    call_id: &reply.call_id,
+                    ok,
+                    value,
+                    error,
+                }
+                .serialize(serializer)
             }
         }
     }
@@ -495,11 +505,13 @@ impl<'de> Deserialize<'de> for Request {
             "exit" => Self::Exit,
             "interrupt" => Self::Interrupt,
             "input_reply" => {
-                let value = match required(repr.value, kind, "value")? {
-                    Value::String(value) => value,
-                    _ => return Err(de::Error::custom("`input_reply` value must be a string")),
+                let Value::String(value) = required(repr.value, kind, "value")? else {
+                    return Err(de::Error::custom("`input_reply` value must be a string"));
                 };
-                Self::InputReply(InputReply { id: required(repr.id, kind, "id")?, value })
+                Self::InputReply(InputReply {
+                    id: required(repr.id, kind, "id")?,
+                    value,
+                })
             }
             "reply" => {
                 let result = if required(repr.ok, kind, "ok")? {
@@ -507,9 +519,16 @@ impl<'de> Deserialize<'de> for Request {
                 } else {
                     Err(repr.error.unwrap_or_default())
                 };
-                Self::CallReply(CallReply { call_id: required(repr.call_id, kind, "callId")?, result })
+                Self::CallReply(CallReply {
+                    call_id: required(repr.call_id, kind, "callId")?,
+                    result,
+                })
             }
-            other => return Err(de::Error::custom(format_args!("unknown request type `{other}`"))),
+            other => {
+                return Err(de::Error::custom(format_args!(
+                    "unknown request type `{other}`"
+                )));
+            }
         })
     }
 }
@@ -573,18 +592,30 @@ impl<'de> Deserialize<'de> for Event {
                 pid: pid.unwrap_or_default(),
                 features: features.unwrap_or_default(),
             }),
-            "started" => Self::Started { id: required(id, kind, "id")? },
+            "started" => Self::Started {
+                id: required(id, kind, "id")?,
+            },
             "stdout" | "stderr" => {
-                let frame =
-                    StreamData { id: required(id, kind, "id")?, data: required(data, kind, "data")? };
-                if kind == "stdout" { Self::Stdout(frame) } else { Self::Stderr(frame) }
+                let frame = StreamData {
+                    id: required(id, kind, "id")?,
+                    data: required(data, kind, "data")?,
+                };
+                if kind == "stdout" {
+                    Self::Stdout(frame)
+                } else {
+                    Self::Stderr(frame)
+                }
             }
             "display" | "result" => {
                 let frame = BundleData {
                     id: required(id, kind, "id")?,
                     bundle: required(bundle, kind, "bundle")?,
                 };
-                if kind == "display" { Self::Display(frame) } else { Self::Result(frame) }
+                if kind == "display" {
+                    Self::Display(frame)
+                } else {
+                    Self::Result(frame)
+                }
             }
             "error" => Self::Error(ErrorData {
                 id: required(id, kind, "id")?,
@@ -609,7 +640,11 @@ impl<'de> Deserialize<'de> for Event {
                 name: required(name, kind, "name")?,
                 args: args.unwrap_or(Value::Null),
             }),
-            other => return Err(de::Error::custom(format_args!("unknown frame type `{other}`"))),
+            other => {
+                return Err(de::Error::custom(format_args!(
+                    "unknown frame type `{other}`"
+                )));
+            }
         })
     }
 }
