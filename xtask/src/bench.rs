@@ -65,7 +65,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         remove_stale(&path)?;
         let mut command = cargo();
         command
-            .args(["run", "--release", "--package", "pykernel", "--example", "bench", "--"])
+            .args([
+                "run",
+                "--release",
+                "--package",
+                "pykernel",
+                "--example",
+                "bench",
+                "--",
+            ])
             .arg("--python")
             .arg(&python)
             .arg("--json")
@@ -83,7 +91,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let path = out_dir.join("jupyter.json");
         remove_stale(&path)?;
         let mut command = cmd(&python);
-        command.arg(root.join("xtask").join("bench").join("jupyter_bench.py")).arg("--json").arg(&path);
+        command
+            .arg(root.join("xtask").join("bench").join("jupyter_bench.py"))
+            .arg("--json")
+            .arg(&path);
         if flags.quick {
             command.arg("--quick");
         }
@@ -116,7 +127,11 @@ struct Flags {
 
 impl Flags {
     fn parse(args: &[String]) -> Result<Self, String> {
-        let mut flags = Self { quick: false, pykernel: true, jupyter: true };
+        let mut flags = Self {
+            quick: false,
+            pykernel: true,
+            jupyter: true,
+        };
         for arg in args {
             match arg.as_str() {
                 "--quick" => flags.quick = true,
@@ -169,15 +184,51 @@ impl Target {
 
 /// The report's metrics, in table order; `rss_mb` is derived from the two `rss_*_mb`.
 const METRICS: &[Metric] = &[
-    Metric { key: "cold_start_ms", label: "cold start, ms (median)", target: Some(Target::Below(80.0)) },
-    Metric { key: "warm_start_ms", label: "warm start from pool, ms", target: Some(Target::Below(2.0)) },
-    Metric { key: "rtt_median_ms", label: "round trip 1+1, ms (median)", target: Some(Target::Below(0.2)) },
-    Metric { key: "rtt_p99_ms", label: "round trip 1+1, ms (p99)", target: None },
-    Metric { key: "stdout_mb_per_s", label: "stdout, MB/s", target: Some(Target::AtLeast(300.0)) },
-    Metric { key: "interrupt_ms", label: "interrupt, ms (median)", target: Some(Target::Below(10.0)) },
-    Metric { key: "rss_host_mb", label: "RSS per idle kernel, host, MB", target: None },
-    Metric { key: "rss_kernel_mb", label: "RSS per idle kernel, kernel, MB", target: None },
-    Metric { key: "rss_mb", label: "RSS per idle kernel, total, MB", target: None },
+    Metric {
+        key: "cold_start_ms",
+        label: "cold start, ms (median)",
+        target: Some(Target::Below(80.0)),
+    },
+    Metric {
+        key: "warm_start_ms",
+        label: "warm start from pool, ms",
+        target: Some(Target::Below(2.0)),
+    },
+    Metric {
+        key: "rtt_median_ms",
+        label: "round trip 1+1, ms (median)",
+        target: Some(Target::Below(0.2)),
+    },
+    Metric {
+        key: "rtt_p99_ms",
+        label: "round trip 1+1, ms (p99)",
+        target: None,
+    },
+    Metric {
+        key: "stdout_mb_per_s",
+        label: "stdout, MB/s",
+        target: Some(Target::AtLeast(300.0)),
+    },
+    Metric {
+        key: "interrupt_ms",
+        label: "interrupt, ms (median)",
+        target: Some(Target::Below(10.0)),
+    },
+    Metric {
+        key: "rss_host_mb",
+        label: "RSS per idle kernel, host, MB",
+        target: None,
+    },
+    Metric {
+        key: "rss_kernel_mb",
+        label: "RSS per idle kernel, kernel, MB",
+        target: None,
+    },
+    Metric {
+        key: "rss_mb",
+        label: "RSS per idle kernel, total, MB",
+        target: None,
+    },
 ];
 
 /// Both sides' results, merged.
@@ -334,8 +385,8 @@ fn json_string(value: &str) -> String {
 
 /// Reads a side's results: a flat JSON object of numbers and nulls.
 fn read_results(path: &Path) -> Result<Results, String> {
-    let text = fs::read_to_string(path)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let text =
+        fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     parse_flat_json(&text).map_err(|err| format!("{}: {err}", path.display()))
 }
 
@@ -350,16 +401,25 @@ fn parse_flat_json(text: &str) -> Result<Results, String> {
     }
     // Keys are plain identifiers and values are numbers or null, so no comma is quoted.
     for entry in rest.split(',') {
-        let (key, value) = entry.split_once(':').ok_or_else(|| format!("expected `:` in `{}`", entry.trim()))?;
+        let (key, value) = entry
+            .split_once(':')
+            .ok_or_else(|| format!("expected `:` in `{}`", entry.trim()))?;
         let key = key.trim();
         let key = key
             .strip_prefix('"')
             .and_then(|key| key.strip_suffix('"'))
-            .filter(|key| key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+            .filter(|key| {
+                key.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            })
             .ok_or_else(|| format!("bad key `{key}`"))?;
         let value = match value.trim() {
             "null" => None,
-            number => Some(number.parse::<f64>().map_err(|_| format!("bad value `{number}` for `{key}`"))?),
+            number => Some(
+                number
+                    .parse::<f64>()
+                    .map_err(|_| format!("bad value `{number}` for `{key}`"))?,
+            ),
         };
         results.insert(key.to_owned(), value);
     }
@@ -385,7 +445,8 @@ fn ensure_bench_venv() -> Result<PathBuf, String> {
     let requirements = fs::read_to_string(&requirements_path)
         .map_err(|err| format!("cannot read {}: {err}", requirements_path.display()))?;
     let stamp = venv.join(".pykernel-bench-requirements");
-    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
+    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str())
+    {
         return Ok(python);
     }
     let system_python = std::env::var_os("PYKERNEL_PYTHON").unwrap_or_else(|| "python3".into());
@@ -394,7 +455,14 @@ fn ensure_bench_venv() -> Result<PathBuf, String> {
     }
     run_command(
         cmd(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements_path),
     )?;
     fs::write(&stamp, requirements)
@@ -421,12 +489,29 @@ fn meta(python: &Path, quick: bool) -> Vec<(&'static str, String)> {
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     vec![
-        ("date", output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]))),
-        ("machine", format!("{cpu}, {cores} cores, {}", output(Command::new("uname").arg("-sr")))),
+        (
+            "date",
+            output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])),
+        ),
+        (
+            "machine",
+            format!(
+                "{cpu}, {cores} cores, {}",
+                output(Command::new("uname").arg("-sr"))
+            ),
+        ),
         ("python", versions.next().unwrap_or_default()),
         ("ipykernel", versions.next().unwrap_or_default()),
         ("jupyter_client", versions.next().unwrap_or_default()),
-        ("mode", if quick { "quick (smoke test, not the benchmark)" } else { "full" }.to_owned()),
+        (
+            "mode",
+            if quick {
+                "quick (smoke test, not the benchmark)"
+            } else {
+                "full"
+            }
+            .to_owned(),
+        ),
     ]
 }
 
@@ -453,7 +538,10 @@ mod tests {
             parse_flat_json(jupyter).expect("test input is valid"),
         );
         assert_eq!(report.table(), expect_table);
-        let meta = [("date", "2026-01-01".to_owned()), ("machine", "a \"b\"".to_owned())];
+        let meta = [
+            ("date", "2026-01-01".to_owned()),
+            ("machine", "a \"b\"".to_owned()),
+        ];
         assert_eq!(report.json(&meta), expect_json);
     }
 
@@ -461,11 +549,19 @@ mod tests {
     fn flags() {
         assert_eq!(
             Flags::parse(&args(&[])),
-            Ok(Flags { quick: false, pykernel: true, jupyter: true })
+            Ok(Flags {
+                quick: false,
+                pykernel: true,
+                jupyter: true
+            })
         );
         assert_eq!(
             Flags::parse(&args(&["--quick", "--no-jupyter"])),
-            Ok(Flags { quick: true, pykernel: true, jupyter: false })
+            Ok(Flags {
+                quick: true,
+                pykernel: true,
+                jupyter: false
+            })
         );
         let err = Flags::parse(&args(&["--fast"])).expect_err("unknown flag");
         assert!(err.starts_with("unknown bench flag `--fast`"), "{err}");
@@ -473,13 +569,22 @@ mod tests {
 
     #[test]
     fn flat_json() {
-        let results =
-            parse_flat_json("{\n  \"a_ms\": 1.5,\n  \"b\": null, \"c\": -2e-3\n}\n").expect("valid");
-        assert_eq!(format!("{results:?}"), r#"{"a_ms": Some(1.5), "b": None, "c": Some(-0.002)}"#);
+        let results = parse_flat_json("{\n  \"a_ms\": 1.5,\n  \"b\": null, \"c\": -2e-3\n}\n")
+            .expect("valid");
+        assert_eq!(
+            format!("{results:?}"),
+            r#"{"a_ms": Some(1.5), "b": None, "c": Some(-0.002)}"#
+        );
         assert_eq!(parse_flat_json("{}"), Ok(Default::default()));
         assert_eq!(parse_flat_json("[1]"), Err("expected `{`".to_owned()));
-        assert_eq!(parse_flat_json("{\"a\": x}"), Err("bad value `x` for `a`".to_owned()));
-        assert_eq!(parse_flat_json("{\"a,b\": 1}"), Err("expected `:` in `\"a`".to_owned()));
+        assert_eq!(
+            parse_flat_json("{\"a\": x}"),
+            Err("bad value `x` for `a`".to_owned())
+        );
+        assert_eq!(
+            parse_flat_json("{\"a,b\": 1}"),
+            Err("expected `:` in `\"a`".to_owned())
+        );
         assert_eq!(parse_flat_json("{a: 1}"), Err("bad key `a`".to_owned()));
     }
 
@@ -528,7 +633,10 @@ pykernel targets missed: warm_start_ms, stdout_mb_per_s",
     fn skipped_side_is_null() {
         let report = Report::new(Default::default(), Default::default());
         let json = report.json(&[]);
-        assert!(json.contains("\"rss_mb\": {\"pykernel\": null, \"jupyter\": null}"), "{json}");
+        assert!(
+            json.contains("\"rss_mb\": {\"pykernel\": null, \"jupyter\": null}"),
+            "{json}"
+        );
         assert!(json.ends_with("\"meta\": {\n  }\n}\n"), "{json}");
     }
 }
