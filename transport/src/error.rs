@@ -1,6 +1,6 @@
 //! The transport crate's one error type.
 
-use std::{error, fmt, io};
+use std::{error, fmt, io, path::PathBuf};
 
 /// Why a transport operation failed.
 #[derive(Debug)]
@@ -12,6 +12,13 @@ pub enum TransportError {
     Encode(io::Error),
     /// Reading, writing or signalling failed.
     Io(io::Error),
+    /// The runner process could not be started.
+    Spawn {
+        /// The program that was to be run.
+        program: PathBuf,
+        /// Why the operating system refused.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for TransportError {
@@ -20,6 +27,9 @@ impl fmt::Display for TransportError {
             Self::Closed => f.write_str("runner channel is closed"),
             Self::Encode(_) => f.write_str("failed to encode request"),
             Self::Io(_) => f.write_str("runner i/o failed"),
+            Self::Spawn { program, .. } => {
+                write!(f, "failed to start runner `{}`", program.display())
+            }
         }
     }
 }
@@ -28,7 +38,7 @@ impl error::Error for TransportError {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
             Self::Closed => None,
-            Self::Encode(source) | Self::Io(source) => Some(source),
+            Self::Encode(source) | Self::Io(source) | Self::Spawn { source, .. } => Some(source),
         }
     }
 }

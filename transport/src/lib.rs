@@ -11,13 +11,21 @@
 #![warn(missing_docs)]
 
 mod error;
+mod memory;
+#[cfg(unix)]
+mod stdio;
 
 use std::fmt;
 
 use async_trait::async_trait;
 use pykernel_protocol::{Decoded, Event, Request};
 
-pub use crate::error::TransportError;
+#[cfg(unix)]
+pub use crate::stdio::{SpawnOptions, StdioTransport};
+pub use crate::{
+    error::TransportError,
+    memory::{FakeRunner, MemoryTransport, RunnerHandle, RunnerLog, Script, Step},
+};
 
 /// A signal the host can deliver to the runner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,912 @@
+//! An in-process transport and a scripted fake runner, for tests.
+//!
+//! [`MemoryTransport::pair`] gives the host's side (a [`Transport`]) and the runner's side
+//! (a [`RunnerHandle`]). Nothing runs on its own: a test either drives the handle by
+//! hand or hands it to a [`FakeRunner`], which answers requests from a script and runs
+//! on tokio time, so tests with paused time see timeouts without waiting for them.
+//!
+//! Requests travel through the real codec (encoded to a line and decoded again), so the
+//! runner side sees exactly what a Python runner would parse.
+
+use std::{
+    collections::VecDeque,
+    fmt, io,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use pykernel_protocol::{
+    BundleData, Call, CallId, Decoded, Done, ErrorData, Event, ExecId, Execute, Hello,
+    InputRequest, Malformed, MimeBundle, NdjsonCodec, PROTOCOL_VERSION, Request, Status,
+    StreamData,
+};
+use serde_json::Value;
+use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::{Exit, ExitStatus, Incoming, Signal, Transport, TransportError};
+
+/// The POSIX number of `SIGTERM`, reported when a fake runner is terminated.
+const SIGTERM: i32 = 15;
+/// The POSIX number of `SIGKILL`, reported when a fake runner is killed.
+const SIGKILL: i32 = 9;
+
+/// The host's side of an in-process runner; see [`MemoryTransport::pair`].
+///
+/// It behaves like [`StdioTransport`](crate::StdioTransport) where a test can tell:
+/// frames arrive in the order the runner sent them, [`Incoming::Exited`] comes after
+/// every frame sent before the exit, sends fail with [`TransportError::Closed`] once the
+/// runner has exited or input is closed, and signals to an exited runner are ignored.
+/// It has no process id.
+pub struct MemoryTransport {
+    /// `None` once input is closed.
+    requests: Option<mpsc::UnboundedSender<Request>>,
+    signals: mpsc::UnboundedSender<Signal>,
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+    shared: Arc<Mutex<Shared>>,
+    encoder: NdjsonCodec<Request>,
+    /// Whether [`Incoming::Exited`] has been yielded.
+    exit_reported: bool,
+}
+
+/// The runner's side of a [`MemoryTransport`]: what a test (or a [`FakeRunner`]) uses to
+/// read requests and signals and to send frames and the exit.
+pub struct RunnerHandle {
+    requests: mpsc::UnboundedReceiver<Request>,
+    signals: mpsc::UnboundedReceiver<Signal>,
+    incoming: mpsc::UnboundedSender<Incoming>,
+    decoder: NdjsonCodec<Event>,
+    log: RunnerLog,
+}
+
+/// A shareable view of what the host did to a memory runner: every request sent, every
+/// signal delivered, whether input was closed, whether the runner exited.
+///
+/// Get one from [`RunnerHandle::log`] before handing the handle to a [`FakeRunner`].
+#[derive(Clone)]
+pub struct RunnerLog {
+    shared: Arc<Mutex<Shared>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    requests: Vec<Request>,
+    signals: Vec<Signal>,
+    input_closed: bool,
+    exit: Option<ExitStatus>,
+}
+
+impl MemoryTransport {
+    /// A connected transport and runner handle.
+    pub fn pair() -> (Self, RunnerHandle) {
+        let (request_tx, request_rx) = mpsc::unbounded_channel();
+        let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+        let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let transport = Self {
+            requests: Some(request_tx),
+            signals: signal_tx,
+            incoming: incoming_rx,
+            shared: Arc::clone(&shared),
+            encoder: NdjsonCodec::new(),
+            exit_reported: false,
+        };
+        let handle = RunnerHandle {
+            requests: request_rx,
+            signals: signal_rx,
+            incoming: incoming_tx,
+            decoder: NdjsonCodec::new(),
+            log: RunnerLog { shared },
+        };
+        (transport, handle)
+    }
+
+    /// Encodes `request` to its line and decodes it back, as the runner would read it.
+    fn round_trip(&mut self, request: &Request) -> Result<Request, TransportError> {
+        let mut line = BytesMut::new();
+        self.encoder
+            .encode(request, &mut line)
+            .map_err(TransportError::Encode)?;
+        match NdjsonCodec::<Request>::new().decode(&mut line) {
+            Ok(Some(Decoded::Frame(decoded))) => Ok(decoded),
+            Ok(Some(Decoded::Malformed(malformed))) => Err(TransportError::Encode(
+                io::Error::other(malformed.to_string()),
+            )),
+            Ok(None) => Err(TransportError::Encode(io::Error::other(
+                "request encoded to a blank line",
+            ))),
+            Err(err) => Err(TransportError::Encode(err)),
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for MemoryTransport {
+    /// Records `request` in the [`RunnerLog`] and queues it for the runner.
+    ///
+    /// # Errors
+    /// [`TransportError::Closed`] after [`Transport::close_input`], after the runner
+    /// exited, or when the [`RunnerHandle`] is gone; [`TransportError::Encode`] when the
+    /// request does not survive encoding and decoding.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it never waits.
+    async fn send(&mut self, request: &Request) -> Result<(), TransportError> {
+        let decoded = self.round_trip(request)?;
+        let Some(requests) = &self.requests else {
+            return Err(TransportError::Closed);
+        };
+        let mut shared = lock(&self.shared);
+        if shared.exit.is_some() {
+            return Err(TransportError::Closed);
+        }
+        requests
+            .send(decoded.clone())
+            .map_err(|_| TransportError::Closed)?;
+        shared.requests.push(decoded);
+        Ok(())
+    }
+
+    /// # Cancel safety
+    /// Cancel safe: it only awaits a channel receive, which is.
+    async fn recv(&mut self) -> Option<Incoming> {
+        if self.exit_reported {
+            return None;
+        }
+        let incoming = self.incoming.recv().await.unwrap_or_else(|| {
+            // The handle was dropped without an exit: report one, as a vanished process would.
+            Incoming::Exited(Exit {
+                status: ExitStatus::Unknown,
+                stderr_tail: String::new(),
+            })
+        });
+        self.exit_reported = matches!(incoming, Incoming::Exited(_));
+        Some(incoming)
+    }
+
+    /// Records and delivers `signal`, unless the runner has exited (then it is a no-op).
+    fn signal(&mut self, signal: Signal) -> Result<(), TransportError> {
+        let mut shared = lock(&self.shared);
+        if shared.exit.is_none() {
+            shared.signals.push(signal);
+            // A dropped handle cannot receive it; like a signal to a dead process, that is fine.
+            let _ = self.signals.send(signal);
+        }
+        Ok(())
+    }
+
+    async fn close_input(&mut self) -> Result<(), TransportError> {
+        self.requests = None;
+        lock(&self.shared).input_closed = true;
+        Ok(())
+    }
+
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+}
+
+impl Drop for MemoryTransport {
+    fn drop(&mut self) {
+        lock(&self.shared).input_closed = true;
+    }
+}
+
+impl fmt::Debug for MemoryTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTransport")
+            .field("input_open", &self.requests.is_some())
+            .field("exit_reported", &self.exit_reported)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunnerHandle {
+    /// The next request from the host, in order; `None` once the host closed input (or
+    /// dropped the transport) and every earlier request was read.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn next_request(&mut self) -> Option<Request> {
+        self.requests.recv().await
+    }
+
+    /// The next request if one is waiting.
+    pub fn try_next_request(&mut self) -> Option<Request> {
+        self.requests.try_recv().ok()
+    }
+
+    /// The next signal the host delivered; `None` once the transport is dropped.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn next_signal(&mut self) -> Option<Signal> {
+        self.signals.recv().await
+    }
+
+    /// The next signal if one is waiting.
+    pub fn try_next_signal(&mut self) -> Option<Signal> {
+        self.signals.try_recv().ok()
+    }
+
+    /// Sends a frame to the host. Ignored once the runner has exited or the host is gone.
+    pub fn send(&self, event: Event) {
+        self.push(Decoded::Frame(event));
+    }
+
+    /// Sends a line the host's decoder rejected. Ignored once the runner has exited.
+    pub fn send_malformed(&self, malformed: Malformed) {
+        self.push(Decoded::Malformed(malformed));
+    }
+
+    /// Sends raw output through the host's decoder: a frame line, a malformed line or
+    /// several lines. A missing final newline is added.
+    pub fn send_line(&mut self, line: &str) {
+        let mut buf = BytesMut::from(line.as_bytes());
+        if !line.ends_with('\n') {
+            buf.extend_from_slice(b"\n");
+        }
+        // Decoding from memory cannot fail; `Err` is reserved for I/O.
+        while let Ok(Some(decoded)) = self.decoder.decode(&mut buf) {
+            self.push(decoded);
+        }
+    }
+
+    /// Ends the runner: the host receives [`Incoming::Exited`] after every frame sent
+    /// before. Later calls, and later frames, are ignored.
+    pub fn exit(&self, status: ExitStatus, stderr_tail: impl Into<String>) {
+        let mut shared = lock(&self.log.shared);
+        if shared.exit.is_some() {
+            return;
+        }
+        shared.exit = Some(status);
+        let _ = self.incoming.send(Incoming::Exited(Exit {
+            status,
+            stderr_tail: stderr_tail.into(),
+        }));
+    }
+
+    /// A view of what the host did, which outlives the handle.
+    pub fn log(&self) -> RunnerLog {
+        self.log.clone()
+    }
+
+    /// Every signal the host delivered, in order.
+    pub fn signals(&self) -> Vec<Signal> {
+        self.log.signals()
+    }
+
+    /// Whether the host closed input or dropped the transport.
+    pub fn input_closed(&self) -> bool {
+        self.log.input_closed()
+    }
+
+    fn push(&self, decoded: Decoded<Event>) {
+        if lock(&self.log.shared).exit.is_none() {
+            // A dropped transport reads nothing, like a host that went away.
+            let _ = self.incoming.send(Incoming::Frame(decoded));
+        }
+    }
+}
+
+impl fmt::Debug for RunnerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerHandle")
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunnerLog {
+    /// Every request the host sent, in order, as the runner decoded it.
+    pub fn requests(&self) -> Vec<Request> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// Every signal the host delivered while the runner was alive, in order.
+    pub fn signals(&self) -> Vec<Signal> {
+        lock(&self.shared).signals.clone()
+    }
+
+    /// Whether the host closed input or dropped the transport.
+    pub fn input_closed(&self) -> bool {
+        lock(&self.shared).input_closed
+    }
+
+    /// How the runner exited, once it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        lock(&self.shared).exit
+    }
+}
+
+impl fmt::Debug for RunnerLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = lock(&self.shared);
+        f.debug_struct("RunnerLog")
+            .field("requests", &shared.requests.len())
+            .field("signals", &shared.signals)
+            .field("input_closed", &shared.input_closed)
+            .field("exit", &shared.exit)
+            .finish()
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // The data stays consistent if a test panicked while holding the lock.
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------
+// The fake runner
+// ---------------------------------------------------------------------------------------
+
+/// What a [`FakeRunner`] does for one `execute` request, step by step.
+///
+/// The runner always emits `started` first. When the steps run out it emits
+/// `done{status: "ok"}`; an [`Step::Error`] ends the cell with `done{status: "error"}`
+/// instead, and an interrupt while the cell waits ends it with a `KeyboardInterrupt`
+/// error and `done{cancelled: true}`. An [`Step::Exit`] ends the runner with no `done`.
+///
+/// ```
+/// use std::time::Duration;
+/// use pykernel_transport::Script;
+///
+/// let script = Script::new().stdout("working\n").sleep(Duration::from_secs(60)).stdout("finished\n");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Script {
+    steps: Vec<Step>,
+}
+
+/// One step of a [`Script`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Sends this frame as is (any id, any type).
+    Emit(Event),
+    /// Sends raw output through the host's decoder (see [`RunnerHandle::send_line`]).
+    Line(String),
+    /// Sends a `stdout` frame for the cell.
+    Stdout(String),
+    /// Sends a `stderr` frame for the cell.
+    Stderr(String),
+    /// Sends a `display` frame for the cell.
+    Display(MimeBundle),
+    /// Sends a `result` frame for the cell.
+    Result(MimeBundle),
+    /// Raises: sends an `error` frame and ends the cell with `done{status: "error"}`.
+    Error {
+        /// The exception's class name.
+        ename: String,
+        /// Its message.
+        evalue: String,
+    },
+    /// Waits this long in tokio time; an interrupt ends the cell.
+    Sleep(Duration),
+    /// Waits until an interrupt arrives (forever if interrupts are ignored).
+    WaitForInterrupt,
+    /// From here on, this cell ignores interrupts (signal and in-band), like code that
+    /// catches `KeyboardInterrupt` in a loop.
+    IgnoreInterrupts,
+    /// From here on, this cell ignores `SIGTERM`, so only `SIGKILL` ends it.
+    IgnoreTerminate,
+    /// Calls `input()`: sends an `input_request` and waits for the host's `input_reply`,
+    /// then echoes the value and a newline as a `stdout` frame so tests can see it.
+    /// If input closes first, the cell raises `EOFError`.
+    Input {
+        /// The prompt.
+        prompt: String,
+        /// Whether it is a password prompt.
+        password: bool,
+    },
+    /// Calls a host function: sends a `call` and waits for its reply. A value is written
+    /// as JSON and a newline on `stdout`; an error is raised as `HostCallError`.
+    /// If input closes first, the cell raises `EOFError`.
+    Call {
+        /// The host function's name.
+        name: String,
+        /// Its arguments.
+        args: Value,
+    },
+    /// The runner process ends here, with this status and stderr tail, and sends no `done`.
+    Exit {
+        /// How it ends.
+        status: ExitStatus,
+        /// What it last wrote to stderr.
+        stderr_tail: String,
+    },
+}
+
+impl Script {
+    /// A script that just succeeds: `started`, then `done{status: "ok"}`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `step`.
+    pub fn step(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    /// Appends a `stdout` frame.
+    pub fn stdout(self, text: impl Into<String>) -> Self {
+        self.step(Step::Stdout(text.into()))
+    }
+
+    /// Appends a `stderr` frame.
+    pub fn stderr(self, text: impl Into<String>) -> Self {
+        self.step(Step::Stderr(text.into()))
+    }
+
+    /// Appends a `result` frame whose bundle holds only `text/plain`.
+    pub fn result_text(self, text: impl Into<String>) -> Self {
+        self.step(Step::Result(MimeBundle::from_iter([(
+            "text/plain",
+            text.into(),
+        )])))
+    }
+
+    /// Appends a raised exception, which ends the cell.
+    pub fn error(self, ename: impl Into<String>, evalue: impl Into<String>) -> Self {
+        self.step(Step::Error {
+            ename: ename.into(),
+            evalue: evalue.into(),
+        })
+    }
+
+    /// Appends a wait of `duration` in tokio time.
+    pub fn sleep(self, duration: Duration) -> Self {
+        self.step(Step::Sleep(duration))
+    }
+
+    /// Appends a wait for an interrupt.
+    pub fn wait_for_interrupt(self) -> Self {
+        self.step(Step::WaitForInterrupt)
+    }
+
+    /// Makes the rest of the cell ignore interrupts.
+    pub fn ignore_interrupts(self) -> Self {
+        self.step(Step::IgnoreInterrupts)
+    }
+
+    /// Makes the rest of the cell ignore `SIGTERM`.
+    pub fn ignore_terminate(self) -> Self {
+        self.step(Step::IgnoreTerminate)
+    }
+
+    /// Appends an `input()` call with `prompt`.
+    pub fn input(self, prompt: impl Into<String>) -> Self {
+        self.step(Step::Input {
+            prompt: prompt.into(),
+            password: false,
+        })
+    }
+
+    /// Appends a host call.
+    pub fn call(self, name: impl Into<String>, args: Value) -> Self {
+        self.step(Step::Call {
+            name: name.into(),
+            args,
+        })
+    }
+
+    /// Appends the runner's exit.
+    pub fn exit(self, status: ExitStatus, stderr_tail: impl Into<String>) -> Self {
+        self.step(Step::Exit {
+            status,
+            stderr_tail: stderr_tail.into(),
+        })
+    }
+
+    /// The steps, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+}
+
+impl From<Vec<Step>> for Script {
+    fn from(steps: Vec<Step>) -> Self {
+        Self { steps }
+    }
+}
+
+/// A scripted runner on a [`RunnerHandle`], to spawn as a tokio task.
+///
+/// It behaves like `runner.py` as far as the host can tell:
+/// - it sends `hello` first (unless built with `hello(None)`, a version 1 runner, which
+///   also ignores in-band `interrupt` requests);
+/// - it runs `execute` requests one at a time in arrival order, each by the script the
+///   rule returns (see [`Script`]); the execution count goes up for every execution that
+///   stores history;
+/// - an interrupt (signal or in-band) while a cell waits raises `KeyboardInterrupt`;
+///   while idle it is ignored;
+/// - terminate exits with signal 15 and kill with signal 9;
+/// - an `exit` request, or input closing, exits with code 0 once earlier requests ran.
+///
+/// ```
+/// # async fn demo() {
+/// use pykernel_transport::{FakeRunner, MemoryTransport, Script};
+///
+/// let (transport, handle) = MemoryTransport::pair();
+/// let log = handle.log();
+/// let runner = FakeRunner::new(handle)
+///     .on_execute(|execute| Script::new().stdout(format!("ran {}\n", execute.code)))
+///     .spawn();
+/// # drop((transport, log, runner));
+/// # }
+/// ```
+pub struct FakeRunner {
+    handle: RunnerHandle,
+    hello: Option<Hello>,
+    rule: Box<dyn FnMut(&Execute) -> Script + Send>,
+    execution_count: u64,
+    /// Requests read while a cell ran, to handle after it.
+    queue: VecDeque<Request>,
+    input_open: bool,
+    n_calls: u64,
+}
+
+/// How a cell or the runner went on after a step that waits.
+enum Wake {
+    /// The wait is over (its time elapsed or its reply came).
+    Ready(Option<Request>),
+    /// An interrupt arrived and is not ignored.
+    Interrupted,
+    /// Input closed while a reply was awaited.
+    InputClosed,
+    /// The runner exited (terminated, killed, or the host is gone).
+    Exited,
+}
+
+/// What a waiting step waits for.
+#[derive(Clone, Copy)]
+enum Await<'a> {
+    Until(Instant),
+    Interrupt,
+    InputReply(&'a ExecId),
+    CallReply(&'a CallId),
+}
+
+/// What the cell's interrupt and terminate handling currently is.
+#[derive(Clone, Copy, Default)]
+struct Mask {
+    interrupts: bool,
+    terminate: bool,
+}
+
+impl FakeRunner {
+    /// A runner that says hello (protocol version [`PROTOCOL_VERSION`], pid 0) and
+    /// answers every execution with [`Script::new`].
+    pub fn new(handle: RunnerHandle) -> Self {
+        Self {
+            handle,
+            hello: Some(Hello {
+                protocol: PROTOCOL_VERSION,
+                runner: "fake".to_owned(),
+                python: "3.12.0".to_owned(),
+                pid: 0,
+                features: Vec::new(),
+            }),
+            rule: Box::new(|_| Script::new()),
+            execution_count: 0,
+            queue: VecDeque::new(),
+            input_open: true,
+            n_calls: 0,
+        }
+    }
+
+    /// Sets the greeting; `None` makes a version 1 runner (no `hello`, in-band interrupt
+    /// ignored).
+    pub fn hello(mut self, hello: Option<Hello>) -> Self {
+        self.hello = hello;
+        self
+    }
+
+    /// Sets the rule that picks each execution's script.
+    pub fn on_execute(mut self, rule: impl FnMut(&Execute) -> Script + Send + 'static) -> Self {
+        self.rule = Box::new(rule);
+        self
+    }
+
+    /// Spawns [`FakeRunner::run`] on the current tokio runtime.
+    #[must_use = "dropping the handle detaches the runner; keep it to see its exit"]
+    pub fn spawn(self) -> JoinHandle<ExitStatus> {
+        tokio::spawn(self.run())
+    }
+
+    /// Runs until the runner exits, and returns how it exited.
+    pub async fn run(mut self) -> ExitStatus {
+        if let Some(hello) = self.hello.clone() {
+            self.handle.send(Event::Hello(hello));
+        }
+        loop {
+            let request = match self.queue.pop_front() {
+                Some(request) => request,
+                None if !self.input_open => return self.exit(ExitStatus::Code(0), ""),
+                None => match self.next_idle().await {
+                    Some(request) => request,
+                    None => return self.exit_status(),
+                },
+            };
+            match request {
+                Request::Execute(execute) => {
+                    if self.run_cell(&execute).await.is_none() {
+                        return self.exit_status();
+                    }
+                }
+                Request::Exit => return self.exit(ExitStatus::Code(0), ""),
+                Request::Interrupt => {}
+                other => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
+            }
+        }
+    }
+
+    /// Waits while idle for a request; handles signals meanwhile. `None` once the runner
+    /// exited.
+    async fn next_idle(&mut self) -> Option<Request> {
+        loop {
+            tokio::select! {
+                Some(signal) = self.handle.signals.recv() => match signal {
+                    Signal::Interrupt => {}
+                    Signal::Terminate => { self.exit(ExitStatus::Signal(SIGTERM), ""); return None; }
+                    Signal::Kill => { self.exit(ExitStatus::Signal(SIGKILL), ""); return None; }
+                },
+                request = self.handle.requests.recv(), if self.input_open => match request {
+                    Some(request) => return Some(request),
+                    None => {
+                        self.input_open = false;
+                        self.exit(ExitStatus::Code(0), "");
+                        return None;
+                    }
+                },
+                else => {
+                    self.exit(ExitStatus::Code(0), "");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Runs one cell; `None` when the runner exited during it.
+    async fn run_cell(&mut self, execute: &Execute) -> Option<()> {
+        if execute.stores_history() {
+            self.execution_count += 1;
+        }
+        let id = &execute.id;
+        let script = (self.rule)(execute);
+        self.handle.send(Event::Started { id: id.clone() });
+        let mut mask = Mask::default();
+        for step in script.steps {
+            let wake = match step {
+                Step::Emit(event) => {
+                    self.handle.send(event);
+                    continue;
+                }
+                Step::Line(line) => {
+                    self.handle.send_line(&line);
+                    continue;
+                }
+                Step::Stdout(data) => {
+                    self.handle.send(Event::Stdout(StreamData {
+                        id: id.clone(),
+                        data,
+                    }));
+                    continue;
+                }
+                Step::Stderr(data) => {
+                    self.handle.send(Event::Stderr(StreamData {
+                        id: id.clone(),
+                        data,
+                    }));
+                    continue;
+                }
+                Step::Display(bundle) => {
+                    self.handle.send(Event::Display(BundleData {
+                        id: id.clone(),
+                        bundle,
+                    }));
+                    continue;
+                }
+                Step::Result(bundle) => {
+                    self.handle.send(Event::Result(BundleData {
+                        id: id.clone(),
+                        bundle,
+                    }));
+                    continue;
+                }
+                Step::Error { ename, evalue } => {
+                    self.raise(id, ename, evalue, false);
+                    return Some(());
+                }
+                Step::IgnoreInterrupts => {
+                    mask.interrupts = true;
+                    continue;
+                }
+                Step::IgnoreTerminate => {
+                    mask.terminate = true;
+                    continue;
+                }
+                Step::Exit {
+                    status,
+                    stderr_tail,
+                } => {
+                    self.exit(status, stderr_tail);
+                    return None;
+                }
+                Step::Sleep(duration) => {
+                    self.wait(Await::Until(Instant::now() + duration), mask)
+                        .await
+                }
+                Step::WaitForInterrupt => self.wait(Await::Interrupt, mask).await,
+                Step::Input { prompt, password } => {
+                    let request = InputRequest {
+                        id: id.clone(),
+                        prompt,
+                        password,
+                    };
+                    self.handle.send(Event::InputRequest(request));
+                    self.wait(Await::InputReply(id), mask).await
+                }
+                Step::Call { name, args } => {
+                    self.n_calls += 1;
+                    let call_id = CallId::new(format!("{id}-call-{}", self.n_calls));
+                    let call = Call {
+                        id: id.clone(),
+                        call_id: call_id.clone(),
+                        name,
+                        args,
+                    };
+                    self.handle.send(Event::Call(call));
+                    self.wait(Await::CallReply(&call_id), mask).await
+                }
+            };
+            match wake {
+                Wake::Ready(None) => {}
+                Wake::Ready(Some(Request::InputReply(reply))) => {
+                    let data = format!("{}\n", reply.value);
+                    self.handle.send(Event::Stdout(StreamData {
+                        id: id.clone(),
+                        data,
+                    }));
+                }
+                Wake::Ready(Some(Request::CallReply(reply))) => match reply.result {
+                    Ok(value) => {
+                        let data = format!("{value}\n");
+                        self.handle.send(Event::Stdout(StreamData {
+                            id: id.clone(),
+                            data,
+                        }));
+                    }
+                    Err(message) => {
+                        self.raise(id, "HostCallError".to_owned(), message, false);
+                        return Some(());
+                    }
+                },
+                Wake::Ready(Some(_)) => {
+                    // Only the two reply kinds above end a wait with a request.
+                }
+                Wake::Interrupted => {
+                    self.raise(id, "KeyboardInterrupt".to_owned(), String::new(), true);
+                    return Some(());
+                }
+                Wake::InputClosed => {
+                    self.raise(
+                        id,
+                        "EOFError".to_owned(),
+                        "EOF when reading a line".to_owned(),
+                        false,
+                    );
+                    return Some(());
+                }
+                Wake::Exited => return None,
+            }
+        }
+        self.handle.send(Event::Done(Done {
+            id: id.clone(),
+            status: Status::Ok,
+            execution_count: Some(self.execution_count),
+            cancelled: false,
+        }));
+        Some(())
+    }
+
+    /// Sends an `error` frame and the `done` that ends the cell with it.
+    fn raise(&self, id: &ExecId, ename: String, evalue: String, cancelled: bool) {
+        self.handle.send(Event::Error(ErrorData {
+            id: id.clone(),
+            ename,
+            evalue,
+            traceback: Vec::new(),
+        }));
+        self.handle.send(Event::Done(Done {
+            id: id.clone(),
+            status: Status::Error,
+            execution_count: Some(self.execution_count),
+            cancelled,
+        }));
+    }
+
+    /// Waits inside a cell, queueing requests that arrive meanwhile.
+    async fn wait(&mut self, until: Await<'_>, mask: Mask) -> Wake {
+        let deadline = match until {
+            Await::Until(deadline) => Some(deadline),
+            _ => None,
+        };
+        let speaks_v2 = self.hello.is_some();
+        loop {
+            tokio::select! {
+                () = sleep_until(deadline), if deadline.is_some() => return Wake::Ready(None),
+                Some(signal) = self.handle.signals.recv() => match signal {
+                    Signal::Interrupt if !mask.interrupts => return Wake::Interrupted,
+                    Signal::Interrupt => {}
+                    Signal::Terminate if mask.terminate => {}
+                    Signal::Terminate => {
+                        self.exit(ExitStatus::Signal(SIGTERM), "");
+                        return Wake::Exited;
+                    }
+                    Signal::Kill => {
+                        self.exit(ExitStatus::Signal(SIGKILL), "");
+                        return Wake::Exited;
+                    }
+                },
+                request = self.handle.requests.recv(), if self.input_open => match request {
+                    None => {
+                        self.input_open = false;
+                        if matches!(until, Await::InputReply(_) | Await::CallReply(_)) {
+                            return Wake::InputClosed;
+                        }
+                    }
+                    Some(Request::Interrupt) if speaks_v2 && !mask.interrupts => {
+                        return Wake::Interrupted;
+                    }
+                    Some(Request::Interrupt) => {}
+                    Some(Request::InputReply(reply)) if matches!(until, Await::InputReply(id) if *id == reply.id) => {
+                        return Wake::Ready(Some(Request::InputReply(reply)));
+                    }
+                    Some(Request::CallReply(reply)) if matches!(until, Await::CallReply(call_id) if *call_id == reply.call_id) => {
+                        return Wake::Ready(Some(Request::CallReply(reply)));
+                    }
+                    Some(request @ (Request::Execute(_) | Request::Exit)) => self.queue.push_back(request),
+                    Some(other) => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
+                },
+                else => {
+                    // The host dropped the transport while nothing can end the wait.
+                    self.exit(ExitStatus::Code(0), "");
+                    return Wake::Exited;
+                }
+            }
+        }
+    }
+
+    /// Ends the runner with `status` and returns it.
+    fn exit(&self, status: ExitStatus, stderr_tail: impl Into<String>) -> ExitStatus {
+        self.handle.exit(status, stderr_tail);
+        self.exit_status()
+    }
+
+    /// How the runner exited; only called after it did.
+    fn exit_status(&self) -> ExitStatus {
+        self.handle.log.exit_status().unwrap_or(ExitStatus::Unknown)
+    }
+}
+
+impl fmt::Debug for FakeRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeRunner")
+            .field("hello", &self.hello)
+            .field("execution_count", &self.execution_count)
+            .field("queue", &self.queue)
+            .field("input_open", &self.input_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
