@@ -24,7 +24,7 @@ use pykernel_protocol::{Decoded, Event, Request};
 pub use crate::stdio::{SpawnOptions, StdioTransport};
 pub use crate::{
     error::TransportError,
-    memory::{FakeRunner, MemoryTransport, RunnerHandle, RunnerLog, Script, Step},
+    memory::{FakeRunner, MemoryTransport, RunnerHandle, RunnerInput, RunnerLog, Script, Step},
 };
 
 /// A signal the host can deliver to the runner.

@@ -24,10 +24,13 @@ use pykernel_protocol::{
 };
 use serde_json::Value;
 use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{Exit, ExitStatus, Incoming, Signal, Transport, TransportError};
 
+/// The POSIX number of `SIGINT`.
+const SIGINT: i32 = 2;
 /// The POSIX number of `SIGTERM`, reported when a fake runner is terminated.
 const SIGTERM: i32 = 15;
 /// The POSIX number of `SIGKILL`, reported when a fake runner is killed.
@@ -41,9 +44,8 @@ const SIGKILL: i32 = 9;
 /// runner has exited or input is closed, and signals to an exited runner are ignored.
 /// It has no process id.
 pub struct MemoryTransport {
-    /// `None` once input is closed.
-    requests: Option<mpsc::UnboundedSender<Request>>,
-    signals: mpsc::UnboundedSender<Signal>,
+    input: mpsc::UnboundedSender<RunnerInput>,
+    input_open: bool,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     shared: Arc<Mutex<Shared>>,
     encoder: NdjsonCodec<Request>,
@@ -51,11 +53,28 @@ pub struct MemoryTransport {
     exit_reported: bool,
 }
 
+/// What a memory runner receives from the host, in the order the host did it.
+///
+/// One ordered stream keeps tests deterministic: a signal delivered after a request is
+/// seen after it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunnerInput {
+    /// A request line.
+    Request(Request),
+    /// A delivered signal.
+    Signal(Signal),
+    /// The host closed input (or dropped the transport): no request follows, though
+    /// signals still may.
+    InputClosed,
+}
+
 /// The runner's side of a [`MemoryTransport`]: what a test (or a [`FakeRunner`]) uses to
 /// read requests and signals and to send frames and the exit.
 pub struct RunnerHandle {
-    requests: mpsc::UnboundedReceiver<Request>,
-    signals: mpsc::UnboundedReceiver<Signal>,
+    input: mpsc::UnboundedReceiver<RunnerInput>,
+    /// Inputs read ahead by [`RunnerHandle::next_request`] or
+    /// [`RunnerHandle::next_signal`], in order.
+    pending: VecDeque<RunnerInput>,
     incoming: mpsc::UnboundedSender<Incoming>,
     decoder: NdjsonCodec<Event>,
     log: RunnerLog,
@@ -81,21 +100,20 @@ struct Shared {
 impl MemoryTransport {
     /// A connected transport and runner handle.
     pub fn pair() -> (Self, RunnerHandle) {
-        let (request_tx, request_rx) = mpsc::unbounded_channel();
-        let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+        let (input_tx, input_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let transport = Self {
-            requests: Some(request_tx),
-            signals: signal_tx,
+            input: input_tx,
+            input_open: true,
             incoming: incoming_rx,
             shared: Arc::clone(&shared),
             encoder: NdjsonCodec::new(),
             exit_reported: false,
         };
         let handle = RunnerHandle {
-            requests: request_rx,
-            signals: signal_rx,
+            input: input_rx,
+            pending: VecDeque::new(),
             incoming: incoming_tx,
             decoder: NdjsonCodec::new(),
             log: RunnerLog { shared },
@@ -109,15 +127,21 @@ impl MemoryTransport {
         self.encoder
             .encode(request, &mut line)
             .map_err(TransportError::Encode)?;
+        let invalid = |message: String| TransportError::Encode(io::Error::other(message));
         match NdjsonCodec::<Request>::new().decode(&mut line) {
             Ok(Some(Decoded::Frame(decoded))) => Ok(decoded),
-            Ok(Some(Decoded::Malformed(malformed))) => Err(TransportError::Encode(
-                io::Error::other(malformed.to_string()),
-            )),
-            Ok(None) => Err(TransportError::Encode(io::Error::other(
-                "request encoded to a blank line",
-            ))),
+            Ok(Some(Decoded::Malformed(malformed))) => Err(invalid(malformed.to_string())),
+            Ok(None) => Err(invalid("request encoded to a blank line".to_owned())),
             Err(err) => Err(TransportError::Encode(err)),
+        }
+    }
+
+    fn close(&mut self) {
+        if self.input_open {
+            self.input_open = false;
+            lock(&self.shared).input_closed = true;
+            // A dropped handle reads nothing; that is fine.
+            let _ = self.input.send(RunnerInput::InputClosed);
         }
     }
 }
@@ -135,15 +159,15 @@ impl Transport for MemoryTransport {
     /// Cancel safe: it never waits.
     async fn send(&mut self, request: &Request) -> Result<(), TransportError> {
         let decoded = self.round_trip(request)?;
-        let Some(requests) = &self.requests else {
+        if !self.input_open {
             return Err(TransportError::Closed);
-        };
+        }
         let mut shared = lock(&self.shared);
         if shared.exit.is_some() {
             return Err(TransportError::Closed);
         }
-        requests
-            .send(decoded.clone())
+        self.input
+            .send(RunnerInput::Request(decoded.clone()))
             .map_err(|_| TransportError::Closed)?;
         shared.requests.push(decoded);
         Ok(())
@@ -172,14 +196,15 @@ impl Transport for MemoryTransport {
         if shared.exit.is_none() {
             shared.signals.push(signal);
             // A dropped handle cannot receive it; like a signal to a dead process, that is fine.
-            let _ = self.signals.send(signal);
+            let _ = self.input.send(RunnerInput::Signal(signal));
         }
         Ok(())
     }
 
+    /// Closes input: the runner reads [`RunnerInput::InputClosed`] after every earlier
+    /// request. Closing twice is fine.
     async fn close_input(&mut self) -> Result<(), TransportError> {
-        self.requests = None;
-        lock(&self.shared).input_closed = true;
+        self.close();
         Ok(())
     }
 
@@ -190,45 +215,80 @@ impl Transport for MemoryTransport {
 
 impl Drop for MemoryTransport {
     fn drop(&mut self) {
-        lock(&self.shared).input_closed = true;
+        self.close();
     }
 }
 
 impl fmt::Debug for MemoryTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryTransport")
-            .field("input_open", &self.requests.is_some())
+            .field("input_open", &self.input_open)
             .field("exit_reported", &self.exit_reported)
             .finish_non_exhaustive()
     }
 }
 
 impl RunnerHandle {
-    /// The next request from the host, in order; `None` once the host closed input (or
-    /// dropped the transport) and every earlier request was read.
+    /// The next thing the host did, in order; `None` once the transport is dropped and
+    /// everything before was read.
     ///
     /// # Cancel safety
     /// Cancel safe.
+    pub async fn next_input(&mut self) -> Option<RunnerInput> {
+        match self.pending.pop_front() {
+            Some(input) => Some(input),
+            None => self.input.recv().await,
+        }
+    }
+
+    /// The next input if one is waiting.
+    pub fn try_next_input(&mut self) -> Option<RunnerInput> {
+        self.pending
+            .pop_front()
+            .or_else(|| self.input.try_recv().ok())
+    }
+
+    /// The next request, in order, leaving signals for [`RunnerHandle::next_signal`] and
+    /// [`RunnerHandle::next_input`]; `None` once the host closed input (or dropped the
+    /// transport) and every earlier request was read.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: inputs read past are kept.
     pub async fn next_request(&mut self) -> Option<Request> {
-        self.requests.recv().await
+        loop {
+            if let Some(request) = self.take_request() {
+                return request;
+            }
+            let input = self.input.recv().await?;
+            self.pending.push_back(input);
+        }
     }
 
-    /// The next request if one is waiting.
+    /// The next request if one is waiting (`None` also once input is closed).
     pub fn try_next_request(&mut self) -> Option<Request> {
-        self.requests.try_recv().ok()
+        self.read_ahead();
+        self.take_request().flatten()
     }
 
-    /// The next signal the host delivered; `None` once the transport is dropped.
+    /// The next signal the host delivered, leaving requests for
+    /// [`RunnerHandle::next_request`]; `None` once the transport is dropped.
     ///
     /// # Cancel safety
-    /// Cancel safe.
+    /// Cancel safe: inputs read past are kept.
     pub async fn next_signal(&mut self) -> Option<Signal> {
-        self.signals.recv().await
+        loop {
+            if let Some(signal) = self.take_signal() {
+                return Some(signal);
+            }
+            let input = self.input.recv().await?;
+            self.pending.push_back(input);
+        }
     }
 
     /// The next signal if one is waiting.
     pub fn try_next_signal(&mut self) -> Option<Signal> {
-        self.signals.try_recv().ok()
+        self.read_ahead();
+        self.take_signal()
     }
 
     /// Sends a frame to the host. Ignored once the runner has exited or the host is gone.
@@ -262,10 +322,11 @@ impl RunnerHandle {
             return;
         }
         shared.exit = Some(status);
-        let _ = self.incoming.send(Incoming::Exited(Exit {
+        let exit = Exit {
             status,
             stderr_tail: stderr_tail.into(),
-        }));
+        };
+        let _ = self.incoming.send(Incoming::Exited(exit));
     }
 
     /// A view of what the host did, which outlives the handle.
@@ -273,7 +334,7 @@ impl RunnerHandle {
         self.log.clone()
     }
 
-    /// Every signal the host delivered, in order.
+    /// Every signal the host delivered, in order (read or not).
     pub fn signals(&self) -> Vec<Signal> {
         self.log.signals()
     }
@@ -289,11 +350,49 @@ impl RunnerHandle {
             let _ = self.incoming.send(Incoming::Frame(decoded));
         }
     }
+
+    /// Moves every input already sent into `pending`.
+    fn read_ahead(&mut self) {
+        while let Ok(input) = self.input.try_recv() {
+            self.pending.push_back(input);
+        }
+    }
+
+    /// Takes the first pending request: `Some(None)` when input closed before it.
+    /// The close marker stays, so later calls see it too.
+    fn take_request(&mut self) -> Option<Option<Request>> {
+        let at = self
+            .pending
+            .iter()
+            .position(|input| !matches!(input, RunnerInput::Signal(_)))?;
+        match self.pending.remove(at)? {
+            RunnerInput::Request(request) => Some(Some(request)),
+            marker => {
+                self.pending.insert(at, marker);
+                Some(None)
+            }
+        }
+    }
+
+    fn take_signal(&mut self) -> Option<Signal> {
+        let at = self
+            .pending
+            .iter()
+            .position(|input| matches!(input, RunnerInput::Signal(_)))?;
+        match self.pending.remove(at)? {
+            RunnerInput::Signal(signal) => Some(signal),
+            other => {
+                self.pending.insert(at, other);
+                None
+            }
+        }
+    }
 }
 
 impl fmt::Debug for RunnerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunnerHandle")
+            .field("pending", &self.pending)
             .field("log", &self.log)
             .finish_non_exhaustive()
     }
@@ -647,21 +746,15 @@ impl FakeRunner {
     /// exited.
     async fn next_idle(&mut self) -> Option<Request> {
         loop {
-            tokio::select! {
-                Some(signal) = self.handle.signals.recv() => match signal {
-                    Signal::Interrupt => {}
-                    Signal::Terminate => { self.exit(ExitStatus::Signal(SIGTERM), ""); return None; }
-                    Signal::Kill => { self.exit(ExitStatus::Signal(SIGKILL), ""); return None; }
-                },
-                request = self.handle.requests.recv(), if self.input_open => match request {
-                    Some(request) => return Some(request),
-                    None => {
-                        self.input_open = false;
-                        self.exit(ExitStatus::Code(0), "");
-                        return None;
-                    }
-                },
-                else => {
+            match self.handle.next_input().await {
+                Some(RunnerInput::Request(request)) => return Some(request),
+                Some(RunnerInput::Signal(Signal::Interrupt)) => {}
+                Some(RunnerInput::Signal(signal)) => {
+                    self.exit(signal_status(signal), "");
+                    return None;
+                }
+                Some(RunnerInput::InputClosed) | None => {
+                    self.input_open = false;
                     self.exit(ExitStatus::Code(0), "");
                     return None;
                 }
@@ -835,47 +928,49 @@ impl FakeRunner {
             _ => None,
         };
         let speaks_v2 = self.hello.is_some();
+        let awaits_reply = matches!(until, Await::InputReply(_) | Await::CallReply(_));
         loop {
-            tokio::select! {
-                () = sleep_until(deadline), if deadline.is_some() => return Wake::Ready(None),
-                Some(signal) = self.handle.signals.recv() => match signal {
-                    Signal::Interrupt if !mask.interrupts => return Wake::Interrupted,
-                    Signal::Interrupt => {}
-                    Signal::Terminate if mask.terminate => {}
-                    Signal::Terminate => {
-                        self.exit(ExitStatus::Signal(SIGTERM), "");
-                        return Wake::Exited;
+            let input = tokio::select! {
+                // Inputs first, so an input and the deadline at the same instant go one way.
+                biased;
+                input = self.handle.next_input() => input,
+                () = sleep_until(deadline) => return Wake::Ready(None),
+            };
+            let request = match input {
+                Some(RunnerInput::Request(request)) => request,
+                Some(RunnerInput::Signal(Signal::Interrupt)) if mask.interrupts => continue,
+                Some(RunnerInput::Signal(Signal::Interrupt)) => return Wake::Interrupted,
+                Some(RunnerInput::Signal(Signal::Terminate)) if mask.terminate => continue,
+                Some(RunnerInput::Signal(signal)) => {
+                    self.exit(signal_status(signal), "");
+                    return Wake::Exited;
+                }
+                Some(RunnerInput::InputClosed) => {
+                    self.input_open = false;
+                    if awaits_reply {
+                        return Wake::InputClosed;
                     }
-                    Signal::Kill => {
-                        self.exit(ExitStatus::Signal(SIGKILL), "");
-                        return Wake::Exited;
-                    }
-                },
-                request = self.handle.requests.recv(), if self.input_open => match request {
-                    None => {
-                        self.input_open = false;
-                        if matches!(until, Await::InputReply(_) | Await::CallReply(_)) {
-                            return Wake::InputClosed;
-                        }
-                    }
-                    Some(Request::Interrupt) if speaks_v2 && !mask.interrupts => {
-                        return Wake::Interrupted;
-                    }
-                    Some(Request::Interrupt) => {}
-                    Some(Request::InputReply(reply)) if matches!(until, Await::InputReply(id) if *id == reply.id) => {
-                        return Wake::Ready(Some(Request::InputReply(reply)));
-                    }
-                    Some(Request::CallReply(reply)) if matches!(until, Await::CallReply(call_id) if *call_id == reply.call_id) => {
-                        return Wake::Ready(Some(Request::CallReply(reply)));
-                    }
-                    Some(request @ (Request::Execute(_) | Request::Exit)) => self.queue.push_back(request),
-                    Some(other) => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
-                },
-                else => {
-                    // The host dropped the transport while nothing can end the wait.
+                    continue;
+                }
+                None => {
+                    // The host dropped the transport; the runner's watchdog would exit.
                     self.exit(ExitStatus::Code(0), "");
                     return Wake::Exited;
                 }
+            };
+            match request {
+                Request::Interrupt if speaks_v2 && !mask.interrupts => return Wake::Interrupted,
+                Request::Interrupt => {}
+                Request::InputReply(reply) if matches!(until, Await::InputReply(id) if *id == reply.id) =>
+                {
+                    return Wake::Ready(Some(Request::InputReply(reply)));
+                }
+                Request::CallReply(reply) if matches!(until, Await::CallReply(call_id) if *call_id == reply.call_id) =>
+                {
+                    return Wake::Ready(Some(Request::CallReply(reply)));
+                }
+                request @ (Request::Execute(_) | Request::Exit) => self.queue.push_back(request),
+                other => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
             }
         }
     }
@@ -900,6 +995,15 @@ impl fmt::Debug for FakeRunner {
             .field("queue", &self.queue)
             .field("input_open", &self.input_open)
             .finish_non_exhaustive()
+    }
+}
+
+/// The status of a runner ended by `signal`.
+fn signal_status(signal: Signal) -> ExitStatus {
+    match signal {
+        Signal::Interrupt => ExitStatus::Signal(SIGINT),
+        Signal::Terminate => ExitStatus::Signal(SIGTERM),
+        Signal::Kill => ExitStatus::Signal(SIGKILL),
     }
 }
 

@@ -29,7 +29,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::BytesMut;
 use futures::StreamExt;
-use pykernel_protocol::{DEFAULT_MAX_LINE_LENGTH, Event, NdjsonCodec, Request};
+use pykernel_protocol::{DEFAULT_MAX_LINE_LENGTH, Decoded, Event, NdjsonCodec, Request};
 use rustix::process::{Pid, Signal as RawSignal};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
@@ -42,7 +42,7 @@ use tokio_util::codec::{Encoder, FramedRead};
 use crate::{Exit, ExitStatus, Incoming, Signal, Transport, TransportError};
 
 /// How long stdout is still read after the runner was reaped, for a grandchild that
-/// inherited it and keeps it open.
+/// inherited it and keeps it open: 200 ms.
 const DRAIN_BOUND: Duration = Duration::from_millis(200);
 
 /// How long the exit report waits for the stderr reader to reach end of file.
@@ -105,6 +105,20 @@ impl SpawnOptions {
 ///   so spawn from a long-lived thread (a runtime worker or the main thread), never from
 ///   `spawn_blocking` or another short-lived thread.
 ///
+/// # Reading
+/// [`Transport::recv`] yields every line of stdout, then waits for the child's exit and
+/// reports it with the stderr tail. A child that closes its stdout but keeps running is
+/// not reported until it exits (kill it to end the wait). A child that exits while
+/// another process keeps its stdout or stderr open is still reported, within about
+/// 0.4 s of being reaped (each stream is read for at most 200 ms more).
+/// A process group that user code left behind is killed when the child exits, unless
+/// [`SpawnOptions::kill_group_on_exit`] is off.
+/// Once the exit is reported the child's pid may be reused, so signals are no-ops.
+///
+/// # Terminal interrupts
+/// Being its own group, the child does not receive the `SIGINT` a terminal sends to the
+/// host on Ctrl-C; the host forwards interrupts with [`Signal::Interrupt`] as it sees fit.
+///
 /// # SIGPIPE
 /// Writing to a runner that has died fails with `EPIPE`, reported as
 /// [`TransportError::Closed`]. That relies on `SIGPIPE` being ignored in the host, which
@@ -128,8 +142,8 @@ pub struct StdioTransport {
 /// The read side: where [`StdioTransport::recv`] stands.
 #[derive(Debug)]
 enum Reader {
-    /// Frames are being read; `status` is set once the child has been reaped, and from
-    /// then on stdout is read only until `drain_until`.
+    /// Frames are being read. Once the child has been reaped, `reaped` holds its status
+    /// and the deadline after which stdout is no longer read.
     Reading {
         frames: FramedRead<ChildStdout, NdjsonCodec<Event>>,
         reaped: Option<(ExitStatus, Instant)>,
@@ -264,6 +278,8 @@ impl Transport for StdioTransport {
     /// is broken; [`TransportError::Encode`] when the request cannot be encoded (the pipe
     /// is untouched); [`TransportError::Io`] for any other write failure.
     ///
+    /// It waits while the pipe is full, that is while the runner does not read.
+    ///
     /// # Cancel safety
     /// Not cancel safe: a dropped call may have written part of a line.
     async fn send(&mut self, request: &Request) -> Result<(), TransportError> {
@@ -329,9 +345,10 @@ impl Transport for StdioTransport {
                         biased;
                         next = frames.next() => next,
                         () = tokio::time::sleep_until(drain_until) => {
-                            tracing::debug!(
+                            tracing::warn!(
                                 target: "pykernel::runner",
-                                "runner exited but its stdout is still open; no longer reading it"
+                                "runner exited but another process keeps its stdout open; \
+                                 no longer reading it"
                             );
                             None
                         }
@@ -408,7 +425,7 @@ impl StdioTransport {
     /// Handles one read from stdout; a finished stdout moves on to [`Reader::Finishing`].
     fn on_stdout(
         &mut self,
-        next: Option<io::Result<pykernel_protocol::Decoded<Event>>>,
+        next: Option<io::Result<Decoded<Event>>>,
         status: Option<ExitStatus>,
     ) -> Option<Incoming> {
         match next {

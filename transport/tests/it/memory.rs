@@ -7,8 +7,8 @@ use pykernel_protocol::{
     StreamData,
 };
 use pykernel_transport::{
-    ExitStatus, FakeRunner, Incoming, MemoryTransport, RunnerLog, Script, Signal, Step, Transport,
-    TransportError,
+    ExitStatus, FakeRunner, Incoming, MemoryTransport, RunnerInput, RunnerLog, Script, Signal,
+    Step, Transport, TransportError,
 };
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -156,6 +156,42 @@ async fn requests_arrive_decoded_and_are_logged() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn inputs_keep_the_host_order_and_typed_reads_skip_ahead() {
+    let (mut transport, mut runner) = MemoryTransport::pair();
+    transport
+        .send(&execute("a", ""))
+        .await
+        .expect("the runner is alive");
+    transport
+        .signal(Signal::Interrupt)
+        .expect("signals never fail");
+    transport
+        .send(&Request::Exit)
+        .await
+        .expect("the runner is alive");
+    transport.close_input().await.expect("closing never fails");
+    transport
+        .signal(Signal::Terminate)
+        .expect("signals never fail");
+
+    let reader = &mut runner;
+    assert_eq!(reader.next_signal().await, Some(Signal::Interrupt));
+    assert_eq!(reader.next_request().await, Some(execute("a", "")));
+    assert_eq!(reader.try_next_signal(), Some(Signal::Terminate));
+    assert_eq!(
+        reader.next_input().await,
+        Some(RunnerInput::Request(Request::Exit))
+    );
+    assert_eq!(reader.next_request().await, None, "input is closed");
+    assert_eq!(reader.try_next_request(), None, "and stays closed");
+    assert_eq!(reader.next_input().await, Some(RunnerInput::InputClosed));
+    assert_eq!(reader.try_next_input(), None);
+    drop(transport);
+    assert_eq!(reader.next_input().await, None, "the transport is gone");
+    assert_eq!(reader.next_signal().await, None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn sends_fail_once_the_runner_exited_and_signals_are_then_ignored() {
     let (mut transport, mut runner) = MemoryTransport::pair();
     transport
@@ -284,6 +320,40 @@ async fn fake_runner_interrupted_while_sleeping_raises_keyboard_interrupt() {
     ~ Interrupt
     < {"type":"error","id":"a","ename":"KeyboardInterrupt","evalue":"","traceback":[]}
     < {"type":"done","id":"a","status":"error","executionCount":1,"cancelled":true}
+    > (close input)
+    exit exit code 0 stderr=""
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fake_runner_sees_a_signal_in_the_order_the_host_sent_it() {
+    let script = |_: &Execute| {
+        Script::new()
+            .sleep(Duration::from_secs(60))
+            .stdout("slept\n")
+    };
+    // An interrupt before the execute finds the runner idle and is ignored.
+    let mut host = Host::start(|runner| runner.on_execute(script));
+    host.signal(Signal::Interrupt);
+    host.send(execute("a", "")).await;
+    host.until("done").await;
+    // One right after it interrupts the cell, even though the runner had not started it.
+    host.send(execute("b", "")).await;
+    host.signal(Signal::Interrupt);
+    host.until("done").await;
+    host.close_input().await;
+    insta::assert_snapshot!(host.finish().await, @r#"
+    ~ Interrupt
+    > {"id":"a","code":"","silent":false,"storeHistory":true}
+    < {"type":"hello","protocol":2,"runner":"fake","python":"3.12.0","pid":0}
+    < {"type":"started","id":"a"}
+    < {"type":"stdout","id":"a","data":"slept\n"}
+    < {"type":"done","id":"a","status":"ok","executionCount":1,"cancelled":false}
+    > {"id":"b","code":"","silent":false,"storeHistory":true}
+    ~ Interrupt
+    < {"type":"started","id":"b"}
+    < {"type":"error","id":"b","ename":"KeyboardInterrupt","evalue":"","traceback":[]}
+    < {"type":"done","id":"b","status":"error","executionCount":2,"cancelled":true}
     > (close input)
     exit exit code 0 stderr=""
     "#);
