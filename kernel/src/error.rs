@@ -22,6 +22,15 @@ pub enum KernelError {
         /// What went wrong, for example `exit code 1` or an OS error.
         reason: String,
     },
+    /// The kernel's working directory does not exist or cannot be determined.
+    InvalidCwd {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Writing the runner script to disk failed.
+    StageRunner(io::Error),
     /// Spawning the runner failed.
     Spawn {
         /// The interpreter that was spawned.
@@ -86,6 +95,14 @@ impl fmt::Display for KernelError {
                     path.display()
                 )
             }
+            Self::InvalidCwd { path, source } => {
+                write!(
+                    f,
+                    "working directory {} is not usable: {source}",
+                    path.display()
+                )
+            }
+            Self::StageRunner(source) => write!(f, "failed to stage the runner script: {source}"),
             Self::Spawn { path, source } => {
                 write!(f, "failed to spawn {}: {source}", path.display())
             }
@@ -115,7 +132,8 @@ impl fmt::Display for KernelError {
 impl error::Error for KernelError {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
-            Self::Spawn { source, .. } => Some(source),
+            Self::Spawn { source, .. } | Self::InvalidCwd { source, .. } => Some(source),
+            Self::StageRunner(source) => Some(source),
             Self::Transport(source) => Some(source),
             _ => None,
         }

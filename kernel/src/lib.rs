@@ -3,16 +3,21 @@
 
 mod display;
 mod error;
+mod kernel;
 mod options;
 mod outcome;
+// The driver that uses the session lands in the next commit.
+#[cfg_attr(not(test), allow(dead_code))]
+mod session;
 
 pub use pykernel_protocol::{MimeBundle, Status};
 
 pub use crate::{
     error::KernelError,
+    kernel::ShutdownReport,
     options::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
-        ExecuteOptions, KernelOptions,
+        ExecuteOptions, HostFunction, HostFunctions, KernelOptions,
     },
     outcome::{Outcome, Output, PyError},
 };

@@ -2,9 +2,13 @@
 
 use std::{
     collections::BTreeMap,
+    fmt,
     path::PathBuf,
+    sync::Arc,
     time::{Duration, Instant},
 };
+
+use serde_json::Value;
 
 /// The default startup budget for spawning, init and prelude together.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +39,51 @@ pub struct KernelOptions {
     pub shutdown_grace: Duration,
     /// Whether to load the prelude helpers (`display`, `read`, `write`, `parallel`, ...).
     pub prelude: bool,
+    /// Functions Python code may call on the host (protocol version 2 `call` frames).
+    pub host_functions: HostFunctions,
+}
+
+/// A function Python code can call on the host: JSON arguments in, a JSON value or an
+/// error message (raised in Python) out.
+///
+/// It runs on tokio's blocking pool, so it may block; the cell waits for its answer.
+pub type HostFunction = Arc<dyn Fn(Value) -> Result<Value, String> + Send + Sync>;
+
+/// The host functions a kernel offers, by name.
+#[derive(Clone, Default)]
+pub struct HostFunctions(BTreeMap<String, HostFunction>);
+
+impl HostFunctions {
+    /// No host functions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Offers `function` as `name`, replacing any function of that name.
+    pub fn insert(&mut self, name: impl Into<String>, function: HostFunction) {
+        self.0.insert(name.into(), function);
+    }
+
+    /// The function offered as `name`.
+    pub fn get(&self, name: &str) -> Option<&HostFunction> {
+        self.0.get(name)
+    }
+
+    /// The offered names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether no function is offered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for HostFunctions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
 }
 
 /// Which host environment variables a kernel inherits.
@@ -65,6 +114,7 @@ impl KernelOptions {
             interrupt_grace: DEFAULT_INTERRUPT_GRACE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             prelude: true,
+            host_functions: HostFunctions::new(),
         }
     }
 
@@ -119,6 +169,15 @@ impl KernelOptions {
     /// Skips (false) or loads (true) the prelude helpers.
     pub fn with_prelude(mut self, prelude: bool) -> Self {
         self.prelude = prelude;
+        self
+    }
+
+    /// Offers `function` to Python code as the host function `name`.
+    ///
+    /// A call to a name that was not offered raises in Python with
+    /// `no host function named "..."`.
+    pub fn with_host_function(mut self, name: impl Into<String>, function: HostFunction) -> Self {
+        self.host_functions.insert(name, function);
         self
     }
 }

@@ -1,0 +1,924 @@
+//! The kernel's sans-IO state machine: one runner's lifecycle and its execution queue.
+//!
+//! [`Session`] never awaits and never reads a clock. The driver feeds it what happened
+//! (`handle_*`, each taking `now`) and carries out what it asks for (`poll_*`): requests to
+//! write, signals to deliver, closing the runner's input, events for the callers, and the
+//! next instant at which [`Session::handle_timeout`] must be called.
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use pykernel_protocol::{
+    Call, CallReply, Decoded, Done, Event, ExecId, Execute, Hello, InputReply, InputRequest,
+    PROTOCOL_VERSION, Request, Status,
+};
+use pykernel_transport::{Exit, Incoming, Signal};
+use tracing::{debug, warn};
+
+use crate::{KernelError, Outcome, Output, PyError};
+
+/// What a session needs to know when it is created.
+#[derive(Debug)]
+pub(crate) struct SessionConfig {
+    /// When the whole start (handshake and startup cells) must be over.
+    pub(crate) startup_deadline: Instant,
+    /// Cells run silently after the handshake, in order, before the kernel is ready.
+    pub(crate) startup_cells: Vec<StartupCell>,
+    /// How long a cancelled or timed-out cell may take to end before the kernel is killed.
+    pub(crate) interrupt_grace: Duration,
+    /// How long each shutdown step waits before escalating.
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// A silent cell run as part of the start, such as `init` or `prelude`.
+#[derive(Clone, Debug)]
+pub(crate) struct StartupCell {
+    /// The step's name for errors: `init`, `prelude`.
+    pub(crate) phase: &'static str,
+    /// The execution id it is sent with.
+    pub(crate) id: ExecId,
+    /// The cell source.
+    pub(crate) code: String,
+}
+
+/// A cell a caller wants to run.
+#[derive(Clone, Debug)]
+pub(crate) struct Submit {
+    /// The request as it will be written; its `allow_stdin` decides how `input()` is answered.
+    pub(crate) request: Execute,
+    /// How long the cell may run once sent, before it is interrupted.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Something a caller asked for.
+#[derive(Clone, Debug)]
+pub(crate) enum Command {
+    /// Queue a cell.
+    Execute(Submit),
+    /// Drop a queued cell, or interrupt and escalate a running one.
+    Cancel(ExecId),
+    /// Interrupt the running cell, without escalation; nothing when idle.
+    Interrupt,
+    /// Stop the runner: gracefully once started, at once while starting.
+    Shutdown,
+    /// Answer the running cell's `input()`.
+    InputReply(InputReply),
+    /// Answer a host call.
+    CallReply(CallReply),
+}
+
+/// Something the callers must learn.
+#[derive(Debug)]
+pub(crate) enum SessionEvent {
+    /// The handshake and the startup cells are done; the kernel takes cells.
+    Ready(Hello),
+    /// The start failed; the runner is being killed.
+    StartFailed(KernelError),
+    /// A running cell produced an output.
+    Output {
+        /// The execution.
+        id: ExecId,
+        /// The output.
+        output: Output,
+    },
+    /// An execution is over; no event about it follows.
+    Finished {
+        /// The execution.
+        id: ExecId,
+        /// Its outcome, or why the session could not give one.
+        result: Result<Outcome, KernelError>,
+    },
+    /// The running cell calls a host function; answer with [`Command::CallReply`].
+    HostCall(Call),
+    /// The session is over; nothing follows.
+    Stopped(Ended),
+}
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The runner exited while nobody asked it to.
+    Died(Exit),
+    /// The session was shut down (by a caller, a failed start or an escalation); `exit` is
+    /// `None` when the runner's exit was never observed.
+    Stopped {
+        /// The observed exit.
+        exit: Option<Exit>,
+    },
+}
+
+impl Ended {
+    /// The error for an execution that cannot run because the session ended this way.
+    pub(crate) fn error(&self) -> KernelError {
+        match self {
+            Self::Died(exit) => died(exit),
+            Self::Stopped { .. } => KernelError::NotRunning,
+        }
+    }
+}
+
+/// One runner's lifecycle: handshake, startup cells, a queue of cells run one at a time,
+/// interrupts with escalation, and shutdown.
+///
+/// ```text
+///                       hello (version ok)        last startup cell done
+///   Starting{Handshake} ────────────────► Starting{Cell} ─────────────────► Idle ◄───────┐
+///     │  bad version, exit, deadline,        │  cell error, exit, deadline   │ execute     │ done,
+///     │  shutdown (start cancelled)          │  shutdown                     ▼             │ queue empty
+///     │                                      │                             Busy ─────────┘
+///     │                                      │                               │ done, queue not empty:
+///     │                                      │                               │   Busy with the next cell
+///     │                                      │                               │ cancel, timeout, refused
+///     │                                      │                               │ input: SIGINT, kill timer
+///     ▼                                      ▼                               │
+///   ShuttingDown{Kill} ◄─────────────────────┘        shutdown ──────────────┤ (Idle too)
+///     │                                   ShuttingDown{Exit} ◄───────────────┘
+///     │                                     │ grace: SIGTERM        kill timer (interrupt grace):
+///     │                                     ▼                        ShuttingDown{Terminate}
+///     │                                   ShuttingDown{Terminate} ◄──────────┘
+///     │                                     │ grace: SIGKILL
+///     │                                     ▼
+///     │                                   ShuttingDown{Kill}
+///     │                                     │ grace: give up (unconfirmed)
+///     ▼                                     ▼
+///   Dead(Stopped) ◄──────────── runner exit observed
+///   Dead(Died)    ◄──────────── runner exit in Starting, Idle or Busy: every pending
+///                               execution ends at once with `KernelError::Died`
+/// ```
+///
+/// Cells wait in a host-side queue and are written one at a time, when the previous one
+/// is done, so a queued cell can be dropped without the runner ever seeing it and an
+/// interrupt always reaches the cell it was meant for.
+/// Shutting down (asked for, or escalated from an unanswered interrupt) ends the running
+/// and queued executions at once with `kernel_killed`.
+#[derive(Debug)]
+pub(crate) struct Session {
+    state: State,
+    queue: VecDeque<Submit>,
+    interrupt_grace: Duration,
+    shutdown_grace: Duration,
+    transmits: VecDeque<Request>,
+    signals: VecDeque<Signal>,
+    close_input: bool,
+    events: VecDeque<SessionEvent>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// The runner was spawned; the start is not over.
+    Starting { deadline: Instant, step: StartStep },
+    /// Ready, nothing running, the queue is empty.
+    Idle,
+    /// One cell was written and its `done` has not come.
+    Busy(Running),
+    /// Stopping the runner; each step waits until `deadline` before escalating.
+    ShuttingDown {
+        step: ShutdownStep,
+        deadline: Instant,
+    },
+    /// Over.
+    Dead(Ended),
+}
+
+#[derive(Debug)]
+enum StartStep {
+    /// Waiting for `hello`.
+    Handshake { cells: VecDeque<StartupCell> },
+    /// Running a startup cell.
+    Cell(Box<StartCell>),
+}
+
+/// A startup cell in flight, and what comes after it.
+#[derive(Debug)]
+struct StartCell {
+    hello: Hello,
+    phase: &'static str,
+    running: Running,
+    cells: VecDeque<StartupCell>,
+}
+
+/// What the session knows about the cell the runner is running.
+#[derive(Debug)]
+struct Running {
+    id: ExecId,
+    allow_stdin: bool,
+    /// When the cell's timeout fires; `None` once it fired or when it has none.
+    timeout_at: Option<Instant>,
+    /// When the kernel is killed if the cell has not ended; armed by cancel, timeout or a
+    /// refused `input()`.
+    kill_at: Option<Instant>,
+    /// The caller cancelled it or its timeout fired.
+    cancelled: bool,
+    timed_out: bool,
+    /// It called `input()` although stdin was not allowed; the host interrupted it.
+    stdin_refused: bool,
+    /// Its `input()` waits for the caller's reply.
+    awaiting_input: bool,
+    error: Option<PyError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShutdownStep {
+    /// `exit` was written and input closed.
+    Exit,
+    /// SIGTERM was sent to the process group.
+    Terminate,
+    /// SIGKILL was sent to the process group.
+    Kill,
+}
+
+/// How hard a shutdown starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShutdownMode {
+    /// `exit`, close input, then SIGTERM and SIGKILL at the graces.
+    Graceful,
+    /// SIGTERM, then SIGKILL: the runner is stuck in user code and cannot read `exit`.
+    Forceful,
+    /// SIGKILL at once: a start that failed or was cancelled.
+    Immediate,
+}
+
+impl Session {
+    /// A session for a runner that was just spawned.
+    pub(crate) fn new(config: SessionConfig) -> Self {
+        Self {
+            state: State::Starting {
+                deadline: config.startup_deadline,
+                step: StartStep::Handshake {
+                    cells: config.startup_cells.into(),
+                },
+            },
+            queue: VecDeque::new(),
+            interrupt_grace: config.interrupt_grace,
+            shutdown_grace: config.shutdown_grace,
+            transmits: VecDeque::new(),
+            signals: VecDeque::new(),
+            close_input: false,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Whether the session takes cells: starting, idle or busy.
+    pub(crate) fn is_alive(&self) -> bool {
+        matches!(
+            self.state,
+            State::Starting { .. } | State::Idle | State::Busy(_)
+        )
+    }
+
+    /// Feeds one thing the transport received.
+    pub(crate) fn handle_incoming(&mut self, now: Instant, incoming: Incoming) {
+        match incoming {
+            Incoming::Frame(Decoded::Frame(event)) => self.handle_event(now, event),
+            Incoming::Frame(Decoded::Malformed(malformed)) => {
+                warn!(
+                    kind = ?malformed.kind,
+                    len = malformed.len,
+                    preview = %malformed.preview,
+                    "runner wrote a malformed line; skipped"
+                );
+            }
+            Incoming::Exited(exit) => self.handle_exit(exit),
+        }
+    }
+
+    /// Feeds one caller command.
+    pub(crate) fn handle_command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Execute(submit) => self.handle_execute(now, submit),
+            Command::Cancel(id) => self.handle_cancel(now, &id),
+            Command::Interrupt => {
+                if let State::Busy(running) = &self.state {
+                    debug!(id = %running.id, "interrupting the running cell");
+                    self.signals.push_back(Signal::Interrupt);
+                }
+            }
+            Command::Shutdown => self.handle_shutdown(now),
+            Command::InputReply(reply) => self.handle_input_reply(reply),
+            Command::CallReply(reply) => {
+                if self.runner_reads_input() {
+                    self.transmits.push_back(Request::CallReply(reply));
+                } else {
+                    debug!(call_id = %reply.call_id, "dropping a host call reply: the runner is stopping");
+                }
+            }
+        }
+    }
+
+    /// Tells the session that delivering `signal` failed, typically because the transport
+    /// has no process to signal. An interrupt then goes in band.
+    pub(crate) fn handle_signal_failed(&mut self, signal: Signal) {
+        match signal {
+            Signal::Interrupt if self.runner_reads_input() => {
+                debug!("signals unavailable; sending an in-band interrupt");
+                self.transmits.push_back(Request::Interrupt);
+            }
+            Signal::Interrupt => {}
+            Signal::Terminate | Signal::Kill => {
+                warn!(
+                    ?signal,
+                    "could not signal the runner; waiting for the next step"
+                );
+            }
+        }
+    }
+
+    /// Tells the session that writing to the runner failed: its input is gone, so it can
+    /// never answer. The runner is killed; its exit ends the pending executions.
+    pub(crate) fn handle_send_failed(&mut self, now: Instant) {
+        if !self.is_alive() {
+            return;
+        }
+        warn!("writing to the runner failed; killing it");
+        // The exit that follows the kill ends every pending execution with `Died`, naming
+        // the status; only the start, which has a caller waiting, fails right away.
+        if let State::Starting { .. } = self.state {
+            let phase = self.start_phase();
+            self.fail_start(
+                now,
+                KernelError::StartupFailed {
+                    phase,
+                    message: "the runner's input is closed".into(),
+                },
+            );
+            return;
+        }
+        self.signals.push_back(Signal::Kill);
+    }
+
+    /// Fires every deadline that is due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Starting { deadline, .. } => {
+                if now >= *deadline {
+                    let phase = self.start_phase();
+                    warn!(phase, "kernel start timed out");
+                    self.fail_start(now, KernelError::StartupTimeout { phase });
+                }
+            }
+            State::Busy(running) => {
+                if running.kill_at.is_some_and(|kill_at| now >= kill_at) {
+                    warn!(id = %running.id, "the cell did not end after the interrupt; killing the kernel");
+                    self.begin_shutdown(now, ShutdownMode::Forceful);
+                    return;
+                }
+                if running
+                    .timeout_at
+                    .is_some_and(|timeout_at| now >= timeout_at)
+                {
+                    debug!(id = %running.id, "cell timed out; interrupting it");
+                    running.timeout_at = None;
+                    running.timed_out = true;
+                    running.cancelled = true;
+                    self.interrupt_with_escalation(now);
+                }
+            }
+            State::ShuttingDown { step, deadline } => {
+                if now < *deadline {
+                    return;
+                }
+                let next = match step {
+                    ShutdownStep::Exit => Some((ShutdownStep::Terminate, Signal::Terminate)),
+                    ShutdownStep::Terminate => Some((ShutdownStep::Kill, Signal::Kill)),
+                    ShutdownStep::Kill => None,
+                };
+                match next {
+                    Some((next, signal)) => {
+                        debug!(?signal, "runner still running; escalating");
+                        *step = next;
+                        *deadline = now + self.shutdown_grace;
+                        self.signals.push_back(signal);
+                    }
+                    None => {
+                        warn!("runner did not exit after SIGKILL; giving up on it");
+                        self.enter_dead(Ended::Stopped { exit: None });
+                    }
+                }
+            }
+            State::Idle | State::Dead(_) => {}
+        }
+    }
+
+    /// The next request to write to the runner.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Request> {
+        self.transmits.pop_front()
+    }
+
+    /// The next signal to deliver.
+    pub(crate) fn poll_signal(&mut self) -> Option<Signal> {
+        self.signals.pop_front()
+    }
+
+    /// Whether to close the runner's input now (returns `true` once).
+    pub(crate) fn poll_close_input(&mut self) -> bool {
+        std::mem::take(&mut self.close_input)
+    }
+
+    /// The next event for the callers.
+    pub(crate) fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] must be called next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Starting { deadline, .. } | State::ShuttingDown { deadline, .. } => {
+                Some(*deadline)
+            }
+            State::Busy(running) => match (running.timeout_at, running.kill_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            State::Idle | State::Dead(_) => None,
+        }
+    }
+
+    fn handle_event(&mut self, now: Instant, event: Event) {
+        let event = match event {
+            Event::Hello(hello) => return self.handle_hello(now, hello),
+            Event::Call(call) => return self.handle_call(call),
+            event => event,
+        };
+        let Some(id) = event.exec_id().cloned() else {
+            return;
+        };
+        let kind = event.kind();
+        let Some(running) = self.running_mut(&id) else {
+            debug!(%id, kind, "ignoring a frame for an execution that is not running");
+            return;
+        };
+        let output = match event {
+            Event::Started { .. } => return,
+            Event::Stdout(frame) => Output::Stdout(frame.data),
+            Event::Stderr(frame) => Output::Stderr(frame.data),
+            Event::Display(frame) => Output::Display(frame.bundle),
+            Event::Result(frame) => Output::Result(frame.bundle),
+            Event::Error(frame) => {
+                let error = PyError {
+                    ename: frame.ename,
+                    evalue: frame.evalue,
+                    traceback: frame.traceback,
+                };
+                running.error = Some(error.clone());
+                Output::Error(error)
+            }
+            Event::InputRequest(request) => return self.handle_input_request(now, request),
+            Event::Done(done) => return self.handle_done(now, done),
+            Event::Hello(_) | Event::Call(_) => return,
+        };
+        if let State::Busy(_) = self.state {
+            self.events.push_back(SessionEvent::Output { id, output });
+        } else {
+            debug!(%id, ?output, "startup cell output");
+        }
+    }
+
+    fn handle_hello(&mut self, now: Instant, hello: Hello) {
+        let State::Starting {
+            deadline,
+            step: StartStep::Handshake { cells },
+        } = &mut self.state
+        else {
+            debug!(?hello, "ignoring a hello after the handshake");
+            return;
+        };
+        if hello.protocol != PROTOCOL_VERSION {
+            let error = KernelError::ProtocolMismatch {
+                runner: hello.protocol,
+                host: PROTOCOL_VERSION,
+            };
+            return self.fail_start(now, error);
+        }
+        debug!(python = %hello.python, pid = hello.pid, "runner said hello");
+        let deadline = *deadline;
+        let cells = std::mem::take(cells);
+        self.next_startup_cell(deadline, hello, cells);
+    }
+
+    /// Writes the next startup cell, or declares the kernel ready.
+    fn next_startup_cell(
+        &mut self,
+        deadline: Instant,
+        hello: Hello,
+        mut cells: VecDeque<StartupCell>,
+    ) {
+        let Some(cell) = cells.pop_front() else {
+            self.state = State::Idle;
+            self.events.push_back(SessionEvent::Ready(hello));
+            // Cells may have been queued while starting.
+            return self.start_next_queued(deadline);
+        };
+        let request = Execute {
+            silent: true,
+            store_history: Some(false),
+            ..Execute::new(cell.id.clone(), cell.code)
+        };
+        self.transmits.push_back(Request::Execute(request));
+        let running = Running::new(cell.id, false, None);
+        self.state = State::Starting {
+            deadline,
+            step: StartStep::Cell(Box::new(StartCell {
+                hello,
+                phase: cell.phase,
+                running,
+                cells,
+            })),
+        };
+    }
+
+    fn handle_call(&mut self, call: Call) {
+        let running = matches!(&self.state, State::Busy(running) if running.id == call.id);
+        if running {
+            self.events.push_back(SessionEvent::HostCall(call));
+            return;
+        }
+        // Python blocks until the reply, so a call is always answered, even one made by a
+        // thread that outlived its cell; the host function is not run for it.
+        debug!(id = %call.id, name = %call.name, "refusing a host call from a cell that is not running");
+        if self.runner_reads_input() {
+            self.transmits.push_back(Request::CallReply(CallReply {
+                call_id: call.call_id,
+                result: Err(format!("execution {} is not running", call.id)),
+            }));
+        }
+    }
+
+    fn handle_input_request(&mut self, now: Instant, request: InputRequest) {
+        let State::Busy(running) = &mut self.state else {
+            // A startup cell has no one to ask: interrupt it; the start fails with the error.
+            debug!(id = %request.id, "a startup cell asked for input");
+            self.signals.push_back(Signal::Interrupt);
+            return;
+        };
+        if running.allow_stdin {
+            running.awaiting_input = true;
+            let output = Output::InputRequest {
+                prompt: request.prompt,
+                password: request.password,
+            };
+            self.events.push_back(SessionEvent::Output {
+                id: request.id,
+                output,
+            });
+            return;
+        }
+        // The runner should refuse `input()` itself when stdin is not allowed; one that asks
+        // anyway gets its cell interrupted, so the cell ends with an error.
+        debug!(id = %request.id, "the cell asked for input although stdin is not allowed");
+        running.stdin_refused = true;
+        self.interrupt_with_escalation(now);
+    }
+
+    fn handle_input_reply(&mut self, reply: InputReply) {
+        match &mut self.state {
+            State::Busy(running) if running.id == reply.id && running.awaiting_input => {
+                running.awaiting_input = false;
+                self.transmits.push_back(Request::InputReply(reply));
+            }
+            _ => debug!(id = %reply.id, "dropping an input reply nobody waits for"),
+        }
+    }
+
+    fn handle_done(&mut self, now: Instant, done: Done) {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Busy(running) => {
+                let (outcome, id) = running.finish(done);
+                self.events.push_back(SessionEvent::Finished {
+                    id,
+                    result: Ok(outcome),
+                });
+                self.start_next_queued(now);
+            }
+            State::Starting {
+                deadline,
+                step: StartStep::Cell(cell),
+            } => {
+                let failed = done.status == Status::Error || done.cancelled;
+                if !failed {
+                    let StartCell { hello, cells, .. } = *cell;
+                    return self.next_startup_cell(deadline, hello, cells);
+                }
+                let phase = cell.phase;
+                // Restore the state so the failure takes the start's path.
+                self.state = State::Starting {
+                    deadline,
+                    step: StartStep::Cell(cell),
+                };
+                let message = self.startup_error_message(done.cancelled);
+                self.fail_start(now, KernelError::StartupFailed { phase, message });
+            }
+            other => {
+                // `running_mut` matched, so the state is Busy or a startup cell.
+                self.state = other;
+            }
+        }
+    }
+
+    fn startup_error_message(&self, cancelled: bool) -> String {
+        let error = match &self.state {
+            State::Starting {
+                step: StartStep::Cell(cell),
+                ..
+            } => cell.running.error.as_ref(),
+            _ => None,
+        };
+        match error {
+            Some(error) if error.evalue.is_empty() => error.ename.clone(),
+            Some(error) => format!("{}: {}", error.ename, error.evalue),
+            None if cancelled => "interrupted".to_owned(),
+            None => "the cell failed without an exception".to_owned(),
+        }
+    }
+
+    fn handle_execute(&mut self, now: Instant, submit: Submit) {
+        match &self.state {
+            State::Starting { .. } | State::Busy(_) => self.queue.push_back(submit),
+            State::Idle => {
+                self.queue.push_back(submit);
+                self.start_next_queued(now);
+            }
+            State::ShuttingDown { .. } => self.events.push_back(SessionEvent::Finished {
+                id: submit.request.id,
+                result: Err(KernelError::NotRunning),
+            }),
+            State::Dead(ended) => {
+                let result = Err(ended.error());
+                self.events.push_back(SessionEvent::Finished {
+                    id: submit.request.id,
+                    result,
+                });
+            }
+        }
+    }
+
+    fn handle_cancel(&mut self, now: Instant, id: &ExecId) {
+        if let Some(index) = self
+            .queue
+            .iter()
+            .position(|submit| submit.request.id == *id)
+        {
+            debug!(%id, "cancelled before it was sent");
+            self.queue.remove(index);
+            let outcome = Outcome {
+                cancelled: true,
+                ..not_run()
+            };
+            self.events.push_back(SessionEvent::Finished {
+                id: id.clone(),
+                result: Ok(outcome),
+            });
+            return;
+        }
+        let State::Busy(running) = &mut self.state else {
+            return;
+        };
+        if running.id != *id {
+            return;
+        }
+        debug!(%id, "cancelling the running cell");
+        running.cancelled = true;
+        self.interrupt_with_escalation(now);
+    }
+
+    fn handle_shutdown(&mut self, now: Instant) {
+        match &self.state {
+            State::Starting { .. } => {
+                debug!("start cancelled; killing the runner");
+                self.fail_start(now, KernelError::Cancelled);
+            }
+            State::Idle | State::Busy(_) => self.begin_shutdown(now, ShutdownMode::Graceful),
+            State::ShuttingDown { .. } | State::Dead(_) => {}
+        }
+    }
+
+    fn handle_exit(&mut self, exit: Exit) {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Starting { .. } => {
+                warn!(status = %exit.status, "runner exited during the start");
+                self.events
+                    .push_back(SessionEvent::StartFailed(died(&exit)));
+                self.enter_dead(Ended::Died(exit));
+            }
+            State::Idle => {
+                warn!(status = %exit.status, "runner exited while idle");
+                self.enter_dead(Ended::Died(exit));
+            }
+            State::Busy(running) => {
+                warn!(status = %exit.status, id = %running.id, "runner exited while running a cell");
+                self.events.push_back(SessionEvent::Finished {
+                    id: running.id,
+                    result: Err(died(&exit)),
+                });
+                self.end_queued(|| Err(died(&exit)));
+                self.enter_dead(Ended::Died(exit));
+            }
+            State::ShuttingDown { step, .. } => {
+                debug!(status = %exit.status, ?step, "runner exited");
+                self.enter_dead(Ended::Stopped { exit: Some(exit) });
+            }
+            State::Dead(ended) => {
+                debug!(status = %exit.status, "runner exit observed after the session ended");
+                self.state = State::Dead(ended);
+            }
+        }
+    }
+
+    /// The running execution `id`, user or startup cell.
+    fn running_mut(&mut self, id: &ExecId) -> Option<&mut Running> {
+        let running = match &mut self.state {
+            State::Busy(running) => running,
+            State::Starting {
+                step: StartStep::Cell(cell),
+                ..
+            } => &mut cell.running,
+            _ => return None,
+        };
+        (running.id == *id).then_some(running)
+    }
+
+    /// Writes the next queued cell when idle.
+    fn start_next_queued(&mut self, now: Instant) {
+        let State::Idle = self.state else { return };
+        let Some(submit) = self.queue.pop_front() else {
+            return;
+        };
+        let timeout_at = submit.timeout.map(|timeout| now + timeout);
+        let running = Running::new(
+            submit.request.id.clone(),
+            submit.request.allow_stdin,
+            timeout_at,
+        );
+        debug!(id = %running.id, "sending a cell");
+        self.transmits.push_back(Request::Execute(submit.request));
+        self.state = State::Busy(running);
+    }
+
+    /// Interrupts the running cell and arms the kill timer, once.
+    fn interrupt_with_escalation(&mut self, now: Instant) {
+        let State::Busy(running) = &mut self.state else {
+            return;
+        };
+        if running.kill_at.is_some() {
+            return;
+        }
+        running.kill_at = Some(now + self.interrupt_grace);
+        self.signals.push_back(Signal::Interrupt);
+    }
+
+    fn start_phase(&self) -> &'static str {
+        match &self.state {
+            State::Starting {
+                step: StartStep::Cell(cell),
+                ..
+            } => cell.phase,
+            _ => "handshake",
+        }
+    }
+
+    /// Reports a failed start and kills the runner at once.
+    fn fail_start(&mut self, now: Instant, error: KernelError) {
+        self.events.push_back(SessionEvent::StartFailed(error));
+        self.begin_shutdown(now, ShutdownMode::Immediate);
+    }
+
+    /// Ends every pending execution and starts stopping the runner.
+    fn begin_shutdown(&mut self, now: Instant, mode: ShutdownMode) {
+        if let State::Busy(running) = std::mem::replace(&mut self.state, State::Idle) {
+            let (outcome, id) = running.killed();
+            self.events.push_back(SessionEvent::Finished {
+                id,
+                result: Ok(outcome),
+            });
+        }
+        self.end_queued(|| {
+            Ok(Outcome {
+                cancelled: true,
+                kernel_killed: true,
+                ..not_run()
+            })
+        });
+        let step = match mode {
+            ShutdownMode::Graceful => {
+                self.transmits.push_back(Request::Exit);
+                self.close_input = true;
+                ShutdownStep::Exit
+            }
+            ShutdownMode::Forceful => {
+                self.signals.push_back(Signal::Terminate);
+                ShutdownStep::Terminate
+            }
+            ShutdownMode::Immediate => {
+                self.close_input = true;
+                self.signals.push_back(Signal::Kill);
+                ShutdownStep::Kill
+            }
+        };
+        debug!(?mode, "shutting the runner down");
+        self.state = State::ShuttingDown {
+            step,
+            deadline: now + self.shutdown_grace,
+        };
+    }
+
+    fn end_queued(&mut self, result: impl Fn() -> Result<Outcome, KernelError>) {
+        for submit in self.queue.drain(..) {
+            self.events.push_back(SessionEvent::Finished {
+                id: submit.request.id,
+                result: result(),
+            });
+        }
+    }
+
+    fn enter_dead(&mut self, ended: Ended) {
+        // Requests not yet written can no longer be read.
+        self.transmits.clear();
+        self.signals.clear();
+        self.close_input = false;
+        self.events.push_back(SessionEvent::Stopped(ended.clone()));
+        self.state = State::Dead(ended);
+    }
+
+    /// Whether a request written now would still be read.
+    fn runner_reads_input(&self) -> bool {
+        matches!(
+            self.state,
+            State::Starting { .. } | State::Idle | State::Busy(_)
+        )
+    }
+}
+
+impl Running {
+    fn new(id: ExecId, allow_stdin: bool, timeout_at: Option<Instant>) -> Self {
+        Self {
+            id,
+            allow_stdin,
+            timeout_at,
+            kill_at: None,
+            cancelled: false,
+            timed_out: false,
+            stdin_refused: false,
+            awaiting_input: false,
+            error: None,
+        }
+    }
+
+    /// The outcome when the runner reported `done`.
+    fn finish(self, done: Done) -> (Outcome, ExecId) {
+        let status = if self.error.is_some() {
+            Status::Error
+        } else {
+            done.status
+        };
+        // A `KeyboardInterrupt` the host raised to refuse `input()` is not a cancellation.
+        let runner_cancelled = done.cancelled && !self.stdin_refused;
+        let outcome = Outcome {
+            status,
+            execution_count: done.execution_count,
+            error: self.error,
+            cancelled: self.cancelled || runner_cancelled,
+            timed_out: self.timed_out,
+            stdin_requested: self.stdin_refused,
+            kernel_killed: false,
+        };
+        (outcome, self.id)
+    }
+
+    /// The outcome when the kernel is stopped while the cell runs.
+    fn killed(self) -> (Outcome, ExecId) {
+        let outcome = Outcome {
+            status: Status::Error,
+            execution_count: None,
+            error: self.error,
+            cancelled: true,
+            timed_out: self.timed_out,
+            stdin_requested: self.stdin_refused,
+            kernel_killed: true,
+        };
+        (outcome, self.id)
+    }
+}
+
+/// The outcome of a cell that never ran.
+fn not_run() -> Outcome {
+    Outcome {
+        status: Status::Error,
+        execution_count: None,
+        error: None,
+        cancelled: false,
+        timed_out: false,
+        stdin_requested: false,
+        kernel_killed: false,
+    }
+}
+
+fn died(exit: &Exit) -> KernelError {
+    KernelError::Died {
+        status: exit.status,
+        stderr_tail: exit.stderr_tail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
