@@ -100,10 +100,10 @@ impl SpawnOptions {
 ///   only (the runner turns it into `KeyboardInterrupt`); [`Signal::Terminate`] and
 ///   [`Signal::Kill`] go to the whole group.
 /// - Dropping the transport kills the group (`SIGKILL`) if the child has not been reaped.
-/// - On Linux the child gets `SIGKILL` when the host dies (`PR_SET_PDEATHSIG`). The
-///   kernel delivers it when the *thread* that spawned the child exits, not the process,
-///   so spawn from a long-lived thread (a runtime worker or the main thread), never from
-///   `spawn_blocking` or another short-lived thread.
+/// - On Linux the child gets `SIGKILL` when the host dies (`PR_SET_PDEATHSIG`). Linux
+///   delivers it when the *thread* that forked the child exits, so every child is forked
+///   by one dedicated thread that lives as long as the process; callers may spawn from
+///   any thread, `spawn_blocking` included.
 ///
 /// # Reading
 /// [`Transport::recv`] yields every line of stdout, then waits for the child's exit and
@@ -199,7 +199,7 @@ impl StdioTransport {
             program: program.clone(),
             source,
         };
-        let mut child = command.spawn().map_err(spawn_error)?;
+        let mut child = spawn_child(command).map_err(spawn_error)?;
         let pgid = child
             .id()
             .and_then(raw_pid)
@@ -494,7 +494,7 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     }
 }
 
-/// Asks Linux to kill the child when the spawning thread exits.
+/// Asks Linux to kill the child when the spawning thread exits; see [`spawn_child`].
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn set_parent_death_signal(command: &mut Command) {
     let parent = rustix::process::getpid();
@@ -515,6 +515,74 @@ fn set_parent_death_signal(command: &mut Command) {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn set_parent_death_signal(_command: &mut Command) {}
+
+/// Spawns `command` from a thread that lives as long as the process.
+///
+/// Linux sends the parent-death signal when the thread that forked the child exits, not
+/// when the process does. Spawning from the caller's thread would kill the runner as
+/// soon as that thread ends, which for a `spawn_blocking` thread, or a runtime worker
+/// that `block_in_place` turned into one, happens whenever it idles out. One dedicated
+/// thread does every spawn instead; the caller's runtime is entered there so tokio
+/// registers the child with it. If that thread cannot be started the caller spawns.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn spawn_child(command: Command) -> io::Result<Child> {
+    use std::sync::{OnceLock, mpsc};
+
+    struct Job {
+        command: Command,
+        runtime: tokio::runtime::Handle,
+        reply: mpsc::SyncSender<io::Result<Child>>,
+    }
+
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+
+    let spawner = SPAWNER.get_or_init(|| {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("pykernel-spawner".to_owned())
+            .spawn(move || {
+                for mut job in job_rx {
+                    let _runtime = job.runtime.enter();
+                    // The caller may have given up waiting; the child is then dropped
+                    // and killed.
+                    let _ = job.reply.send(job.command.spawn());
+                }
+            });
+        match thread {
+            Ok(_) => Some(jobs),
+            Err(err) => {
+                tracing::warn!(
+                    target: "pykernel::runner",
+                    error = %err,
+                    "cannot start the spawner thread; runners die with the thread that starts them"
+                );
+                None
+            }
+        }
+    });
+    // Without a runtime tokio cannot spawn; let it report that on this thread.
+    let (Some(jobs), Ok(runtime)) = (spawner, tokio::runtime::Handle::try_current()) else {
+        let mut command = command;
+        return command.spawn();
+    };
+    let (reply, reply_rx) = mpsc::sync_channel(1);
+    if let Err(mpsc::SendError(job)) = jobs.send(Job {
+        command,
+        runtime,
+        reply,
+    }) {
+        let mut command = job.command;
+        return command.spawn();
+    }
+    reply_rx
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the spawner thread is gone")))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn spawn_child(mut command: Command) -> io::Result<Child> {
+    command.spawn()
+}
 
 /// Reads the child's stderr to end of file, logging each line and keeping the tail.
 async fn drain_stderr(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Tail>>, pid: i32) {

@@ -170,6 +170,28 @@ async fn send_to_cat_echoes_the_request_line() {
 }
 
 #[tokio::test]
+async fn a_runner_outlives_the_thread_that_spawned_it() {
+    let runtime = tokio::runtime::Handle::current();
+    let spawning_thread = std::thread::spawn(move || {
+        let _runtime = runtime.enter();
+        StdioTransport::spawn(SpawnOptions::new("/bin/cat"))
+    });
+    // The thread has exited once joined: a parent-death signal tied to it has fired.
+    let mut transport = spawning_thread
+        .join()
+        .expect("no panic")
+        .expect("cat starts");
+    transport
+        .send(&Request::Exit)
+        .await
+        .expect("cat still runs");
+    let echo = render(&recv(&mut transport).await);
+    assert!(echo.contains("unknown frame type `exit`"), "{echo}");
+    transport.close_input().await.expect("closing works");
+    assert_eq!(exit(&mut transport).await.0, ExitStatus::Code(0));
+}
+
+#[tokio::test]
 async fn send_after_the_exit_is_closed_and_pid_is_gone() {
     let mut transport = StdioTransport::spawn(sh("exit 0")).expect("sh starts");
     assert!(transport.pid().is_some(), "the child runs");
