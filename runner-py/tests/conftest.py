@@ -1,0 +1,196 @@
+"""Drives runner.py as a real subprocess over NDJSON.
+
+Every test talks to a fresh runner through `Kernel`: `run(code, **opts)` sends one
+execute request and returns the frames of that execution, `started` to `done`.
+Timeouts are generous and only catch hangs.
+"""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
+RUNNER = PYTHON_DIR / "runner.py"
+PRELUDE = (PYTHON_DIR / "prelude.py").read_text(encoding="utf-8")
+TIMEOUT = 60.0
+
+
+class Kernel:
+    """One runner process and the frames it sends."""
+
+    def __init__(self, cwd=None, env=None, prelude=True):
+        child_env = dict(os.environ if env is None else env)
+        child_env["PYTHONUNBUFFERED"] = "1"
+        child_env["PYTHONIOENCODING"] = "utf-8"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(RUNNER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=child_env,
+            start_new_session=True,
+        )
+        self.frames = queue.Queue()
+        self.raw_lines = []
+        self._stderr = []
+        self._seq = 0
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.hello = self.next_frame()
+        if prelude:
+            frames = self.run(PRELUDE, silent=True, storeHistory=False)
+            assert done(frames)["status"] == "ok", frames
+
+    def _read_stdout(self):
+        for line in self.proc.stdout:
+            self.raw_lines.append(line)
+            self.frames.put(json.loads(line))
+        self.frames.put(None)
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line.decode("utf-8", "replace"))
+
+    @property
+    def log(self):
+        """What the runner wrote to its own stderr."""
+        return "".join(self._stderr)
+
+    def next_frame(self, timeout=TIMEOUT):
+        try:
+            frame = self.frames.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no frame within %s s; log:\n%s" % (timeout, self.log)) from None
+        if frame is None:
+            raise AssertionError("runner closed its output; log:\n%s" % self.log)
+        return frame
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj).encode("utf-8") + b"\n")
+
+    def send_raw(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def start(self, code, **opts):
+        """Sends an execute request without waiting; returns its id."""
+        self._seq += 1
+        rid = opts.pop("id", "r%d" % self._seq)
+        request = {"id": rid, "code": code}
+        request.update(opts)
+        self.send(request)
+        return rid
+
+    def collect(self, rid, timeout=TIMEOUT):
+        """Frames of execution `rid` up to and including its `done`."""
+        frames = []
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.next_frame(max(0.1, deadline - time.monotonic()))
+            assert frame.get("id") == rid, "frame for another id: %r" % (frame,)
+            frames.append(frame)
+            if frame["type"] == "done":
+                return frames
+
+    def wait_for(self, rid, kind, timeout=TIMEOUT):
+        """Frames of `rid` up to the first one of type `kind` (which must come before done)."""
+        frames = []
+        while True:
+            frame = self.next_frame(timeout)
+            assert frame.get("id") == rid, frame
+            frames.append(frame)
+            if frame["type"] == kind:
+                return frames
+            assert frame["type"] != "done", "done before %s: %r" % (kind, frames)
+
+    def run(self, code, timeout=TIMEOUT, **opts):
+        return self.collect(self.start(code, **opts), timeout)
+
+    def signal(self, signum=signal.SIGINT):
+        self.proc.send_signal(signum)
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.send({"type": "exit"})
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        else:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+
+def stdout(frames):
+    return "".join(f["data"] for f in frames if f["type"] == "stdout")
+
+
+def stderr(frames):
+    return "".join(f["data"] for f in frames if f["type"] == "stderr")
+
+
+def of_type(frames, kind):
+    return [f for f in frames if f["type"] == kind]
+
+
+def done(frames):
+    assert frames[-1]["type"] == "done", frames
+    return frames[-1]
+
+
+def result(frames):
+    """The `text/plain` of the execution's result, or None when there is none."""
+    results = of_type(frames, "result")
+    assert len(results) <= 1, frames
+    return results[0]["bundle"]["text/plain"] if results else None
+
+
+def error(frames):
+    errors = of_type(frames, "error")
+    assert len(errors) == 1, frames
+    return errors[0]
+
+
+def ok(frames):
+    """Asserts the execution succeeded and returns its stdout."""
+    assert done(frames)["status"] == "ok", frames
+    return stdout(frames)
+
+
+def statuses(frames):
+    return [
+        f["bundle"]["application/x-pykernel-status"]
+        for f in of_type(frames, "display")
+        if "application/x-pykernel-status" in f["bundle"]
+    ]
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    k = Kernel(cwd=str(tmp_path))
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def bare_kernel(tmp_path):
+    """A runner without the prelude."""
+    k = Kernel(cwd=str(tmp_path), prelude=False)
+    yield k
+    k.close()
