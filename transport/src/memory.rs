@@ -616,6 +616,8 @@ impl From<Vec<Step>> for Script {
 /// It behaves like `runner.py` as far as the host can tell:
 /// - it sends `hello` first (unless built with `hello(None)`, a version 1 runner, which
 ///   also ignores in-band `interrupt` requests);
+/// - it sees requests and signals in the order the host issued them (see
+///   [`RunnerInput`]), so a test's outcome never depends on scheduling;
 /// - it runs `execute` requests one at a time in arrival order, each by the script the
 ///   rule returns (see [`Script`]); the execution count goes up for every execution that
 ///   stores history;

@@ -251,8 +251,13 @@ impl StdioTransport {
         tracing::debug!(target: "pykernel::runner", pid = self.pgid.as_raw_pid(), %status, "runner exited");
         if self.kill_group_on_exit {
             // The group id cannot have been reused yet: it stays allocated while any
-            // member is alive, and the leader was reaped just now.
-            if let Err(err) = signal_group(self.pgid, RawSignal::KILL) {
+            // member is alive, and the leader was reaped just now. The leader's pid is
+            // free again, so it is not signalled on its own.
+            let res = ignore_gone(rustix::process::kill_process_group(
+                self.pgid,
+                RawSignal::KILL,
+            ));
+            if let Err(err) = res {
                 tracing::warn!(target: "pykernel::runner", error = %err, "killing the runner's group failed");
             }
         }
@@ -455,6 +460,7 @@ impl Drop for StdioTransport {
 }
 
 /// Sends `signal` to the group led by `pgid`, and to `pgid` itself if it left the group.
+/// Only for a child that has not been reaped, whose pid cannot name another process.
 fn signal_group(pgid: Pid, signal: RawSignal) -> io::Result<()> {
     ignore_gone(rustix::process::kill_process_group(pgid, signal))?;
     match rustix::process::getpgid(Some(pgid)) {

@@ -149,7 +149,8 @@ async fn a_missing_program_is_a_spawn_error_naming_it() {
     insta::assert_snapshot!(err, @"failed to start runner `/bin/sh`");
 }
 
-#[tokio::test]
+// On a multi-threaded runtime, as most hosts use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_to_cat_echoes_the_request_line() {
     let mut transport = StdioTransport::spawn(SpawnOptions::new("/bin/cat")).expect("cat starts");
     transport.send(&Request::Exit).await.expect("cat reads");
