@@ -350,8 +350,18 @@ class _Output:
         self.size = 0
         self.owner = None
         self.pending = threading.Event()
+        self.python_pending = False
 
     def write(self, stream, text):
+        """A Python-level write. The first one after a flush first takes in bytes
+        already waiting in the fd pipes (``os.system`` output, say), so they keep their
+        place before it; later ones skip that syscall."""
+        if not self.python_pending and _FD_CAPTURES:
+            _sync_fds()
+        self.python_pending = True
+        self.append(stream, text)
+
+    def append(self, stream, text):
         ex = _S.current
         if ex is not None and ex.captures and ex.captures[-1].take(stream, text):
             return
@@ -389,6 +399,7 @@ class _Output:
             segments = self.segments
             self.segments = []
             self.size = 0
+            self.python_pending = False
             if owner is None or owner.finished:
                 return
             for stream, chunks in segments:
@@ -523,7 +534,7 @@ class _FdCapture:
                 return
             text = self.decoder.decode(data)
             if text:
-                _OUT.write(self.stream, text)
+                _OUT.append(self.stream, text)
             chunks += 1
             if max_chunks is not None and chunks >= max_chunks:
                 return

@@ -1,0 +1,287 @@
+"""Rich display: display(), the _repr_*_ protocol, figures, images and tables."""
+
+import base64
+
+import pytest
+
+from conftest import done, error, of_type, ok, result, stdout
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def bundles(frames, kind="display"):
+    return [f["bundle"] for f in of_type(frames, kind)]
+
+
+def pngs(frames):
+    return [
+        base64.b64decode(b["image/png"])
+        for f in frames
+        if f["type"] in ("display", "result")
+        for b in [f["bundle"]]
+        if "image/png" in b
+    ]
+
+
+def test_display_emits_one_frame_per_object(bare_kernel):
+    frames = bare_kernel.run("display(1, 'two')")
+    assert bundles(frames) == [{"text/plain": "1"}, {"text/plain": "'two'"}]
+    assert result(frames) is None
+
+
+def test_display_raw_sends_a_bundle_as_is(bare_kernel):
+    frames = bare_kernel.run("display({'text/html': '<b>x</b>', 'text/plain': 'x'}, raw=True)")
+    assert bundles(frames) == [{"text/html": "<b>x</b>", "text/plain": "x"}]
+    frames = bare_kernel.run("display({'text/html': '<i>only html</i>'}, raw=True)")
+    assert bundles(frames) == [{"text/html": "<i>only html</i>"}]
+
+
+def test_display_raw_requires_a_dict(bare_kernel):
+    err = error(bare_kernel.run("display('not a bundle', raw=True)"))
+    assert err["ename"] == "TypeError"
+
+
+def test_display_accepts_ipython_keywords(bare_kernel):
+    frames = bare_kernel.run("display(5, metadata={'a': 1}, display_id='d1')")
+    assert bundles(frames) == [{"text/plain": "5"}]
+
+
+REPRS = [
+    ("_repr_html_", "'<p>hi</p>'", "text/html", "<p>hi</p>"),
+    ("_repr_markdown_", "'# title'", "text/markdown", "# title"),
+    ("_repr_svg_", "'<svg/>'", "image/svg+xml", "<svg/>"),
+    ("_repr_latex_", "r'$x^2$'", "text/latex", "$x^2$"),
+    ("_repr_json_", "{'k': [1, 2]}", "application/json", {"k": [1, 2]}),
+    ("_repr_png_", "b'\\x89PNG-bytes'", "image/png", base64.b64encode(b"\x89PNG-bytes").decode()),
+    ("_repr_jpeg_", "b'\\xff\\xd8jpeg'", "image/jpeg", base64.b64encode(b"\xff\xd8jpeg").decode()),
+]
+
+
+@pytest.mark.parametrize("method, value, mime, expected", REPRS)
+def test_each_repr_method_gives_its_mime(bare_kernel, method, value, mime, expected):
+    frames = bare_kernel.run(
+        "class R:\n"
+        "    def %s(self):\n"
+        "        return %s\n"
+        "    def __repr__(self):\n"
+        "        return 'R()'\n"
+        "display(R())\n"
+        "R()" % (method, value)
+    )
+    assert bundles(frames) == [{mime: expected, "text/plain": "R()"}]
+    assert bundles(frames, "result") == [{mime: expected, "text/plain": "R()"}]
+
+
+def test_repr_methods_returning_none_or_metadata_tuples(bare_kernel):
+    frames = bare_kernel.run(
+        "class R:\n"
+        "    def _repr_html_(self):\n"
+        "        return None\n"
+        "    def _repr_markdown_(self):\n"
+        "        return ('*md*', {'meta': True})\n"
+        "display(R())"
+    )
+    bundle = bundles(frames)[0]
+    assert "text/html" not in bundle
+    assert bundle["text/markdown"] == "*md*"
+    assert bundle["text/plain"].startswith("<__main__.R object")
+
+
+def test_repr_mimebundle_with_include_exclude_and_tuple(bare_kernel):
+    frames = bare_kernel.run(
+        "class M:\n"
+        "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+        "        print('include', include, 'exclude', exclude)\n"
+        "        return ({'text/html': '<b>m</b>', 'application/vnd.custom+json': {'v': 1}}, {'meta': 1})\n"
+        "    def _repr_markdown_(self):\n"
+        "        return 'md too'\n"
+        "    def _repr_html_(self):\n"
+        "        return 'not used: the bundle has html'\n"
+        "display(M())\n"
+        "display(M(), include=['text/html'])"
+    )
+    first, second = bundles(frames)
+    assert first["text/html"] == "<b>m</b>"
+    assert first["application/vnd.custom+json"] == {"v": 1}
+    assert first["text/markdown"] == "md too"
+    assert "text/plain" in first
+    assert second == {"text/html": "<b>m</b>"}
+    assert "include ['text/html'] exclude None" in stdout(frames)
+
+
+def test_repr_mimebundle_without_parameters_is_still_called(bare_kernel):
+    frames = bare_kernel.run(
+        "class Old:\n"
+        "    def _repr_mimebundle_(self):\n"
+        "        return {'text/markdown': 'old style'}\n"
+        "display(Old())"
+    )
+    assert bundles(frames)[0]["text/markdown"] == "old style"
+
+
+def test_a_failing_repr_mimebundle_is_skipped(bare_kernel):
+    frames = bare_kernel.run(
+        "class Bad:\n"
+        "    def _repr_mimebundle_(self, **kw):\n"
+        "        raise RuntimeError('nope')\n"
+        "    def __repr__(self):\n"
+        "        return 'Bad()'\n"
+        "display(Bad())"
+    )
+    assert bundles(frames) == [{"text/plain": "Bad()"}]
+    assert done(frames)["status"] == "ok"
+
+
+def test_classes_and_catch_all_objects_are_not_asked_for_reprs(bare_kernel):
+    frames = bare_kernel.run(
+        "class Rich:\n"
+        "    def _repr_html_(self):\n"
+        "        return '<b>instance</b>'\n"
+        "class Anything:\n"
+        "    def __getattr__(self, name):\n"
+        "        return lambda *a, **k: 'whatever'\n"
+        "    def __repr__(self):\n"
+        "        return 'Anything()'\n"
+        "display(Rich)\n"
+        "display(Anything())"
+    )
+    cls, anything = bundles(frames)
+    assert cls == {"text/plain": "<class '__main__.Rich'>"}
+    assert anything == {"text/plain": "Anything()"}
+
+
+def test_output_before_a_display_arrives_before_it(bare_kernel):
+    frames = bare_kernel.run("import sys\nsys.stdout.write('partial')\ndisplay(1)\nprint('after')")
+    kinds = [(f["type"], f.get("data")) for f in frames[1:-1]]
+    assert kinds == [("stdout", "partial"), ("display", None), ("stdout", "after\n")]
+
+
+def test_output_before_a_result_or_error_arrives_before_it(bare_kernel):
+    frames = bare_kernel.run("import sys\nsys.stdout.write('x')\n5")
+    assert [f["type"] for f in frames] == ["started", "stdout", "result", "done"]
+    frames = bare_kernel.run("import sys\nsys.stderr.write('y')\n1/0")
+    assert [f["type"] for f in frames] == ["started", "stderr", "error", "done"]
+
+
+def test_display_from_a_thread_belongs_to_the_running_cell(bare_kernel):
+    frames = bare_kernel.run(
+        "import threading\nt = threading.Thread(target=display, args=('from thread',))\nt.start(); t.join()"
+    )
+    assert bundles(frames) == [{"text/plain": "'from thread'"}]
+
+
+MPL_SETUP = "import matplotlib.pyplot as plt\n"
+
+
+def test_a_displayed_and_closed_figure_is_emitted_once(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(
+        MPL_SETUP + "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)"
+    )
+    images = pngs(frames)
+    assert len(images) == 1
+    assert images[0].startswith(PNG_MAGIC)
+    assert bundles(frames)[0]["text/plain"].startswith("<Figure size")
+
+
+def test_a_displayed_figure_left_open_is_emitted_once(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(MPL_SETUP + "fig, ax = plt.subplots()\nax.plot([1, 2])\ndisplay(fig)")
+    assert len(pngs(frames)) == 1
+
+
+def test_figures_left_open_are_emitted_at_cell_end(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(
+        MPL_SETUP + "plt.plot([1, 2])\nplt.figure()\nplt.plot([3, 1])\nprint('drawn')"
+    )
+    assert len(pngs(frames)) == 2
+    assert [f["type"] for f in frames] == ["started", "stdout", "display", "display", "done"]
+    # They were closed: the next cell emits nothing.
+    assert pngs(bare_kernel.run("1")) == []
+    assert result(bare_kernel.run("len(plt.get_fignums())")) == "0"
+
+
+def test_figures_come_after_the_result(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(MPL_SETUP + "plt.plot([1, 2])[0].__class__.__name__")
+    assert [f["type"] for f in frames] == ["started", "result", "display", "done"]
+
+
+def test_a_figure_as_the_result_is_not_emitted_twice(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(MPL_SETUP + "fig, ax = plt.subplots()\nax.plot([1])\nfig")
+    assert len(pngs(frames)) == 1
+    assert "image/png" in bundles(frames, "result")[0]
+
+
+def test_plt_show_displays_now_without_a_warning(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(
+        MPL_SETUP + "plt.plot([1, 2])\nprint('before')\nplt.show()\nprint('after')"
+    )
+    assert [f["type"] for f in frames] == ["started", "stdout", "display", "stdout", "done"]
+    assert len(pngs(frames)) == 1
+    assert "non-interactive" not in "".join(f.get("data", "") for f in frames)
+
+
+def test_figures_are_emitted_even_when_the_cell_fails(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(MPL_SETUP + "plt.plot([1, 2])\nraise ValueError('after plotting')")
+    assert [f["type"] for f in frames] == ["started", "display", "error", "done"]
+
+
+def test_an_empty_figure_renders_no_image(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run(MPL_SETUP + "fig = plt.figure()\ndisplay(fig)")
+    assert pngs(frames) == []
+    assert bundles(frames)[0]["text/plain"].startswith("<Figure size")
+
+
+def test_matplotlib_uses_the_agg_backend(bare_kernel):
+    pytest.importorskip("matplotlib")
+    frames = bare_kernel.run("import matplotlib\nmatplotlib.get_backend().lower()")
+    assert result(frames) == "'agg'"
+
+
+def test_pil_images_become_png(bare_kernel):
+    pytest.importorskip("PIL")
+    frames = bare_kernel.run("from PIL import Image\nimg = Image.new('RGB', (4, 3), 'red')\nimg")
+    bundle = bundles(frames, "result")[0]
+    data = base64.b64decode(bundle["image/png"])
+    assert data.startswith(PNG_MAGIC)
+    assert "image/jpeg" not in bundle
+    assert "PIL.Image.Image" in bundle["text/plain"]
+    frames = bare_kernel.run(
+        "import base64, io\nImage.open(io.BytesIO(base64.b64decode(%r))).size" % bundle["image/png"]
+    )
+    assert result(frames) == "(4, 3)"
+
+
+def test_pandas_dataframes_render_html_and_text(bare_kernel):
+    pytest.importorskip("pandas")
+    frames = bare_kernel.run("import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})")
+    bundle = bundles(frames, "result")[0]
+    assert "<table" in bundle["text/html"]
+    assert bundle["text/plain"].split() == ["a", "b", "0", "1", "x", "1", "2", "y"]
+
+
+def test_rendering_never_imports_display_libraries_itself(bare_kernel):
+    frames = bare_kernel.run(
+        "import sys\ndisplay(object())\n"
+        "[m for m in ('matplotlib', 'PIL', 'pandas', 'numpy') if m in sys.modules]"
+    )
+    assert result(frames) == "[]"
+
+
+def test_display_of_containers_adds_json_with_the_prelude(kernel):
+    frames = kernel.run("display({'a': [1, 2]}, (1, 'x'), [None])")
+    first, second, third = bundles(frames)
+    assert first == {"application/json": {"a": [1, 2]}, "text/plain": "{'a': [1, 2]}"}
+    assert second == {"application/json": [1, "x"], "text/plain": "(1, 'x')"}
+    assert third == {"application/json": [None], "text/plain": "[None]"}
+    frames = kernel.run("display({'obj': object(), 'nan': float('nan')})")
+    payload = bundles(frames)[0]["application/json"]
+    assert payload["obj"].startswith("<object object at")
+    assert payload["nan"] is None
+    assert ok(kernel.run("display(3)")) == ""

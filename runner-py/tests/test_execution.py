@@ -1,0 +1,256 @@
+"""Running cells: results, history, counters, await, errors and tracebacks."""
+
+import time
+
+from conftest import done, error, of_type, ok, result, stdout
+
+
+def test_the_last_expression_is_the_result(kernel):
+    assert result(kernel.run("x = 41\nx + 1")) == "42"
+
+
+def test_no_result_when_the_value_is_none_or_not_an_expression(kernel):
+    assert result(kernel.run("None")) is None
+    assert result(kernel.run("y = 3")) is None
+    assert result(kernel.run("print('p')")) is None
+
+
+def test_only_the_last_statement_is_displayed(kernel):
+    frames = kernel.run("1\n2\n3")
+    assert result(frames) == "3"
+    assert len(of_type(frames, "result")) == 1
+
+
+def test_a_trailing_semicolon_suppresses_the_result(kernel):
+    assert result(kernel.run("1 + 1;")) is None
+    assert result(kernel.run("1 + 1;  # with a comment")) is None
+    assert result(kernel.run("x = 5\nx;\n\n")) is None
+    assert result(kernel.run("'a;'")) == "'a;'"
+    assert result(kernel.run("1 + 1  # ; in a comment")) == "2"
+
+
+def test_silent_cells_produce_no_result(kernel):
+    assert result(kernel.run("40 + 2", silent=True)) is None
+
+
+def test_output_history_variables(kernel):
+    ok(kernel.run("'one'"))
+    ok(kernel.run("'two'"))
+    ok(kernel.run("'three'"))
+    frames = kernel.run("print(_, __, ___)\nprint(_1, _2, _3)\nprint(Out[2], sorted(Out))")
+    assert ok(frames) == "three two one\none two three\ntwo [1, 2, 3]\n"
+
+
+def test_input_history_variables(kernel):
+    ok(kernel.run("a = 1"))
+    ok(kernel.run("b = 2"))
+    frames = kernel.run("print(repr(_i), repr(_ii), repr(_i3), In[1], len(In))")
+    assert ok(frames) == "'b = 2' 'a = 1' %r a = 1 4\n" % "print(repr(_i), repr(_ii), repr(_i3), In[1], len(In))"
+    # Three cells back from the fourth cell is the first one.
+    assert ok(kernel.run("print(_iii)")) == "a = 1\n"
+
+
+def test_underscore_stops_updating_once_the_user_assigns_it(kernel):
+    ok(kernel.run("10"))
+    ok(kernel.run("_ = 'mine'"))
+    ok(kernel.run("20"))
+    # `__` still tracks results: the one before 20 was 10.
+    assert ok(kernel.run("print(_, __)")) == "mine 10\n"
+
+
+def test_the_counter_counts_stored_executions_only(kernel):
+    assert done(kernel.run("1"))["executionCount"] == 1
+    assert done(kernel.run("1", silent=True))["executionCount"] == 1
+    assert done(kernel.run("1", storeHistory=False))["executionCount"] == 1
+    assert done(kernel.run("raise ValueError"))["executionCount"] == 2
+    assert done(kernel.run("1"))["executionCount"] == 3
+    # A stored cell is named after its number; the result lands in Out under it.
+    assert ok(kernel.run("import sys; print(sys._getframe().f_code.co_filename)")) == "<cell-4>\n"
+
+
+def test_the_namespace_persists_and_is_main(kernel):
+    ok(kernel.run("def square(v):\n    return v * v\nclass Point:\n    pass"))
+    frames = kernel.run("import pickle\nprint(square(7), __name__, Point.__module__)\npickle.loads(pickle.dumps(Point())).__class__.__name__")
+    assert ok(frames) == "49 __main__ __main__\n"
+    assert result(frames) == "'Point'"
+
+
+def test_cell_source_is_available_to_inspect_and_linecache(kernel):
+    ok(kernel.run("def documented():\n    return 'body line'"))
+    frames = kernel.run("import inspect\nprint(inspect.getsource(documented), end='')")
+    assert ok(frames) == "def documented():\n    return 'body line'\n"
+
+
+def test_top_level_await(kernel):
+    assert result(kernel.run("import asyncio\nx = await asyncio.sleep(0, result=21)\nx * 2")) == "42"
+    assert result(kernel.run("x + 1")) == "22"
+    assert result(kernel.run("await asyncio.sleep(0, result='last')")) == "'last'"
+
+
+def test_async_for_and_async_with_at_top_level(kernel):
+    frames = kernel.run(
+        "import asyncio, contextlib\n"
+        "async def gen():\n"
+        "    for i in range(3):\n"
+        "        await asyncio.sleep(0)\n"
+        "        yield i\n"
+        "@contextlib.asynccontextmanager\n"
+        "async def ctx():\n"
+        "    yield 'inside'\n"
+        "async with ctx() as value:\n"
+        "    print(value)\n"
+        "[i async for i in gen()]"
+    )
+    assert ok(frames) == "inside\n"
+    assert result(frames) == "[0, 1, 2]"
+
+
+def test_sync_cells_see_the_kernel_event_loop(kernel):
+    frames = kernel.run(
+        "import asyncio\n"
+        "async def add(a, b):\n"
+        "    return a + b\n"
+        "print(asyncio.run(add(1, 2)))"
+    )
+    assert ok(frames) == "3\n"
+    # asyncio.run() unsets the current loop; the next cell has the kernel's loop again.
+    frames = kernel.run("loop = asyncio.get_event_loop()\nprint(loop.run_until_complete(add(3, 4)))")
+    assert ok(frames) == "7\n"
+    assert result(kernel.run("await add(5, 6)")) == "11"
+
+
+def test_background_tasks_keep_running_while_idle(kernel):
+    ok(
+        kernel.run(
+            "import asyncio\n"
+            "ticks = []\n"
+            "async def tick():\n"
+            "    while True:\n"
+            "        ticks.append(1)\n"
+            "        await asyncio.sleep(0.01)\n"
+            "task = asyncio.get_event_loop().create_task(tick())"
+        )
+    )
+    time.sleep(0.5)
+    assert result(kernel.run("len(ticks) > 5")) == "True"
+    ok(kernel.run("task.cancel()"))
+
+
+def test_future_imports_carry_over_to_later_cells(kernel):
+    ok(kernel.run("from __future__ import annotations"))
+    frames = kernel.run("def f(x: NotDefinedAnywhere) -> int:\n    return 1\nf.__annotations__")
+    assert result(frames) == "{'x': 'NotDefinedAnywhere', 'return': 'int'}"
+
+
+def test_errors_show_the_users_frames_only(kernel):
+    frames = kernel.run("def inner():\n    raise ValueError('boom')\n\ninner()")
+    err = error(frames)
+    assert err["ename"] == "ValueError"
+    assert err["evalue"] == "boom"
+    assert err["traceback"] == [
+        "Traceback (most recent call last):",
+        '  File "<cell-1>", line 4, in <module>\n    inner()',
+        '  File "<cell-1>", line 2, in inner\n    raise ValueError(\'boom\')',
+        "ValueError: boom",
+    ]
+    assert done(frames)["status"] == "error"
+    assert done(frames)["cancelled"] is False
+
+
+def test_errors_in_async_cells_show_no_runner_or_asyncio_frames(kernel):
+    frames = kernel.run("import asyncio\nawait asyncio.sleep(0)\nraise KeyError('k')")
+    traceback = "\n".join(error(frames)["traceback"])
+    assert 'File "<cell-1>", line 3' in traceback
+    assert "runner.py" not in traceback
+    assert "base_events" not in traceback
+
+
+def test_chained_exceptions_keep_both_parts(kernel):
+    frames = kernel.run(
+        "try:\n    {}['missing']\nexcept KeyError as exc:\n    raise RuntimeError('wrapped') from exc"
+    )
+    traceback = "\n".join(error(frames)["traceback"])
+    assert "KeyError: 'missing'" in traceback
+    assert "direct cause" in traceback
+    assert traceback.endswith("RuntimeError: wrapped")
+    assert "runner.py" not in traceback
+
+
+def test_errors_from_library_code_keep_library_frames(kernel):
+    frames = kernel.run("import json\njson.loads('{')")
+    traceback = error(frames)["traceback"]
+    assert traceback[1].startswith('  File "<cell-1>", line 2')
+    assert any("json" in line and "decoder.py" in line for line in traceback)
+
+
+def test_syntax_errors_are_reported_like_ipython(kernel):
+    frames = kernel.run('x = 1\necho "hi"')
+    err = error(frames)
+    assert err["ename"] == "SyntaxError"
+    assert err["traceback"][0] == '  File "<cell-1>", line 2'
+    assert err["traceback"][1] == '    echo "hi"'
+    assert err["traceback"][2].strip().startswith("^")
+    assert err["traceback"][-1] == "SyntaxError: invalid syntax"
+    assert "Traceback" not in "\n".join(err["traceback"])
+    assert done(frames)["executionCount"] == 1
+
+
+def test_indentation_errors_are_reported_like_ipython(kernel):
+    err = error(kernel.run("if True:\nprint('x')"))
+    assert err["ename"] == "IndentationError"
+    assert err["traceback"][0] == '  File "<cell-1>", line 2'
+    assert "runner.py" not in "\n".join(err["traceback"])
+
+
+def test_system_exit_is_an_error_and_the_kernel_lives_on(kernel):
+    err = error(kernel.run("import sys\nsys.exit(3)"))
+    assert (err["ename"], err["evalue"]) == ("SystemExit", "3")
+    assert ok(kernel.run("print('alive')")) == "alive\n"
+
+
+def test_exit_and_quit_do_not_stop_the_kernel(kernel):
+    frames = kernel.run("exit()")
+    assert error(frames)["ename"] == "SystemExit"
+    assert done(frames)["cancelled"] is False
+    assert error(kernel.run("quit(2)"))["evalue"] == "2"
+    assert ok(kernel.run("import sys\nprint('still serving', sys.stdin.closed)")) == "still serving False\n"
+
+
+def test_keyboard_interrupt_raised_by_the_user_is_a_cancel(kernel):
+    frames = kernel.run("x = 1\nraise KeyboardInterrupt")
+    assert error(frames)["ename"] == "KeyboardInterrupt"
+    assert done(frames)["cancelled"] is True
+    assert done(frames)["status"] == "error"
+    assert result(kernel.run("x")) == "1"
+
+
+def test_a_failing_repr_never_kills_the_kernel(kernel):
+    frames = kernel.run(
+        "class Broken:\n"
+        "    def __repr__(self):\n"
+        "        raise RuntimeError('no repr')\n"
+        "Broken()"
+    )
+    assert done(frames)["status"] == "ok"
+    assert result(frames) == "<Broken object (repr failed: RuntimeError)>"
+
+
+def test_a_failing_repr_method_skips_only_that_mime(kernel):
+    frames = kernel.run(
+        "class Half:\n"
+        "    def _repr_html_(self):\n"
+        "        raise ValueError('bad html')\n"
+        "    def _repr_markdown_(self):\n"
+        "        return '**md**'\n"
+        "    def __repr__(self):\n"
+        "        return 'Half()'\n"
+        "Half()"
+    )
+    bundle = of_type(frames, "result")[0]["bundle"]
+    assert bundle == {"text/markdown": "**md**", "text/plain": "Half()"}
+    assert done(frames)["status"] == "ok"
+
+
+def test_errors_print_nothing_to_stdout(kernel):
+    frames = kernel.run("raise ValueError('x')")
+    assert stdout(frames) == ""

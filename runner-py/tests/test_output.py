@@ -1,0 +1,208 @@
+"""stdout/stderr: coalescing, streaming, threads, and fd-level capture."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import done, of_type, ok, result, stderr, stdout
+
+
+def test_many_prints_coalesce_into_few_frames(kernel):
+    frames = kernel.run("for i in range(10000):\n    print(i)")
+    assert stdout(frames) == "".join("%d\n" % i for i in range(10000))
+    assert len(of_type(frames, "stdout")) <= 5
+
+
+def test_large_output_goes_out_in_bounded_frames(kernel):
+    frames = kernel.run("line = 'y' * 999\nfor _ in range(1000):\n    print(line)")
+    chunks = of_type(frames, "stdout")
+    assert stdout(frames) == ("y" * 999 + "\n") * 1000
+    assert len(chunks) >= 10
+    assert max(len(c["data"]) for c in chunks) <= 64 * 1024 + 1000
+
+
+def test_fifty_megabytes_of_prints_need_few_frames(kernel):
+    frames = kernel.run("line = 'z' * 1023\nfor _ in range(51200):\n    print(line)", timeout=120)
+    chunks = of_type(frames, "stdout")
+    assert sum(len(c["data"]) for c in chunks) == 50 * 1024 * 1024
+    assert len(chunks) < 2000
+
+
+def test_output_streams_while_the_cell_is_still_running(kernel, tmp_path):
+    # The cell waits for a file only the test creates after it has seen the first
+    # frame: if output were held until the end of the cell, this would hang.
+    flag = tmp_path / "go"
+    rid = kernel.start(
+        "import os, time\n"
+        "print('first')\n"
+        "while not os.path.exists(%r):\n"
+        "    time.sleep(0.01)\n"
+        "print('second')" % str(flag)
+    )
+    early = kernel.wait_for(rid, "stdout")
+    assert early[-1]["data"] == "first\n"
+    flag.write_text("")
+    rest = kernel.collect(rid)
+    assert stdout(rest) == "second\n"
+
+
+def test_flush_emits_a_partial_line_at_once(kernel, tmp_path):
+    flag = tmp_path / "go"
+    rid = kernel.start(
+        "import os, sys, time\n"
+        "sys.stdout.write('no newline')\n"
+        "sys.stdout.flush()\n"
+        "while not os.path.exists(%r):\n"
+        "    time.sleep(0.01)" % str(flag)
+    )
+    assert kernel.wait_for(rid, "stdout")[-1]["data"] == "no newline"
+    flag.write_text("")
+    ok(kernel.collect(rid))
+
+
+def test_stdout_and_stderr_keep_their_relative_order(kernel):
+    frames = kernel.run("import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')")
+    assert [(f["type"], f["data"]) for f in frames[1:-1]] == [
+        ("stdout", "a\n"),
+        ("stderr", "b\n"),
+        ("stdout", "c\n"),
+    ]
+
+
+def test_the_stream_objects_look_like_text_files(kernel):
+    frames = kernel.run(
+        "import sys\n"
+        "s = sys.stdout\n"
+        "print(s.isatty(), s.fileno(), sys.stderr.fileno(), s.encoding, s.writable(), s.closed)\n"
+        "s.buffer.write('caf\u00e9\\n'.encode())\n"
+        "s.writelines(['x', 'y\\n'])\n"
+        "s.close()\n"
+        "print('after close')"
+    )
+    assert ok(frames) == "False 1 2 utf-8 True False\ncaf\u00e9\nxy\nafter close\n"
+
+
+def test_writing_bytes_to_the_text_stream_is_a_type_error(kernel):
+    frames = kernel.run("import sys\nsys.stdout.write(b'x')")
+    assert of_type(frames, "error")[0]["ename"] == "TypeError"
+
+
+def test_prints_from_threads_go_to_the_running_cell(kernel):
+    frames = kernel.run(
+        "import threading\n"
+        "def work(n):\n"
+        "    print('thread', n)\n"
+        "threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()"
+    )
+    assert sorted(stdout(frames).splitlines()) == ["thread %d" % i for i in range(4)]
+
+
+def test_output_while_idle_goes_to_the_log(kernel):
+    ok(
+        kernel.run(
+            "import threading, time\n"
+            "def later():\n"
+            "    time.sleep(0.2)\n"
+            "    print('idle chatter', flush=True)\n"
+            "threading.Thread(target=later).start()"
+        )
+    )
+    import time
+
+    deadline = time.monotonic() + 20
+    while "idle chatter" not in kernel.log:
+        assert time.monotonic() < deadline, kernel.log
+        time.sleep(0.05)
+    assert "idle chatter" not in stdout(kernel.run("pass"))
+
+
+def test_os_system_output_is_captured(kernel):
+    frames = kernel.run("import os\nos.system('echo from-shell; echo to-err >&2')")
+    assert ok(frames) == "from-shell\n"
+    assert stderr(frames) == "to-err\n"
+
+
+def test_subprocess_output_without_capture_is_captured(kernel):
+    frames = kernel.run(
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', 'import sys; print(\"child out\"); print(\"child err\", file=sys.stderr)'])"
+    )
+    assert "child out\n" in stdout(frames)
+    assert stderr(frames) == "child err\n"
+
+
+def test_raw_fd_writes_are_captured(kernel):
+    frames = kernel.run("import os\nos.write(1, b'fd one\\n')\nos.write(2, b'fd two\\n')")
+    assert stdout(frames) == "fd one\n"
+    assert stderr(frames) == "fd two\n"
+
+
+def test_c_level_stdio_is_flushed_and_captured(kernel):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs glibc printf")
+    frames = kernel.run("import ctypes\nlibc = ctypes.CDLL(None)\nlibc.printf(b'from printf\\n')")
+    assert "from printf\n" in stdout(frames)
+
+
+def test_a_child_cannot_spoof_frames(kernel):
+    fake_done = json.dumps({"type": "done", "id": "r2", "status": "ok", "executionCount": 99, "cancelled": False})
+    fake_hello = json.dumps({"type": "hello", "protocol": 2})
+    code = (
+        "import os, sys\n"
+        "os.system(%r)\n"
+        "os.write(1, (%r + '\\n').encode())\n"
+        "print('after')" % ("echo '%s'" % fake_done, fake_hello)
+    )
+    frames = kernel.run(code)
+    assert [f["type"] for f in frames] == ["started", "stdout", "done"]
+    assert stdout(frames) == fake_done + "\n" + fake_hello + "\n" + "after\n"
+    assert done(frames)["executionCount"] == 1
+
+
+def test_children_never_read_the_request_channel(kernel):
+    frames = kernel.run(
+        "import subprocess, sys\n"
+        "print(repr(subprocess.run(['cat'], capture_output=True).stdout))\n"
+        "print(repr(sys.stdin.read()))"
+    )
+    assert ok(frames) == "b''\n''\n"
+    assert ok(kernel.run("print('requests still arrive')")) == "requests still arrive\n"
+
+
+def test_private_descriptors_are_not_inherited(kernel):
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc")
+    frames = kernel.run(
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', 'import os; print(sorted(int(f) for f in os.listdir(\"/proc/self/fd\")))'])"
+    )
+    fds = json.loads(stdout(frames))
+    assert fds[:3] == [0, 1, 2]
+    assert len(fds) == 4  # 0, 1, 2 and the directory listing itself
+
+
+def test_forked_children_write_through_the_fd_pipes(kernel):
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    frames = kernel.run(
+        "import os\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    print('from the fork')\n"
+        "    display('ignored in the fork')\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print('parent')"
+    )
+    assert sorted(stdout(frames).splitlines()) == ["from the fork", "parent"]
+    assert of_type(frames, "display") == []
+    assert result(kernel.run("1 + 1")) == "2"
+
+
+def test_invalid_utf8_from_fds_is_replaced(kernel):
+    frames = kernel.run("import os\nos.write(1, b'ok \\xff\\xfe end\\n')")
+    assert stdout(frames) == "ok \ufffd\ufffd end\n"
