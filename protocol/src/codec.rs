@@ -81,6 +81,9 @@ pub struct NdjsonCodec<T> {
 struct Discarding {
     preview: String,
     discarded: usize,
+    /// Whether the last discarded byte is `\r`, which is not part of the line's length
+    /// when the newline comes next.
+    ends_with_cr: bool,
 }
 
 impl<T> NdjsonCodec<T> {
@@ -93,7 +96,12 @@ impl<T> NdjsonCodec<T> {
     ///
     /// The decoder never buffers more than `max_length` plus one read's worth of bytes.
     pub fn new_with_max_length(max_length: usize) -> Self {
-        Self { max_length, next_index: 0, discarding: None, frame: PhantomData }
+        Self {
+            max_length,
+            next_index: 0,
+            discarding: None,
+            frame: PhantomData,
+        }
     }
 
     /// The longest line this codec accepts, in bytes.
@@ -125,15 +133,24 @@ impl<T: DeserializeOwned> NdjsonCodec<T> {
             let newline = memchr::memchr(b'\n', &buf[self.next_index..]);
             if let Some(discarding) = &mut self.discarding {
                 let Some(offset) = newline else {
+                    if let Some(&last) = buf.last() {
+                        discarding.ends_with_cr = last == b'\r';
+                    }
                     discarding.discarded += buf.len();
                     buf.clear();
                     self.next_index = 0;
                     return None;
                 };
                 let end = self.next_index + offset;
-                // The line's length excludes its newline and any `\r` before it.
+                // The line's length excludes its newline and any `\r` before it, which
+                // may have come in an earlier read.
                 let mut len = discarding.discarded + end;
-                if end > 0 && buf[end - 1] == b'\r' {
+                let cr_before = if end > 0 {
+                    buf[end - 1] == b'\r'
+                } else {
+                    discarding.ends_with_cr
+                };
+                if cr_before {
                     len -= 1;
                 }
                 buf.advance(end + 1);
@@ -147,9 +164,16 @@ impl<T: DeserializeOwned> NdjsonCodec<T> {
                 }));
             }
             let Some(offset) = newline else {
-                if buf.len() > self.max_length {
-                    self.discarding =
-                        Some(Discarding { preview: preview(buf), discarded: buf.len() });
+                // A trailing `\r` may belong to a `\r\n` ending still in flight, so it does
+                // not count yet: a line of exactly `max_length` bytes is kept however the
+                // reads split it.
+                let ends_with_cr = buf.last() == Some(&b'\r');
+                if buf.len() - usize::from(ends_with_cr) > self.max_length {
+                    self.discarding = Some(Discarding {
+                        preview: preview(buf),
+                        discarded: buf.len(),
+                        ends_with_cr,
+                    });
                     buf.clear();
                     self.next_index = 0;
                 } else {
@@ -172,19 +196,84 @@ impl<T: DeserializeOwned> NdjsonCodec<T> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let malformed = |kind| Some(Decoded::Malformed(Malformed { kind, preview: preview(line), len: line.len() }));
+        let malformed = |kind| {
+            Some(Decoded::Malformed(Malformed {
+                kind,
+                preview: preview(line),
+                len: line.len(),
+            }))
+        };
         if line.len() > self.max_length {
             return malformed(MalformedKind::TooLong);
         }
         let Ok(text) = std::str::from_utf8(line) else {
             return malformed(MalformedKind::InvalidUtf8);
         };
-        match serde_json::from_str::<T>(text) {
-            Ok(frame) => Some(Decoded::Frame(frame)),
-            Err(err) if err.is_data() => malformed(MalformedKind::InvalidFrame(err.to_string())),
-            Err(err) => malformed(MalformedKind::InvalidJson(err.to_string())),
+        let err = match serde_json::from_str::<T>(text) {
+            Ok(frame) => return Some(Decoded::Frame(frame)),
+            Err(err) => err,
+        };
+        if err.is_syntax() {
+            // Python writes a lone surrogate (such as a `surrogateescape`d file name) as
+            // a `\udcXX` escape, which serde_json refuses. The seed's host accepted such
+            // lines, so retry once with those escapes replaced by U+FFFD.
+            let mut repaired = text.as_bytes().to_vec();
+            if replace_lone_surrogates(&mut repaired) {
+                if let Ok(frame) = serde_json::from_slice::<T>(&repaired) {
+                    return Some(Decoded::Frame(frame));
+                }
+            }
+        }
+        if err.is_data() {
+            malformed(MalformedKind::InvalidFrame(err.to_string()))
+        } else {
+            malformed(MalformedKind::InvalidJson(err.to_string()))
         }
     }
+}
+
+/// Rewrites every `\uXXXX` escape of an unpaired UTF-16 surrogate in a JSON text as
+/// `\ufffd`, in place (both are six bytes), and says whether it changed anything.
+fn replace_lone_surrogates(json: &mut [u8]) -> bool {
+    fn escaped_unit(json: &[u8], at: usize) -> Option<u16> {
+        let escape = json.get(at..at + 6)?;
+        if escape[0] != b'\\' || escape[1] != b'u' {
+            return None;
+        }
+        let hex = &escape[2..];
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        // Four ASCII hex digits always parse as a `u16`.
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    }
+    const HIGH: std::ops::Range<u16> = 0xD800..0xDC00;
+    const LOW: std::ops::Range<u16> = 0xDC00..0xE000;
+    let mut changed = false;
+    let mut at = 0;
+    while at < json.len() {
+        if json[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        let Some(unit) = escaped_unit(json, at) else {
+            // Any other escape is two bytes; skipping both keeps `\\u` from reading as `\u`.
+            at += 2;
+            continue;
+        };
+        let paired = HIGH.contains(&unit)
+            && escaped_unit(json, at + 6).is_some_and(|next| LOW.contains(&next));
+        if paired {
+            at += 12;
+            continue;
+        }
+        if HIGH.contains(&unit) || LOW.contains(&unit) {
+            json[at..at + 6].copy_from_slice(b"\\ufffd");
+            changed = true;
+        }
+        at += 6;
+    }
+    changed
 }
 
 fn preview(bytes: &[u8]) -> String {
@@ -207,7 +296,9 @@ impl<T: DeserializeOwned> Decoder for NdjsonCodec<T> {
         // What is left is a final line without a newline.
         self.next_index = 0;
         if let Some(discarding) = self.discarding.take() {
-            let len = discarding.discarded + buf.len();
+            // `next_line` has just moved every buffered byte into `discarded`; a final
+            // `\r` is stripped as it is from any last line without a newline.
+            let len = discarding.discarded + buf.len() - usize::from(discarding.ends_with_cr);
             buf.clear();
             return Ok(Some(Decoded::Malformed(Malformed {
                 kind: MalformedKind::TooLong,
@@ -228,9 +319,14 @@ impl<T, U: Serialize> Encoder<U> for NdjsonCodec<T> {
 
     /// Writes `item` as one compact JSON line. JSON escapes control characters inside
     /// strings, so the only newline written is the terminator.
+    /// On error `dst` is left as it was, so no partial line is ever sent.
     fn encode(&mut self, item: U, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let start = dst.len();
         let mut writer = dst.writer();
-        serde_json::to_writer(&mut writer, &item).map_err(io::Error::from)?;
+        if let Err(err) = serde_json::to_writer(&mut writer, &item) {
+            dst.truncate(start);
+            return Err(io::Error::from(err));
+        }
         writer.into_inner().put_u8(b'\n');
         Ok(())
     }

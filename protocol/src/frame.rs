@@ -11,7 +11,7 @@
 //! `cancelled` means `false`) and strict where a guess would lose data (a frame without
 //! its `id` or payload is rejected, so the codec reports it as malformed).
 
-use std::{borrow::Cow, collections::BTreeMap, fmt};
+use std::{borrow::Cow, collections::BTreeMap, fmt, marker::PhantomData};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::{Map, Value};
@@ -490,7 +490,7 @@ struct RequestRepr<'a> {
 
 impl<'de> Deserialize<'de> for Request {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let repr = RequestRepr::deserialize(deserializer)?;
+        let repr: RequestRepr<'de> = from_object(deserializer, "a request object")?;
         let kind = repr.kind.as_deref().unwrap_or("execute");
         Ok(match kind {
             "execute" => Self::Execute(Execute {
@@ -582,7 +582,7 @@ impl<'de> Deserialize<'de> for Event {
             call_id,
             name,
             args,
-        } = EventRepr::deserialize(deserializer)?;
+        } = from_object(deserializer, "a frame object")?;
         let kind = &*kind;
         Ok(match kind {
             "hello" => Self::Hello(Hello {
@@ -651,4 +651,34 @@ impl<'de> Deserialize<'de> for Event {
 
 fn required<T, E: de::Error>(value: Option<T>, kind: &str, field: &str) -> Result<T, E> {
     value.ok_or_else(|| E::custom(format_args!("`{kind}` frame is missing `{field}`")))
+}
+
+/// Deserializes `T` from a JSON object only. A derived struct alone would also accept an
+/// array of its fields in declaration order, which no peer writes.
+fn from_object<'de, D, T>(deserializer: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ObjectOnly<T> {
+        expecting: &'static str,
+        value: PhantomData<fn() -> T>,
+    }
+
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(ObjectOnly {
+        expecting,
+        value: PhantomData,
+    })
 }
