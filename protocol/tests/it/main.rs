@@ -1,0 +1,86 @@
+//! Integration tests of the protocol crate: wire snapshots, the seed's frames, codec
+//! edge cases, property tests and the bounded-memory test.
+
+mod edges;
+mod framed;
+mod memory;
+mod props;
+mod seed;
+mod wire;
+
+use std::{fmt::Debug, io};
+
+use bytes::BytesMut;
+use pykernel_protocol::{Decoded, Event, MalformedKind, NdjsonCodec, Request};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// The two frame types, `Request` and `Event`, for helpers generic over the direction.
+trait Frame: Clone + Debug + PartialEq + Sized {}
+impl Frame for Request {}
+impl Frame for Event {}
+
+/// Encodes one frame into its wire bytes, newline included.
+fn encode<T: Frame>(frame: &T) -> Vec<u8>
+where
+    NdjsonCodec<T>: Encoder<T, Error = io::Error>,
+{
+    let mut dst = BytesMut::new();
+    NdjsonCodec::<T>::new()
+        .encode(frame.clone(), &mut dst)
+        .unwrap(); // Frames of this crate always serialize: every map key is a string.
+    dst.to_vec()
+}
+
+/// Decodes `chunks` as one stream, feeding them one by one and then ending the stream.
+fn decode_chunks<T, C>(codec: &mut NdjsonCodec<T>, chunks: C) -> Vec<Decoded<T>>
+where
+    C: IntoIterator,
+    C::Item: AsRef<[u8]>,
+    NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>,
+{
+    let mut buf = BytesMut::new();
+    let mut items = Vec::new();
+    for chunk in chunks {
+        buf.extend_from_slice(chunk.as_ref());
+        // The codec never returns `Err`: malformed input is an item.
+        while let Some(item) = codec.decode(&mut buf).unwrap() {
+            items.push(item);
+        }
+    }
+    while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
+        items.push(item);
+    }
+    assert!(buf.is_empty(), "decode_eof left {} bytes", buf.len());
+    items
+}
+
+/// Decodes a whole byte stream in one read with the given line limit.
+fn decode_all<T>(max_length: usize, bytes: &[u8]) -> Vec<Decoded<T>>
+where
+    NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>,
+{
+    decode_chunks(&mut NdjsonCodec::new_with_max_length(max_length), [bytes])
+}
+
+/// Renders decoded items one per line, for snapshots.
+fn render<T: Debug>(items: &[Decoded<T>]) -> String {
+    items
+        .iter()
+        .map(|item| match item {
+            Decoded::Frame(frame) => format!("frame {frame:?}"),
+            Decoded::Malformed(malformed) => {
+                let kind = match &malformed.kind {
+                    MalformedKind::TooLong => "too long".to_owned(),
+                    MalformedKind::InvalidUtf8 => "invalid utf-8".to_owned(),
+                    MalformedKind::InvalidJson(message) => format!("invalid json: {message}"),
+                    MalformedKind::InvalidFrame(message) => format!("invalid frame: {message}"),
+                };
+                format!(
+                    "malformed ({kind}) len={} preview={:?}",
+                    malformed.len, malformed.preview
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
