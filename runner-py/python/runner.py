@@ -81,6 +81,7 @@ class _State:
         self.loop = None
         self.loop_waiter = None
         self.deferred_sigint = False
+        self.redelivering = False
         self.in_child = False
         self.closing = False
         self.waits_lock = threading.Lock()
@@ -294,6 +295,8 @@ def _host_gone():
 
 
 def _sigint_handler(signum, frame):
+    if _S.redelivering:
+        raise KeyboardInterrupt
     f = frame
     while f is not None:
         if f.f_code in _CRITICAL_CODES:
@@ -304,12 +307,27 @@ def _sigint_handler(signum, frame):
 
 
 def _after_critical():
-    if _S.deferred_sigint:
-        _S.deferred_sigint = False
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except (AttributeError, OSError, ValueError):
-            pass
+    """Called as a critical function ends: delivers a SIGINT deferred meanwhile.
+
+    Only the outermost critical function delivers it (an enclosing one would be cut
+    short otherwise). ``raise_signal`` runs the handler at once, still inside the
+    critical caller, so the handler is told not to defer it again.
+    """
+    if not _S.deferred_sigint or threading.get_ident() != _S.main_ident:
+        return
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code in _CRITICAL_CODES:
+            return
+        f = f.f_back
+    _S.deferred_sigint = False
+    _S.redelivering = True
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except (AttributeError, OSError, ValueError):
+        pass
+    finally:
+        _S.redelivering = False
 
 
 def _set_sigint(enabled):
