@@ -65,6 +65,13 @@ class Kernel:
         """What the runner wrote to its own stderr."""
         return "".join(self._stderr)
 
+    def wait_log(self, text, timeout=TIMEOUT):
+        """Waits until the runner's own stderr contains `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            assert time.monotonic() < deadline, "%r never logged; log:\n%s" % (text, self.log)
+            time.sleep(0.02)
+
     def next_frame(self, timeout=TIMEOUT):
         try:
             frame = self.frames.get(timeout=timeout)

@@ -111,12 +111,7 @@ def test_output_while_idle_goes_to_the_log(kernel):
             "threading.Thread(target=later).start()"
         )
     )
-    import time
-
-    deadline = time.monotonic() + 20
-    while "idle chatter" not in kernel.log:
-        assert time.monotonic() < deadline, kernel.log
-        time.sleep(0.05)
+    kernel.wait_log("idle chatter")
     assert "idle chatter" not in stdout(kernel.run("pass"))
 
 
