@@ -2515,6 +2515,9 @@ class RichOutput:
     def _repr_mimebundle_(self, include=None, exclude=None):
         return dict(self.data)
 
+    def __repr__(self):
+        return "<RichOutput %s>" % ", ".join(sorted(self.data))
+
 
 class CapturedIO:
     """What ``%%capture`` keeps: ``.stdout``, ``.stderr``, ``.outputs``, ``.show()``."""
