@@ -43,6 +43,25 @@ def vm_rss_mb(pid="self"):
     raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
+def cpu_seconds(pid="self"):
+    """utime + stime (all threads) of a process from /proc/<pid>/stat, in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    """CPU time of this (host) process and of a kernel process since creation."""
+
+    def __init__(self, kernel_pid):
+        self.kernel_pid = kernel_pid
+        self.host = cpu_seconds()
+        self.kernel = cpu_seconds(kernel_pid)
+
+    def elapsed(self):
+        return cpu_seconds() - self.host, cpu_seconds(self.kernel_pid) - self.kernel
+
+
 def ignore_output(_msg):
     pass
 
@@ -102,7 +121,8 @@ def cold_start(n):
 
 
 def round_trips(kernel, n):
-    """`1+1` from execute request until reply and idle status, its result consumed."""
+    """`1+1` from execute request until reply and idle status, its result consumed;
+    also the CPU time per round trip of this client process and of the kernel."""
     for _ in range(min(50, n)):  # warm-up, not timed
         kernel.run("1+1")
     samples = []
@@ -112,17 +132,25 @@ def round_trips(kernel, n):
         if msg["msg_type"] == "execute_result":
             results.append(msg["content"]["data"]["text/plain"])
 
+    cpu = CpuClock(kernel.pid)
     for _ in range(n):
         started = time.perf_counter()
         kernel.run("1+1", hook)
         samples.append(ms(time.perf_counter() - started))
+    host_s, kernel_s = cpu.elapsed()
     if results != ["2"] * n:
         raise RuntimeError(f"unexpected results: {results[:3]}...")
-    return statistics.median(samples), percentile(samples, 0.99)
+    return {
+        "rtt_median_ms": statistics.median(samples),
+        "rtt_p99_ms": percentile(samples, 0.99),
+        "rtt_cpu_host_us": host_s * 1e6 / n,
+        "rtt_cpu_kernel_us": kernel_s * 1e6 / n,
+    }
 
 
 def stdout_throughput(kernel, total_bytes):
-    """`print` of `total_bytes` in 1 KiB lines; MB/s until the reply, every byte received."""
+    """`print` of `total_bytes` in 1 KiB lines; MB/s until the reply, every byte received;
+    also the CPU time per MB of this client process and of the kernel."""
     lines = total_bytes // LINE_BYTES
     code = f"line = 'x' * {LINE_BYTES - 1}\nfor _ in range({lines}):\n    print(line)\n"
     received = [0]
@@ -131,13 +159,20 @@ def stdout_throughput(kernel, total_bytes):
         if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
             received[0] += len(msg["content"]["text"])
 
+    cpu = CpuClock(kernel.pid)
     started = time.perf_counter()
     content = kernel.run(code, hook)
     elapsed = time.perf_counter() - started
+    host_s, kernel_s = cpu.elapsed()
     expected = lines * LINE_BYTES
     if content["status"] != "ok" or received[0] != expected:
         raise RuntimeError(f"stdout: got {received[0]} of {expected} bytes ({content['status']})")
-    return expected / 1e6 / elapsed
+    mb = expected / 1e6
+    return {
+        "stdout_mb_per_s": mb / elapsed,
+        "stdout_cpu_host_ms_per_mb": host_s * 1e3 / mb,
+        "stdout_cpu_kernel_ms_per_mb": kernel_s * 1e3 / mb,
+    }
 
 
 def interrupt_latency(kernel, trials):
@@ -225,8 +260,8 @@ def main():
     results["cold_start_ms"] = cold_start(n_cold)
     kernel = Kernel()
     try:
-        results["rtt_median_ms"], results["rtt_p99_ms"] = round_trips(kernel, n_rtt)
-        results["stdout_mb_per_s"] = stdout_throughput(kernel, stdout_bytes)
+        results.update(round_trips(kernel, n_rtt))
+        results.update(stdout_throughput(kernel, stdout_bytes))
         results["interrupt_ms"] = interrupt_latency(kernel, n_interrupt)
     finally:
         kernel.close()

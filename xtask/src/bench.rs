@@ -17,16 +17,21 @@
 //! - `cold_start_ms`: median of 10. From before the spawn until a first `pass` cell has
 //!   finished: pykernel `Kernel::start` (default options, prelude loaded) then `execute("pass")`
 //!   to its outcome; Jupyter `start_kernel`, `start_channels`, `wait_for_ready` then
-//!   `execute_interactive("pass")`. Shutdown is not timed.
-//! - `warm_start_ms`: pykernel only, median of 10. A `Sessions` pool hand-out of a pre-started
-//!   kernel until its first `pass` has finished, the pool having refilled in between.
+//!   `execute_interactive("pass")`. Shutdown is not timed. Detail (pykernel only):
+//!   `cold_start_no_prelude_ms`, the same with `with_prelude(false)`.
+//! - `warm_start_ms`: pykernel only, median of 10. A `Sessions` pool (size 1, refilled before
+//!   each trial) hands a new session its kernel, until that kernel's first `pass` has
+//!   finished. Detail: `warm_handout_ms`, the hand-out alone.
 //! - `rtt_median_ms`, `rtt_p99_ms`: 1000 executions of `1+1` on one kernel after 50 untimed
 //!   warm-ups, each from the request until the execution is over with its result consumed
 //!   (pykernel: every output then the outcome; Jupyter: `execute_interactive`, that is the idle
-//!   status and the execute_reply). p99 is nearest-rank.
+//!   status and the execute_reply). p99 is nearest-rank. Details: `rtt_cpu_host_us` and
+//!   `rtt_cpu_kernel_us`, CPU time (user + system, all threads, from `/proc/<pid>/stat`, 10 ms
+//!   ticks) of the host process and of the kernel process per round trip.
 //! - `stdout_mb_per_s`: one cell printing 50 MiB as 1 KiB lines (`print` of 1023 `x`),
 //!   bytes / 10^6 / seconds from the request until the execution is over, with every
-//!   stdout output consumed and its byte count checked.
+//!   stdout output consumed and its byte count checked. Details: `stdout_cpu_host_ms_per_mb`
+//!   and `stdout_cpu_kernel_ms_per_mb`, CPU time per MB of each process.
 //! - `interrupt_ms`: median of 5. A cell prints a flushed marker then runs `while True: pass`;
 //!   100 ms after the marker arrives the host interrupts (pykernel `kernel.interrupt()`,
 //!   Jupyter `interrupt_kernel()`, both SIGINT) and the time runs until the execution is over
@@ -36,6 +41,8 @@
 //! - `rss_kernel_mb`: VmRSS of each idle kernel process (runner, ipykernel), averaged.
 //! - `rss_mb`: `rss_host_mb + rss_kernel_mb`, the memory one idle kernel costs.
 //!
+//! Wall-clock numbers depend on what else runs: on a shared 2-core machine compare them only
+//! with a quiet load average, and use the CPU-time details, which move much less.
 //! `--quick` runs fewer iterations and prints 2 MiB instead of 50 (a smoke test; its numbers
 //! are not the benchmark). `--no-pykernel` and `--no-jupyter` skip a side.
 
@@ -157,6 +164,8 @@ struct Metric {
     key: &'static str,
     label: &'static str,
     target: Option<Target>,
+    /// Shown only when a side reported it.
+    detail: bool,
 }
 
 /// A goal for pykernel's value.
@@ -183,51 +192,99 @@ impl Target {
 }
 
 /// The report's metrics, in table order; `rss_mb` is derived from the two `rss_*_mb`.
+///
+/// Details (indented labels) explain the line above them and are shown only when a side
+/// reported them.
 const METRICS: &[Metric] = &[
     Metric {
         key: "cold_start_ms",
         label: "cold start, ms (median)",
         target: Some(Target::Below(80.0)),
+        detail: false,
+    },
+    Metric {
+        key: "cold_start_no_prelude_ms",
+        label: "  without the prelude, ms",
+        target: None,
+        detail: true,
     },
     Metric {
         key: "warm_start_ms",
         label: "warm start from pool, ms",
         target: Some(Target::Below(2.0)),
+        detail: false,
+    },
+    Metric {
+        key: "warm_handout_ms",
+        label: "  hand-out alone, ms",
+        target: None,
+        detail: true,
     },
     Metric {
         key: "rtt_median_ms",
         label: "round trip 1+1, ms (median)",
         target: Some(Target::Below(0.2)),
+        detail: false,
     },
     Metric {
         key: "rtt_p99_ms",
         label: "round trip 1+1, ms (p99)",
         target: None,
+        detail: false,
+    },
+    Metric {
+        key: "rtt_cpu_host_us",
+        label: "  CPU per round trip, host, us",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "rtt_cpu_kernel_us",
+        label: "  CPU per round trip, kernel, us",
+        target: None,
+        detail: true,
     },
     Metric {
         key: "stdout_mb_per_s",
         label: "stdout, MB/s",
         target: Some(Target::AtLeast(300.0)),
+        detail: false,
+    },
+    Metric {
+        key: "stdout_cpu_host_ms_per_mb",
+        label: "  CPU per MB, host, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "stdout_cpu_kernel_ms_per_mb",
+        label: "  CPU per MB, kernel, ms",
+        target: None,
+        detail: true,
     },
     Metric {
         key: "interrupt_ms",
         label: "interrupt, ms (median)",
         target: Some(Target::Below(10.0)),
+        detail: false,
     },
     Metric {
         key: "rss_host_mb",
         label: "RSS per idle kernel, host, MB",
         target: None,
+        detail: false,
     },
     Metric {
         key: "rss_kernel_mb",
         label: "RSS per idle kernel, kernel, MB",
         target: None,
+        detail: false,
     },
     Metric {
         key: "rss_mb",
         label: "RSS per idle kernel, total, MB",
         target: None,
+        detail: false,
     },
 ];
 
@@ -249,9 +306,16 @@ impl Report {
         Self { pykernel, jupyter }
     }
 
-    /// Every key in table order: the known metrics, then extras either side reported.
+    /// Every key in table order: the known metrics (details when reported), then extras
+    /// either side reported.
     fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = METRICS.iter().map(|metric| metric.key.to_owned()).collect();
+        let reported =
+            |key: &str| self.pykernel.contains_key(key) || self.jupyter.contains_key(key);
+        let mut keys: Vec<String> = METRICS
+            .iter()
+            .filter(|metric| !metric.detail || reported(metric.key))
+            .map(|metric| metric.key.to_owned())
+            .collect();
         for key in self.pykernel.keys().chain(self.jupyter.keys()) {
             if !keys.contains(key) {
                 keys.push(key.clone());
@@ -593,12 +657,13 @@ mod tests {
         check(
             r#"{"cold_start_ms": 40, "warm_start_ms": 3.5, "rtt_median_ms": 0.15, "rtt_p99_ms": 0.4,
                 "stdout_mb_per_s": 250, "interrupt_ms": 2, "rss_host_mb": 0.5, "rss_kernel_mb": 12,
-                "cold_start_no_prelude_ms": 30}"#,
+                "cold_start_no_prelude_ms": 30, "extra_ms": 7}"#,
             r#"{"cold_start_ms": 550, "warm_start_ms": null, "rtt_median_ms": 5.5, "rtt_p99_ms": 9,
                 "stdout_mb_per_s": 57, "interrupt_ms": 42, "rss_host_mb": 0.25, "rss_kernel_mb": 55}"#,
             "\
 metric                           pykernel  jupyter  py/jup  target
 cold start, ms (median)              40.0      550   0.073  < 80.0 met
+  without the prelude, ms            30.0        -       -
 warm start from pool, ms             3.50        -       -  < 2.00 MISSED
 round trip 1+1, ms (median)         0.150     5.50   0.027  < 0.200 met
 round trip 1+1, ms (p99)            0.400     9.00   0.044
@@ -607,10 +672,11 @@ interrupt, ms (median)               2.00     42.0   0.048  < 10.0 met
 RSS per idle kernel, host, MB       0.500    0.250   2.000
 RSS per idle kernel, kernel, MB      12.0     55.0   0.218
 RSS per idle kernel, total, MB       12.5     55.2   0.226
-cold_start_no_prelude_ms             30.0        -       -
+extra_ms                             7.00        -       -
 pykernel targets missed: warm_start_ms, stdout_mb_per_s",
             r#"{
   "cold_start_ms": {"pykernel": 40, "jupyter": 550},
+  "cold_start_no_prelude_ms": {"pykernel": 30, "jupyter": null},
   "warm_start_ms": {"pykernel": 3.5, "jupyter": null},
   "rtt_median_ms": {"pykernel": 0.15, "jupyter": 5.5},
   "rtt_p99_ms": {"pykernel": 0.4, "jupyter": 9},
@@ -619,7 +685,7 @@ pykernel targets missed: warm_start_ms, stdout_mb_per_s",
   "rss_host_mb": {"pykernel": 0.5, "jupyter": 0.25},
   "rss_kernel_mb": {"pykernel": 12, "jupyter": 55},
   "rss_mb": {"pykernel": 12.5, "jupyter": 55.25},
-  "cold_start_no_prelude_ms": {"pykernel": 30, "jupyter": null},
+  "extra_ms": {"pykernel": 7, "jupyter": null},
   "meta": {
     "date": "2026-01-01",
     "machine": "a \"b\""
