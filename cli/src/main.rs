@@ -1,6 +1,104 @@
 //! `pyk`: a thin command-line frontend over the `pykernel` library.
+//!
+//! All session logic lives in the library; this crate parses arguments, shows outputs
+//! and maps endings to exit codes (see [`exit::Exit`]).
 
-fn main() {
-    eprintln!("pyk: no commands yet");
-    std::process::exit(2);
+mod args;
+mod cell;
+mod doctor;
+mod editor;
+mod exec;
+mod exit;
+mod images;
+mod input;
+mod json;
+mod multiline;
+mod output;
+mod repl;
+mod signals;
+
+use std::{
+    error::Error,
+    fmt::Write as _,
+    io::{self, IsTerminal},
+    process::ExitCode,
+    time::Duration,
+};
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    args::{Cli, Command},
+    exit::Exit,
+    signals::Interrupts,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("pyk: cannot start the async runtime: {err}");
+            return Exit::Unusable.into();
+        }
+    };
+    let exit = runtime.block_on(run(&cli));
+    // A thread may still wait on stdin for an `input()` that will never be answered;
+    // it must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    exit.into()
+}
+
+async fn run(cli: &Cli) -> Exit {
+    let mut interrupts = match Interrupts::new() {
+        Ok(interrupts) => interrupts,
+        Err(err) => {
+            eprintln!("pyk: cannot catch Ctrl-C: {err}");
+            return Exit::Unusable;
+        }
+    };
+    match &cli.command {
+        Command::Exec(args) => exec::exec(args, &mut interrupts).await,
+        Command::Repl(args) => repl::repl(args, &mut interrupts).await,
+        Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
+    }
+}
+
+/// Logs go to stderr: warnings by default (the runner's own stderr among them), more
+/// with `-v`; `RUST_LOG` overrides both.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(verbose >= 2)
+        .without_time()
+        .init();
+}
+
+/// An error and its sources, joined by `: `.
+pub(crate) fn error_chain(error: &dyn Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // Some errors already show their source in their own message.
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            let _ = write!(message, ": {cause_text}");
+        }
+        source = cause.source();
+    }
+    message
 }

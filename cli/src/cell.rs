@@ -1,0 +1,173 @@
+//! Running one cell: streaming its outputs, answering `input()`, and Ctrl-C.
+//!
+//! The first Ctrl-C interrupts the cell through the kernel (a `KeyboardInterrupt` in
+//! Python); if the cell has not ended within the kernel's interrupt grace, the kernel
+//! kills it. A second Ctrl-C kills the kernel at once.
+
+use std::io::{self, IsTerminal};
+
+use pykernel::{ExecuteOptions, Execution, Kernel, KernelError, Outcome, Output};
+use tokio::task::JoinHandle;
+
+use crate::{
+    editor::{LineEditor, ReadLine},
+    input::StdinLine,
+    output::Printer,
+    signals::Interrupts,
+};
+
+/// How `input()` is answered.
+pub(crate) enum Answer<'a> {
+    /// Not at all: the cell runs with `input()` disabled.
+    Refuse,
+    /// With a line from `pyk`'s standard input.
+    Stdin,
+    /// With the REPL's line editor.
+    Editor(&'a LineEditor),
+}
+
+/// How a cell ended.
+#[derive(Debug)]
+pub(crate) struct CellEnd {
+    /// The kernel's outcome, or why it could not give one (it died).
+    pub(crate) outcome: Result<Outcome, KernelError>,
+    /// The user pressed Ctrl-C while the cell ran.
+    pub(crate) interrupted: bool,
+    /// The user pressed Ctrl-C twice and the kernel was killed.
+    pub(crate) killed: bool,
+}
+
+/// A line being read for `input()`.
+enum Reading {
+    Stdin { line: StdinLine, password: bool },
+    Editor(JoinHandle<ReadLine>),
+}
+
+/// Runs `code` and shows its outputs until it ends.
+pub(crate) async fn run_cell(
+    kernel: &Kernel,
+    code: &str,
+    options: ExecuteOptions,
+    printer: &mut Printer,
+    answer: Answer<'_>,
+    interrupts: &mut Interrupts,
+    out_prompt: Option<&str>,
+) -> CellEnd {
+    let options = options.with_stdin(!matches!(answer, Answer::Refuse));
+    let mut execution = kernel.execute(code, options);
+    let mut n_interrupts = 0u32;
+    let mut killed = false;
+    let mut reading: Option<Reading> = None;
+    loop {
+        tokio::select! {
+            output = execution.next_output() => {
+                let Some(output) = output else { break };
+                match output {
+                    Output::InputRequest { prompt, password } => {
+                        if reading.is_some() {
+                            tracing::warn!("input() asked again before the last line was read");
+                            continue;
+                        }
+                        reading = Some(match &answer {
+                            Answer::Refuse => {
+                                tracing::debug!("the cell asked for input although stdin is off");
+                                continue;
+                            }
+                            Answer::Stdin => {
+                                printer.prompt(&prompt);
+                                Reading::Stdin { line: StdinLine::start(password), password }
+                            }
+                            Answer::Editor(editor) => {
+                                Reading::Editor(editor.start_read(prompt, password))
+                            }
+                        });
+                    }
+                    other => printer.output(&other, out_prompt),
+                }
+            }
+            line = read_line(&mut reading), if reading.is_some() => {
+                match reading.take() {
+                    // The editor ends the line itself.
+                    Some(Reading::Editor(_)) => printer.input_done(true),
+                    // A terminal echoes the Enter, except while it hides a password.
+                    Some(Reading::Stdin { password, .. }) => {
+                        let terminal = io::stdin().is_terminal();
+                        if terminal && password {
+                            printer.prompt("\n");
+                        }
+                        printer.input_done(terminal);
+                    }
+                    None => {}
+                }
+                let reply = match line {
+                    ReadLine::Line(value) => value,
+                    // The protocol cannot say "end of input"; an empty line is the
+                    // closest answer and keeps the cell going.
+                    ReadLine::Eof => String::new(),
+                    ReadLine::Interrupted => {
+                        n_interrupts += 1;
+                        interrupt(kernel, &execution, n_interrupts, &mut killed).await;
+                        continue;
+                    }
+                    ReadLine::Failed(message) => {
+                        eprintln!("pyk: cannot read input: {message}");
+                        String::new()
+                    }
+                };
+                if let Err(err) = execution.reply_input(reply) {
+                    tracing::debug!("the input() answer was not delivered: {err}");
+                }
+            }
+            () = interrupts.recv() => {
+                n_interrupts += 1;
+                interrupt(kernel, &execution, n_interrupts, &mut killed).await;
+            }
+        }
+    }
+    if let Some(Reading::Editor(pending)) = reading.take() {
+        // The editor is busy until the read ends; the next prompt needs it.
+        eprintln!("\npyk: the cell ended while waiting for input; press Enter");
+        let _ = pending.await;
+    }
+    let outcome = execution.outcome().await;
+    CellEnd {
+        outcome,
+        interrupted: n_interrupts > 0,
+        killed,
+    }
+}
+
+async fn read_line(reading: &mut Option<Reading>) -> ReadLine {
+    match reading {
+        Some(Reading::Stdin { line, .. }) => match line.line().await {
+            Ok(Some(line)) => ReadLine::Line(line),
+            Ok(None) => ReadLine::Eof,
+            Err(err) => ReadLine::Failed(err.to_string()),
+        },
+        Some(Reading::Editor(pending)) => match pending.await {
+            Ok(line) => line,
+            Err(err) => ReadLine::Failed(format!("the line editor stopped: {err}")),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The first Ctrl-C cancels the cell (SIGINT, then the kernel's escalation); the second
+/// kills the kernel.
+async fn interrupt(kernel: &Kernel, execution: &Execution, n_interrupts: u32, killed: &mut bool) {
+    if n_interrupts == 1 {
+        // On a terminal the `^C` echo shares the line; start a new one.
+        let newline = if io::stderr().is_terminal() { "\n" } else { "" };
+        eprintln!("{newline}pyk: interrupting (Ctrl-C again kills the kernel)");
+        execution.cancel();
+    } else if !*killed {
+        eprintln!("pyk: killing the kernel");
+        *killed = true;
+        // Shutdown escalates to SIGTERM and SIGKILL of the runner's process group when
+        // the busy runner does not read its `exit`.
+        let report = kernel.shutdown().await;
+        if !report.confirmed {
+            tracing::warn!("the kernel's exit could not be confirmed");
+        }
+    }
+}

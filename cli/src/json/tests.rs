@@ -1,0 +1,102 @@
+use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status};
+
+use crate::json::JsonEvent;
+
+/// The exact line `--json` prints for `event`.
+fn check(event: &JsonEvent) -> String {
+    let mut line = Vec::new();
+    event
+        .write_line(&mut line)
+        .expect("writing to a Vec cannot fail");
+    String::from_utf8(line).expect("serde_json writes UTF-8")
+}
+
+fn output(output: Output) -> String {
+    check(&JsonEvent::from_output(&output).expect("this output has a line"))
+}
+
+fn zero_division() -> PyError {
+    PyError {
+        ename: "ZeroDivisionError".into(),
+        evalue: "division by zero".into(),
+        traceback: vec![
+            "Cell In[1], line 1\n    1/0\n".into(),
+            "ZeroDivisionError: division by zero".into(),
+        ],
+    }
+}
+
+fn outcome() -> Outcome {
+    Outcome {
+        status: Status::Ok,
+        execution_count: Some(1),
+        error: None,
+        cancelled: false,
+        timed_out: false,
+        stdin_requested: false,
+        kernel_killed: false,
+    }
+}
+
+#[test]
+fn stream_lines() {
+    insta::assert_snapshot!(output(Output::Stdout("hi\n".into())), @r#"{"type":"stdout","data":"hi\n"}"#);
+    insta::assert_snapshot!(output(Output::Stderr("warn\n".into())), @r#"{"type":"stderr","data":"warn\n"}"#);
+}
+
+#[test]
+fn bundle_lines_keep_the_bundle_as_is() {
+    let bundle: MimeBundle = [
+        ("text/plain", serde_json::json!("<Figure>")),
+        ("image/png", serde_json::json!("iVBORw0KGgo=")),
+        ("application/json", serde_json::json!({"a": [1, null]})),
+    ]
+    .into_iter()
+    .collect();
+    insta::assert_snapshot!(output(Output::Display(bundle.clone())), @r#"{"type":"display","bundle":{"application/json":{"a":[1,null]},"image/png":"iVBORw0KGgo=","text/plain":"<Figure>"}}"#);
+    let result: MimeBundle = [("text/plain", "2")].into_iter().collect();
+    insta::assert_snapshot!(output(Output::Result(result)), @r#"{"type":"result","bundle":{"text/plain":"2"}}"#);
+}
+
+#[test]
+fn error_line() {
+    insta::assert_snapshot!(output(Output::Error(zero_division())), @r#"{"type":"error","ename":"ZeroDivisionError","evalue":"division by zero","traceback":["Cell In[1], line 1\n    1/0\n","ZeroDivisionError: division by zero"]}"#);
+}
+
+#[test]
+fn input_requests_have_no_line() {
+    let request = Output::InputRequest {
+        prompt: "name? ".into(),
+        password: false,
+    };
+    assert_eq!(JsonEvent::from_output(&request), None);
+}
+
+#[test]
+fn outcome_lines() {
+    insta::assert_snapshot!(check(&JsonEvent::from_outcome(&outcome())), @r#"{"type":"outcome","status":"ok","executionCount":1,"cancelled":false,"timedOut":false,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":null}"#);
+    let failed = Outcome {
+        status: Status::Error,
+        error: Some(zero_division()),
+        ..outcome()
+    };
+    insta::assert_snapshot!(check(&JsonEvent::from_outcome(&failed)), @r#"{"type":"outcome","status":"error","executionCount":1,"cancelled":false,"timedOut":false,"kernelKilled":false,"stdinRequested":false,"error":{"ename":"ZeroDivisionError","evalue":"division by zero","traceback":["Cell In[1], line 1\n    1/0\n","ZeroDivisionError: division by zero"]},"kernelError":null}"#);
+    let timed_out = Outcome {
+        status: Status::Error,
+        execution_count: None,
+        cancelled: true,
+        timed_out: true,
+        ..outcome()
+    };
+    insta::assert_snapshot!(check(&JsonEvent::from_outcome(&timed_out)), @r#"{"type":"outcome","status":"error","executionCount":null,"cancelled":true,"timedOut":true,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":null}"#);
+}
+
+#[test]
+fn kernel_error_outcomes() {
+    let not_found = KernelError::PythonUnusable {
+        path: "/nope/python".into(),
+        reason: "no such file".into(),
+    };
+    insta::assert_snapshot!(check(&JsonEvent::from_kernel_error(&not_found, false)), @r#"{"type":"outcome","status":"error","executionCount":null,"cancelled":false,"timedOut":false,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":"python interpreter /nope/python is not usable: no such file"}"#);
+    insta::assert_snapshot!(check(&JsonEvent::from_kernel_error(&KernelError::NotRunning, true)), @r#"{"type":"outcome","status":"error","executionCount":null,"cancelled":false,"timedOut":false,"kernelKilled":true,"stdinRequested":false,"error":null,"kernelError":"kernel is not running"}"#);
+}

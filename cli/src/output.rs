@@ -1,0 +1,331 @@
+//! Showing a cell's outputs: on a terminal for people, or as `--json` lines.
+
+use std::{
+    io::{self, IsTerminal, Write},
+    path::PathBuf,
+};
+
+use pykernel::{MimeBundle, Output, PyError, RenderLimits, RenderedOutput, render_bundle};
+
+use crate::{
+    images::{ImageSaver, InlineProtocol, human_size, placeholder},
+    json::JsonEvent,
+};
+
+/// Where a cell's outputs go. Write failures on stdout (a closed pipe) stop stdout
+/// output quietly; the cell still runs to its end.
+pub(crate) struct Printer {
+    mode: Mode,
+    stdout_broken: bool,
+    /// Whether the last text written to stdout ended a line (or nothing was written).
+    at_line_start: bool,
+}
+
+enum Mode {
+    Json,
+    Human(Images),
+}
+
+/// What to do with images on a terminal.
+#[derive(Debug, Default)]
+pub(crate) struct Images {
+    /// Save every image here and print its path.
+    pub(crate) saver: Option<ImageSaver>,
+    /// Draw images inline with this protocol when it supports their type.
+    pub(crate) inline: Option<InlineProtocol>,
+}
+
+/// A bundle rendered for a terminal.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct TerminalText {
+    /// What goes to stdout: the text, images or their placeholders, pretty JSON.
+    pub(crate) stdout: String,
+    /// What goes to stderr: status events and problems saving images.
+    pub(crate) stderr: String,
+}
+
+impl Printer {
+    /// A printer of `--json` lines.
+    pub(crate) fn json() -> Self {
+        Self {
+            mode: Mode::Json,
+            stdout_broken: false,
+            at_line_start: true,
+        }
+    }
+
+    /// A printer for people; images are saved to `save_images` when given and drawn
+    /// inline when stdout is a terminal that advertises a graphics protocol.
+    pub(crate) fn human(save_images: Option<PathBuf>) -> Self {
+        let term = std::env::var("TERM").ok();
+        let term_program = std::env::var("TERM_PROGRAM").ok();
+        let inline = InlineProtocol::detect(
+            io::stdout().is_terminal(),
+            term.as_deref(),
+            term_program.as_deref(),
+        );
+        let images = Images {
+            saver: save_images.map(ImageSaver::new),
+            inline,
+        };
+        Self {
+            mode: Mode::Human(images),
+            stdout_broken: false,
+            at_line_start: true,
+        }
+    }
+
+    /// Shows one output. `out_prompt` prefixes a result, as the REPL's `Out[3]: `.
+    /// Input requests are the caller's to answer and are not shown here.
+    pub(crate) fn output(&mut self, output: &Output, out_prompt: Option<&str>) {
+        let images = match &mut self.mode {
+            Mode::Json => {
+                if let Some(event) = JsonEvent::from_output(output) {
+                    self.json_line(&event);
+                }
+                return;
+            }
+            Mode::Human(images) => images,
+        };
+        match output {
+            Output::Stdout(text) => self.stdout(text),
+            Output::Stderr(text) => stderr(text),
+            Output::Display(bundle) => {
+                let shown = terminal_text(bundle, images, None);
+                self.stdout(&shown.stdout);
+                stderr(&shown.stderr);
+            }
+            Output::Result(bundle) => {
+                let shown = terminal_text(bundle, images, out_prompt);
+                self.stdout(&shown.stdout);
+                stderr(&shown.stderr);
+            }
+            Output::Error(error) => {
+                self.flush_stdout();
+                stderr(&traceback_text(error));
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes one `--json` line (an outcome, say); a no-op for a human printer.
+    pub(crate) fn json_line(&mut self, event: &JsonEvent) {
+        if !matches!(self.mode, Mode::Json) || self.stdout_broken {
+            return;
+        }
+        if let Err(err) = event.write_line(&mut io::stdout().lock()) {
+            self.stdout_failed(&err);
+        }
+    }
+
+    /// Ends the current stdout line if the cell left one open, so a prompt or message
+    /// that follows starts on its own line.
+    pub(crate) fn finish_line(&mut self) {
+        if !self.at_line_start {
+            self.stdout("\n");
+        }
+    }
+
+    /// Shows the prompt of an `input()` answered from stdin.
+    pub(crate) fn prompt(&mut self, prompt: &str) {
+        if matches!(self.mode, Mode::Human(_)) {
+            self.stdout(prompt);
+        }
+    }
+
+    /// Notes that an `input()` line was read; `echoed` says the terminal ended the line.
+    pub(crate) fn input_done(&mut self, echoed: bool) {
+        if echoed {
+            self.at_line_start = true;
+        }
+    }
+
+    fn stdout(&mut self, text: &str) {
+        if text.is_empty() || self.stdout_broken {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => self.at_line_start = text.ends_with('\n'),
+            Err(err) => self.stdout_failed(&err),
+        }
+    }
+
+    fn flush_stdout(&mut self) {
+        if let Err(err) = io::stdout().flush() {
+            self.stdout_failed(&err);
+        }
+    }
+
+    fn stdout_failed(&mut self, err: &io::Error) {
+        tracing::debug!("stdout is gone ({err}); dropping further output");
+        self.stdout_broken = true;
+    }
+}
+
+/// Writes to stderr; there is nowhere left to report a failure to.
+fn stderr(text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// Renders a bundle for a terminal.
+///
+/// Images are drawn inline, saved, or stand in as `[image/png 12.3 KiB]`; JSON is
+/// pretty-printed. When an image or JSON was shown, a bundle's plain text (such as
+/// `<Figure size 640x480 with 1 Axes>`) is dropped as redundant; markdown, HTML and
+/// LaTeX text is kept. HTML wins over a plain text that is only Python's default
+/// `<Foo object at 0x...>`. Status events go to stderr as `[op] {...}`.
+pub(crate) fn terminal_text(
+    bundle: &MimeBundle,
+    images: &mut Images,
+    out_prompt: Option<&str>,
+) -> TerminalText {
+    let rendered = match without_default_repr(bundle) {
+        Some(html_first) => render_bundle(&html_first, &RenderLimits::new()),
+        None => render_bundle(bundle, &RenderLimits::new()),
+    };
+    let mut shown = TerminalText::default();
+    let mut body = String::new();
+    let mut replaces_plain = false;
+    let mut rich_text = false;
+    for output in &rendered.outputs {
+        match output {
+            RenderedOutput::Image { mime, data, bytes } => {
+                replaces_plain = true;
+                body.push_str(&image_text(mime, data, *bytes, images, &mut shown.stderr));
+            }
+            RenderedOutput::Json(value) => {
+                replaces_plain = true;
+                // Serializing a `Value` to a string cannot fail.
+                body.push_str(&serde_json::to_string_pretty(value).unwrap_or_default());
+                body.push('\n');
+            }
+            RenderedOutput::JsonPreview { text, .. } => {
+                replaces_plain = true;
+                body.push_str(text);
+                if !text.ends_with('\n') {
+                    body.push('\n');
+                }
+            }
+            RenderedOutput::Status(value) => shown.stderr.push_str(&status_line(value)),
+            RenderedOutput::Markdown | RenderedOutput::Html | RenderedOutput::Latex => {
+                rich_text = true;
+            }
+            // Omitted images carry their notice in the text; anything newer is skipped.
+            _ => {}
+        }
+    }
+    if rich_text || !replaces_plain {
+        body.push_str(&rendered.text);
+    }
+    if body.is_empty() {
+        return shown;
+    }
+    if let Some(prompt) = out_prompt {
+        shown.stdout.push_str(prompt.trim_end());
+        // A multi-line value starts on its own line, as in IPython.
+        shown.stdout.push(if body.trim_end().contains('\n') {
+            '\n'
+        } else {
+            ' '
+        });
+    }
+    shown.stdout.push_str(&body);
+    shown
+}
+
+/// The bundle without its `text/plain` when that is only the default
+/// `<module.Class object at 0x7f...>` and HTML can say more.
+fn without_default_repr(bundle: &MimeBundle) -> Option<MimeBundle> {
+    let plain = bundle.get_str("text/plain")?;
+    let is_default =
+        plain.starts_with('<') && plain.ends_with('>') && plain.contains(" object at 0x");
+    let has_html = bundle
+        .get_str("text/html")
+        .is_some_and(|html| !html.trim().is_empty());
+    if !is_default || !has_html || bundle.contains("text/markdown") {
+        return None;
+    }
+    Some(
+        bundle
+            .iter()
+            .filter(|(mime, _)| *mime != "text/plain")
+            .map(|(mime, value)| (mime, value.clone()))
+            .collect(),
+    )
+}
+
+fn image_text(
+    mime: &str,
+    data: &str,
+    bytes: usize,
+    images: &mut Images,
+    problems: &mut String,
+) -> String {
+    let mut text = String::new();
+    if let Some(saver) = &mut images.saver {
+        match saver.save(mime, data) {
+            Ok(path) => {
+                let size = human_size(bytes);
+                text.push_str(&format!("[{mime} {size} saved to {}]\n", path.display()));
+            }
+            Err(err) => {
+                problems.push_str(&format!(
+                    "pyk: cannot save {mime} into {}: {err}\n",
+                    saver.dir().display()
+                ));
+            }
+        }
+    }
+    match images.inline {
+        Some(protocol) if protocol.supports(mime) => text.push_str(&protocol.escape(data, bytes)),
+        _ if text.is_empty() => {
+            text.push_str(&placeholder(mime, bytes));
+            text.push('\n');
+        }
+        _ => {}
+    }
+    text
+}
+
+/// `[phase] {"title":"Scan"}`: the event's `op` and the rest of it, compact.
+fn status_line(value: &serde_json::Value) -> String {
+    let mut rest = value.clone();
+    let op = rest
+        .as_object_mut()
+        .and_then(|map| map.remove("op"))
+        .and_then(|op| op.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "status".to_owned());
+    format!("[{op}] {rest}\n")
+}
+
+/// A Python error as a terminal shows it: the traceback, ending with
+/// `Name: message` (added when the traceback does not end with it already).
+pub(crate) fn traceback_text(error: &PyError) -> String {
+    let mut text = String::new();
+    for entry in &error.traceback {
+        text.push_str(entry);
+        if !entry.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    // Contains, not starts with: the runner may color the line.
+    let last_line = text.trim_end().lines().last().unwrap_or_default();
+    if !last_line.contains(&error.ename) {
+        text.push_str(&error.ename);
+        if !error.evalue.is_empty() {
+            text.push_str(": ");
+            text.push_str(&error.evalue);
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! `pyk repl`: an interactive session on one kernel.
+//!
+//! Prompts read `In [n]:` and results `Out[n]:`. A cell continues on `...:` lines while
+//! it is incomplete (see [`crate::multiline`]). Ctrl-C at the prompt clears the cell,
+//! Ctrl-C while a cell runs interrupts it, Ctrl-D (or `exit`/`quit`) leaves and shuts
+//! the kernel down. A kernel that dies is replaced by a fresh one.
+
+use pykernel::{ExecuteOptions, Kernel, KernelOptions, Outcome};
+
+use crate::{
+    args::ReplArgs,
+    cell::{Answer, run_cell},
+    editor::{LineEditor, ReadLine, history_path},
+    error_chain,
+    exec::{report_start_failure, shut_down},
+    exit::Exit,
+    multiline::needs_more,
+    output::Printer,
+    signals::Interrupts,
+};
+
+/// What the prompt gave.
+enum Entered {
+    /// A complete cell.
+    Cell(String),
+    /// Ctrl-C: the cell was dropped.
+    Cleared,
+    /// Ctrl-D, or the terminal failed.
+    Leave,
+}
+
+/// Runs `pyk repl`.
+pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
+    let editor = match LineEditor::new(history_path()) {
+        Ok(editor) => editor,
+        Err(err) => {
+            eprintln!("pyk: cannot open the terminal: {err}");
+            return Exit::Unusable;
+        }
+    };
+    let options = args.kernel.kernel_options();
+    let Some(mut kernel) = start(&options, interrupts).await else {
+        return Exit::Unusable;
+    };
+    banner(&kernel);
+    let mut printer = Printer::human(args.display.save_images.clone());
+    let mut count = 0;
+    loop {
+        printer.finish_line();
+        let number = count + 1;
+        let cell = match read_cell(&editor, number).await {
+            Entered::Cell(cell) => cell,
+            Entered::Cleared => continue,
+            Entered::Leave => break,
+        };
+        editor.remember(&cell);
+        if matches!(cell.trim(), "exit" | "exit()" | "quit" | "quit()") {
+            break;
+        }
+        // The kernel may have died while idle (a thread called `os._exit`, say).
+        let number = if kernel.is_alive() {
+            number
+        } else {
+            let Some(fresh) = restart(&kernel, &options, interrupts).await else {
+                return Exit::Unusable;
+            };
+            kernel = fresh;
+            1
+        };
+        interrupts.forget_pending();
+        let out_prompt = format!("Out[{number}]: ");
+        let end = run_cell(
+            &kernel,
+            &cell,
+            ExecuteOptions::new(),
+            &mut printer,
+            Answer::Editor(&editor),
+            interrupts,
+            Some(&out_prompt),
+        )
+        .await;
+        printer.finish_line();
+        match &end.outcome {
+            Ok(outcome) => {
+                report(outcome);
+                count = outcome.execution_count.unwrap_or(number);
+            }
+            Err(err) => eprintln!("pyk: the kernel died: {}", error_chain(err)),
+        }
+        if end.killed {
+            eprintln!("pyk: the kernel was killed");
+        }
+        if !kernel.is_alive() {
+            let Some(fresh) = restart(&kernel, &options, interrupts).await else {
+                return Exit::Unusable;
+            };
+            kernel = fresh;
+            count = 0;
+        }
+    }
+    shut_down(&kernel).await;
+    Exit::Success
+}
+
+/// `Python 3.11.7 at /usr/bin/python3 (pyk 0.1.0). Ctrl-D exits, Ctrl-C interrupts.`
+fn banner(kernel: &Kernel) {
+    let info = kernel.info();
+    let at = info
+        .python
+        .as_ref()
+        .map(|python| format!(" at {}", python.path.display()));
+    println!(
+        "Python {}{} (pyk {}). Ctrl-D exits, Ctrl-C interrupts.",
+        info.python_version,
+        at.unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+    );
+}
+
+/// Replaces a dead kernel with a fresh one; `None` when the new one cannot start.
+async fn restart(
+    dead: &Kernel,
+    options: &KernelOptions,
+    interrupts: &mut Interrupts,
+) -> Option<Kernel> {
+    eprintln!("pyk: starting a new kernel (variables are lost)");
+    shut_down(dead).await;
+    start(options, interrupts).await
+}
+
+/// Starts a kernel; Ctrl-C abandons the start. Says why on failure.
+async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<Kernel> {
+    let started = tokio::select! {
+        kernel = Kernel::start(options.clone()) => kernel,
+        () = interrupts.recv() => {
+            eprintln!("pyk: interrupted while the kernel was starting");
+            return None;
+        }
+    };
+    started.map_err(|err| report_start_failure(&err)).ok()
+}
+
+/// Reads lines until they make a complete cell.
+async fn read_cell(editor: &LineEditor, number: u64) -> Entered {
+    let prompt = format!("In [{number}]: ");
+    let continuation = format!("{:>width$}: ", "...", width = prompt.len() - 2);
+    let mut lines: Vec<String> = Vec::new();
+    loop {
+        let prompt = if lines.is_empty() {
+            &prompt
+        } else {
+            &continuation
+        };
+        match editor.read(prompt.clone()).await {
+            ReadLine::Line(line) => {
+                if lines.is_empty() && line.trim().is_empty() {
+                    continue;
+                }
+                lines.push(line);
+                let view: Vec<&str> = lines.iter().map(String::as_str).collect();
+                if !needs_more(&view) {
+                    let cell = lines.join("\n");
+                    return Entered::Cell(cell.trim_end().to_owned());
+                }
+            }
+            ReadLine::Interrupted => return Entered::Cleared,
+            ReadLine::Eof => {
+                // Ctrl-D on a continuation line drops the unfinished cell, as the prompt
+                // line would; Ctrl-D on an empty prompt leaves.
+                if lines.is_empty() {
+                    println!();
+                    return Entered::Leave;
+                }
+                return Entered::Cleared;
+            }
+            ReadLine::Failed(message) => {
+                eprintln!("pyk: cannot read the terminal: {message}");
+                return Entered::Leave;
+            }
+        }
+    }
+}
+
+/// Says what the outcome means beyond the outputs already shown.
+fn report(outcome: &Outcome) {
+    if outcome.kernel_killed {
+        eprintln!("pyk: the kernel was killed because the cell did not stop after the interrupt");
+    }
+    if outcome.stdin_requested {
+        eprintln!("pyk: the cell called input(), which could not be answered");
+    }
+}
