@@ -1,0 +1,8 @@
+//! End-to-end tests of the `pyk` binary.
+//!
+//! Tests that need Python run only when `PYKERNEL_TEST_PYTHON` names an interpreter
+//! (`cargo xtask test-python` sets it); the others always run.
+
+mod exec;
+mod repl;
+mod support;
