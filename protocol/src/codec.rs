@@ -94,7 +94,8 @@ impl<T> NdjsonCodec<T> {
 
     /// A codec accepting lines up to `max_length` bytes, newline excluded.
     ///
-    /// The decoder never buffers more than `max_length` plus one read's worth of bytes.
+    /// The decoder never buffers more than `max_length` bytes of a partial line (plus one
+    /// pending `\r`) and one read.
     pub fn new_with_max_length(max_length: usize) -> Self {
         Self {
             max_length,
