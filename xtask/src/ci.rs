@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: the whole check CI runs, in the order that fails fastest.
 
 use crate::{
+    fuzz,
     python::{TEST_PYTHON_VAR, ensure_venv, pytest},
     shell::{cargo, run},
 };
@@ -25,5 +26,10 @@ pub(crate) fn run_ci() -> Result<(), String> {
         .env(TEST_PYTHON_VAR, &python)
         .env("INSTA_UPDATE", "no")
         .env("CI", "true"))?;
-    Ok(())
+    // A short smoke run of every fuzz target over its seed corpus and fresh inputs.
+    fuzz::build()?;
+    fuzz::run(None, FUZZ_SMOKE_SECONDS)
 }
+
+/// How long CI fuzzes each target.
+const FUZZ_SMOKE_SECONDS: u64 = 10;

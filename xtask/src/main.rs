@@ -7,7 +7,9 @@
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
 //! - `bench`: pykernel against jupyter_client + ipykernel, side by side.
 
+mod bench;
 mod ci;
+mod fuzz;
 mod python;
 mod shell;
 
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
     let res = match args.first().map(String::as_str) {
         Some("ci") => ci::run_ci(),
         Some("test-python") => python::test_python(),
+        Some("fuzz") => fuzz_command(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -33,4 +37,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `fuzz [TARGET] [--seconds N]`: one target or all of them, 60 seconds each by default.
+fn fuzz_command(args: &[String]) -> Result<(), String> {
+    let mut target = None;
+    let mut seconds = 60;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--seconds" {
+            let value = args.next().ok_or("--seconds needs a number")?;
+            seconds = value
+                .parse()
+                .map_err(|_| format!("--seconds: `{value}` is not a number"))?;
+        } else if target.is_none() && !arg.starts_with('-') {
+            target = Some(arg.as_str());
+        } else {
+            return Err(format!("unexpected argument `{arg}`\n{USAGE}"));
+        }
+    }
+    fuzz::run(target, seconds)
 }
