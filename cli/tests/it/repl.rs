@@ -82,8 +82,10 @@ mod pty {
         repl.expect("In [5]: ").expect("the same prompt again");
 
         // Ctrl-C during a cell interrupts it and the session goes on.
-        repl.send_line("while True: pass").expect("pty write");
-        thread::sleep(Duration::from_millis(500));
+        // The cell says when it runs, so the Ctrl-C cannot land before it started.
+        repl.send_line("import time; print('spinning', flush=True); time.sleep(600)")
+            .expect("pty write");
+        repl.expect("spinning\r\n").expect("the cell runs");
         repl.send(ControlCode::EndOfText).expect("pty write");
         repl.expect("KeyboardInterrupt")
             .expect("the cell was interrupted");
