@@ -6,10 +6,9 @@
 
 
 def __pykernel_prelude():
-    import contextvars
-    import json
+    # Modules are imported inside the helpers that need them: the host waits for this
+    # cell at startup, and pathlib or json would cost more than everything else here.
     import os
-    from pathlib import Path
 
     api = __pykernel__  # noqa: F821 - installed in builtins by the runner
     status = api.status
@@ -31,6 +30,8 @@ def __pykernel_prelude():
                 api.display(obj, raw=raw, **kwargs)
 
     def _json_safe(value):
+        import json
+
         try:
             return json.loads(json.dumps(value, default=repr, allow_nan=False))
         except (TypeError, ValueError):
@@ -69,6 +70,8 @@ def __pykernel_prelude():
         (``None`` reads to the end); line endings are kept. Both may be positional:
         ``read("log.txt", 10, 5)`` gives lines 10 to 14.
         """
+        from pathlib import Path
+
         target = Path(path).expanduser()
         text = target.read_text(encoding="utf-8")
         if offset is None:
@@ -87,6 +90,8 @@ def __pykernel_prelude():
     def write(path, content):
         """Writes ``content`` (str as UTF-8, or bytes) to ``path``, creating parent
         directories, and returns the ``Path``."""
+        from pathlib import Path
+
         target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, (bytes, bytearray)):
@@ -109,6 +114,7 @@ def __pykernel_prelude():
         status("phase", title=str(title))
 
     def _run_all(calls, concurrency):
+        import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
         if not calls:

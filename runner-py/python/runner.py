@@ -22,14 +22,16 @@ Layout of the process:
 Standard library only; Python 3.9 and newer.
 """
 
+# Startup time matters: only C-level modules and modules the interpreter has already
+# loaded are imported here (no json, signal, threading or ast, which pull in re, enum
+# and functools); everything else is imported where it is used.
+import _signal as signal
+import _thread
 import builtins
 import codecs
 import io
-import json
 import os
-import signal
 import sys
-import threading
 import time
 
 import _queue
@@ -76,7 +78,7 @@ class _State:
         self.current = None  # the running _Exec, or None while idle
         self.count = 0  # execution counter: stored executions only
         self.silent_seq = 0
-        self.main_ident = threading.get_ident()
+        self.main_ident = _thread.get_ident()
         self.orig_ppid = os.getppid() if _POSIX else None
         self.loop = None
         self.loop_waiter = None
@@ -84,7 +86,7 @@ class _State:
         self.redelivering = False
         self.in_child = False
         self.closing = False
-        self.waits_lock = threading.Lock()
+        self.waits_lock = _thread.allocate_lock()
         self.input_waits = []  # (exec id, _Waiter)
         self.calls = {}  # callId -> _Waiter
         self.call_seq = 0
@@ -103,6 +105,42 @@ class _State:
 
 
 _S = _State()
+
+
+class _Event:
+    """``threading.Event`` for the runner's own use, built on ``_thread`` locks so that
+    ``threading`` is not imported at startup."""
+
+    __slots__ = ("_flag", "_gate", "_guard")
+
+    def __init__(self):
+        self._flag = False
+        self._guard = _thread.allocate_lock()
+        self._gate = _thread.allocate_lock()
+        self._gate.acquire()  # the gate is closed while the flag is down
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        with self._guard:
+            if not self._flag:
+                self._flag = True
+                self._gate.release()
+
+    def clear(self):
+        with self._guard:
+            if self._flag:
+                self._flag = False
+                self._gate.acquire()
+
+    def wait(self, timeout=None):
+        if self._flag:
+            return True
+        if self._gate.acquire(True, -1 if timeout is None else timeout):
+            self._gate.release()
+            return True
+        return self._flag
 
 
 class _Exec:
@@ -183,7 +221,7 @@ def _log_text(text):
 # Frames
 # ---------------------------------------------------------------------------------------
 
-_FRAME_LOCK = threading.Lock()
+_FRAME_LOCK = _thread.allocate_lock()
 
 
 def _json_default(value):
@@ -197,12 +235,74 @@ def _json_default(value):
         return "<unrepresentable %s>" % type(value).__name__
 
 
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    allow_nan=False,
-    default=_json_default,
-)
+_NAN = float("nan")
+_JSON_CONSTANTS = {"NaN": _NAN, "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _make_json_codec():
+    """Returns (dumps, loads) for frames and requests.
+
+    They use the ``_json`` accelerator directly, which spares importing ``json`` (and
+    with it ``re`` and ``enum``) at startup; if this interpreter's ``_json`` does not
+    look as expected, the ``json`` module is used instead. Either way: compact
+    separators, UTF-8 text rather than escapes, and no NaN/Infinity in output.
+    """
+    try:
+        import _json
+
+        class _Context:
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            parse_constant = _JSON_CONSTANTS.__getitem__
+            memo = {}
+
+        scan = _json.make_scanner(_Context())
+        make_encoder = _json.make_encoder
+        encode_string = _json.encode_basestring
+
+        def dumps(value):
+            encoder = make_encoder(
+                {}, _json_default, encode_string, None, ":", ",", False, False, False
+            )
+            return "".join(encoder(value, 0))
+
+        def loads(data):
+            text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+            start = len(text) - len(text.lstrip(" \t\r\n"))
+            try:
+                value, end = scan(text, start)
+            except StopIteration as stop:
+                raise ValueError("Expecting value: char %d" % stop.value) from None
+            except ValueError:
+                raise
+            except Exception:
+                # The accelerator builds its error by importing json.decoder, which
+                # can fail in a thread; the json module gives the proper error.
+                import json
+
+                return json.loads(text)
+            if text[end:].strip(" \t\r\n"):
+                raise ValueError("Extra data: char %d" % end)
+            return value
+
+        if dumps({"a": [1, 2.5, "\u00e9", None, True]}) != '{"a":[1,2.5,"\u00e9",null,true]}':
+            raise ValueError("unexpected _json output")
+        if loads(b' {"a": [1, 2.5, NaN]} ')["a"][:2] != [1, 2.5]:
+            raise ValueError("unexpected _json parse")
+        return dumps, loads
+    except Exception:
+        import json
+
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default
+        )
+        return encoder.encode, json.loads
+
+
+_json_dumps, _json_loads = _make_json_codec()
 
 
 def _sanitize(value, seen=None, depth=0):
@@ -233,9 +333,9 @@ def _sanitize(value, seen=None, depth=0):
 
 def _encode_frame(frame):
     try:
-        line = _ENCODER.encode(frame)
+        line = _json_dumps(frame)
     except (TypeError, ValueError, RecursionError):
-        line = _ENCODER.encode(_sanitize(frame))
+        line = _json_dumps(_sanitize(frame))
     line += "\n"
     try:
         return line.encode("utf-8")
@@ -313,7 +413,7 @@ def _after_critical():
     short otherwise). ``raise_signal`` runs the handler at once, still inside the
     critical caller, so the handler is told not to defer it again.
     """
-    if not _S.deferred_sigint or threading.get_ident() != _S.main_ident:
+    if not _S.deferred_sigint or _thread.get_ident() != _S.main_ident:
         return
     f = sys._getframe(2)
     while f is not None:
@@ -331,7 +431,7 @@ def _after_critical():
 
 
 def _set_sigint(enabled):
-    if threading.get_ident() != _S.main_ident:
+    if _thread.get_ident() != _S.main_ident:
         return
     try:
         signal.signal(signal.SIGINT, _sigint_handler if enabled else signal.SIG_IGN)
@@ -363,11 +463,11 @@ class _Output:
     """Coalesces stream writes of the running execution into few, ordered frames."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.segments = []  # [stream, [chunks]] in write order
         self.size = 0
         self.owner = None
-        self.pending = threading.Event()
+        self.pending = _Event()
         self.python_pending = False
 
     def write(self, stream, text):
@@ -535,7 +635,7 @@ class _FdCapture:
     def __init__(self, fd, stream):
         self.fd = fd
         self.stream = stream
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def drain(self, max_chunks=None, deadline=None):
@@ -642,7 +742,7 @@ class _Waiter:
     """A one-shot slot the reader thread fills with the host's answer."""
 
     def __init__(self):
-        self.event = threading.Event()
+        self.event = _Event()
         self.value = None
         self.failure = None
 
@@ -808,7 +908,7 @@ def _recover_id(line):
     if match is None:
         return None
     try:
-        value = json.loads(match.group(1))
+        value = _json_loads(match.group(1))
     except ValueError:
         return None
     return value if isinstance(value, str) else str(value)
@@ -825,7 +925,7 @@ def _handle_line(line):
     if not line:
         return False
     try:
-        request = json.loads(line)
+        request = _json_loads(line)
     except ValueError as exc:
         rid = _recover_id(line)
         if rid is None:
@@ -1128,10 +1228,10 @@ def _parse(source, filename):
         _PYCF_ONLY_AST | _PYCF_ALLOW_TOP_LEVEL_AWAIT | _S.future_flags,
         dont_inherit=True,
     )
-    import ast
+    import _ast
 
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        if isinstance(node, _ast.ImportFrom) and node.module == "__future__":
             import __future__
 
             for alias in node.names:
@@ -1143,15 +1243,15 @@ def _parse(source, filename):
 
 def _compile_parts(tree, filename):
     """Splits a module into its statements and its final expression, compiled."""
-    import ast
+    import _ast
 
     flags = _PYCF_ALLOW_TOP_LEVEL_AWAIT | _S.future_flags
     expr_code = None
     body = tree.body
-    if body and isinstance(body[-1], ast.Expr):
+    if body and isinstance(body[-1], _ast.Expr):
         last = body.pop()
         expr_code = compile(
-            ast.Expression(body=last.value), filename, "eval", flags, dont_inherit=True
+            _ast.Expression(body=last.value), filename, "eval", flags, dont_inherit=True
         )
     body_code = compile(tree, filename, "exec", flags, dont_inherit=True) if body else None
     return body_code, expr_code
@@ -1590,7 +1690,7 @@ def _check_patches(just_loaded=None):
     asyncio = modules.get("asyncio")
     if (
         asyncio is not None
-        and threading.get_ident() == _S.main_ident
+        and _thread.get_ident() == _S.main_ident
         and (
             asyncio is just_loaded
             or not getattr(getattr(asyncio, "__spec__", None), "_initializing", False)
@@ -1745,7 +1845,7 @@ def _transform_cell(code):
     """
     if "%" not in code and "!" not in code:
         return code
-    if not _re("hint", r"^[ \t]*[%!]|=[ \t]*[%!]", 8).search(code):  # re.MULTILINE
+    if not _may_have_magics(code):
         return code
     lines = code.replace("\r\n", "\n").split("\n")
     first = 0
@@ -1786,6 +1886,21 @@ def _transform_cell(code):
         out.append(line)
         index += 1
     return "\n".join(out)
+
+
+def _may_have_magics(code):
+    """A cheap pre-check (no regex): does any line start with ``%``/``!``, or have
+    ``%``/``!`` right after an ``=``?"""
+    for line in code.split("\n"):
+        stripped = line.lstrip(" \t")
+        if stripped[:1] in ("%", "!"):
+            return True
+        equals = stripped.find("=")
+        while equals >= 0:
+            if stripped[equals + 1 :].lstrip(" \t")[:1] in ("%", "!"):
+                return True
+            equals = stripped.find("=", equals + 1)
+    return False
 
 
 def _rewrite_line(text):
@@ -2054,7 +2169,7 @@ def _pump_threads(proc, pipes, feed):
             chunks.put((stream, data))
 
     for stream, pipe in pipes.values():
-        threading.Thread(target=pump, args=(stream, pipe), daemon=True).start()
+        _thread.start_new_thread(pump, (stream, pipe))
     remaining = len(pipes)
     while remaining:
         try:
@@ -2821,14 +2936,21 @@ def _shutdown():
         time.sleep(0.75)
         os._exit(0)
 
-    threading.Thread(target=reaper, name="pykernel-reaper", daemon=True).start()
+    _thread.start_new_thread(reaper, ())
     sys.exit(0)
 
 
 def _start_thread(target, name):
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    return thread
+    """Starts a runner thread without waiting for it to be scheduled (a
+    ``threading.Thread`` start waits, which costs milliseconds on a busy machine)."""
+    _thread.start_new_thread(_thread_main, (target, name))
+
+
+def _thread_main(target, name):
+    try:
+        target()
+    except BaseException as exc:
+        _log("%s thread died: %r" % (name, exc))
 
 
 def main():
