@@ -1,6 +1,30 @@
 //! The public handle: [`Kernel`], [`Execution`] and what they report.
 
-use pykernel_transport::ExitStatus;
+use std::{
+    collections::BTreeMap,
+    ffi::OsString,
+    fmt,
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use futures::Stream;
+use pykernel_protocol::{ExecId, Execute, Hello, InputReply};
+use pykernel_transport::{ExitStatus, SpawnOptions, StdioTransport, Transport, TransportError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
+    driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
+    env::kernel_env,
+    interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
+    session::{Command, Session, SessionConfig, StartupCell, Submit},
+};
 
 /// What [`Kernel::shutdown`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,4 +33,507 @@ pub struct ShutdownReport {
     pub confirmed: bool,
     /// How the runner exited, when it was observed.
     pub status: Option<ExitStatus>,
+}
+
+/// What is known about a started kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KernelInfo {
+    /// The interpreter and why it was chosen; `None` for a kernel started over a caller's
+    /// transport ([`Kernel::start_with_transport`]).
+    pub python: Option<ResolvedPython>,
+    /// The interpreter's version, from the runner's `hello`, such as `3.12.1`.
+    pub python_version: String,
+    /// The runner's own version, from its `hello`.
+    pub runner_version: String,
+    /// The runner's process id, from its `hello`.
+    pub pid: u32,
+    /// The protocol version both sides speak.
+    pub protocol: u32,
+    /// Optional capabilities the runner announced.
+    pub features: Vec<String>,
+}
+
+/// A persistent Python kernel: one runner process whose namespace lives across cells.
+///
+/// Cheap to clone; clones share the kernel. Cells run one at a time, in submission
+/// order, whoever submits them. When the last clone is dropped the kernel shuts down in
+/// the background, ending pending executions with `kernel_killed`; a dropped tokio
+/// runtime kills the runner too.
+///
+/// # Example
+/// ```no_run
+/// # async fn demo() -> Result<(), pykernel::KernelError> {
+/// use pykernel::{ExecuteOptions, Kernel, KernelOptions, Output};
+///
+/// let kernel = Kernel::start(KernelOptions::new()).await?;
+/// let mut execution = kernel.execute("print(6 * 7)", ExecuteOptions::new());
+/// while let Some(output) = execution.next_output().await {
+///     if let Output::Stdout(text) = output {
+///         print!("{text}");
+///     }
+/// }
+/// let outcome = execution.outcome().await?;
+/// assert!(outcome.is_ok());
+/// kernel.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Kernel {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    handle: Handle,
+    health: Arc<Health>,
+    info: KernelInfo,
+    next_exec: AtomicU64,
+}
+
+/// The sending side that tells the driver when the kernel's handles are all gone.
+struct Handle {
+    messages: mpsc::UnboundedSender<Message>,
+}
+
+impl Kernel {
+    /// Starts a kernel: resolves the interpreter (see [`crate::resolve_python`]), builds
+    /// its environment (see the crate docs), stages the runner script in a per-user cache
+    /// and spawns it unbuffered (`python -u`), waits for the
+    /// runner's `hello` (checking the protocol version), then runs the init cell (chdir,
+    /// env, `sys.path`) and, unless disabled, the prelude, both silently. All of it must
+    /// fit in [`KernelOptions::startup_timeout`] (and before [`KernelOptions::deadline`]).
+    ///
+    /// # Errors
+    /// A [`KernelError`] naming what failed; the runner is killed before it returns.
+    ///
+    /// # Cancel safety
+    /// Dropping the future kills the runner (at once, in the background).
+    #[cfg(unix)]
+    pub async fn start(options: KernelOptions) -> Result<Self, KernelError> {
+        let cwd = kernel_cwd(&options)?;
+        if let Err(source) = std::fs::read_dir(&cwd) {
+            return Err(KernelError::InvalidCwd { path: cwd, source });
+        }
+        let resolved = resolve(options.python.as_deref(), &cwd, &HostLookup::from_process())?;
+        let runner = pykernel_runner::stage_runner().map_err(KernelError::StageRunner)?;
+        let env = kernel_env(
+            &options.env_policy,
+            std::env::vars_os(),
+            resolved.venv.as_deref(),
+            &options.env,
+        );
+        let transport = spawn(&resolved.path, &runner, &cwd, env)?;
+        let path = resolved.path.clone();
+        launch(Box::new(transport), options, cwd, Some(resolved))
+            .await
+            .map_err(|err| match err {
+                KernelError::Died {
+                    status,
+                    stderr_tail,
+                } => KernelError::PythonUnusable {
+                    path,
+                    reason: exited_early(status, &stderr_tail),
+                },
+                other => other,
+            })
+    }
+
+    /// Starts a kernel over `transport`, an already running runner: no interpreter is
+    /// resolved or spawned; the handshake, init cell and prelude run as in
+    /// [`Kernel::start`]. Tests use it with `pykernel_transport::MemoryTransport`.
+    ///
+    /// # Errors
+    /// As [`Kernel::start`]; a runner that exits before it is ready gives
+    /// [`KernelError::Died`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future shuts the transport's runner down at once.
+    pub async fn start_with_transport(
+        transport: Box<dyn Transport>,
+        options: KernelOptions,
+    ) -> Result<Self, KernelError> {
+        let cwd = kernel_cwd(&options)?;
+        launch(transport, options, cwd, None).await
+    }
+
+    /// What is known about this kernel.
+    pub fn info(&self) -> &KernelInfo {
+        &self.shared.info
+    }
+
+    /// Queues `code`; cells run one at a time in submission order. Returns at once.
+    ///
+    /// Outputs stream from the returned [`Execution`]; dropping it cancels the cell. On a
+    /// kernel that is shut down or dead the execution ends at once with that error.
+    pub fn execute(&self, code: impl Into<String>, options: ExecuteOptions) -> Execution {
+        let number = self.shared.next_exec.fetch_add(1, Ordering::Relaxed);
+        let id = ExecId::new(number.to_string());
+        let health = Arc::clone(&self.shared.health);
+        if !health.is_alive() {
+            let error = health.error();
+            return Execution::ended(id, health, error);
+        }
+        let request = Execute {
+            id: id.clone(),
+            code: code.into(),
+            silent: options.silent,
+            store_history: Some(options.store_history.unwrap_or(!options.silent)),
+            cwd: options.cwd.map(|cwd| cwd.to_string_lossy().into_owned()),
+            env: (!options.env.is_empty()).then_some(options.env),
+            allow_stdin: options.allow_stdin,
+        };
+        let (outputs_tx, outputs) = mpsc::channel(OUTPUT_CAPACITY);
+        let (outcome_tx, outcome) = oneshot::channel();
+        let submit = Submit {
+            request,
+            timeout: options.timeout,
+        };
+        let delivery = Delivery {
+            outputs: outputs_tx,
+            outcome: outcome_tx,
+        };
+        let messages = self.shared.handle.messages.clone();
+        // If the driver is gone, the dropped delivery makes the outcome fall back to `health`.
+        let _ = messages.send(Message::Execute { submit, delivery });
+        Execution {
+            id,
+            outputs,
+            outcome,
+            messages: Some(messages),
+            health,
+            settled: false,
+        }
+    }
+
+    /// Interrupts the running cell: SIGINT to the runner (an in-band `interrupt` where
+    /// the transport cannot signal), which raises `KeyboardInterrupt` in it. Nothing
+    /// happens when no cell runs. Unlike [`Execution::cancel`], it never escalates.
+    ///
+    /// # Errors
+    /// [`KernelError::NotRunning`] after shutdown, [`KernelError::Died`] after the runner died.
+    pub fn interrupt(&self) -> Result<(), KernelError> {
+        let health = &self.shared.health;
+        if !health.is_alive() {
+            return Err(health.error());
+        }
+        self.shared
+            .handle
+            .messages
+            .send(Message::Command(Command::Interrupt))
+            .map_err(|_| health.error())
+    }
+
+    /// Shuts the kernel down: writes `exit` and closes the runner's input, waits
+    /// [`KernelOptions::shutdown_grace`], sends SIGTERM to its process group, waits, sends
+    /// SIGKILL, waits. Pending and queued executions end at once with `kernel_killed`.
+    ///
+    /// Idempotent: later and concurrent calls share the one shutdown and its report.
+    /// A runner that already died reports its exit as confirmed.
+    pub async fn shutdown(&self) -> ShutdownReport {
+        let health = &self.shared.health;
+        if let Some(ended) = health.ended() {
+            return ended.report();
+        }
+        health.mark_stopping();
+        let (waiter, report) = oneshot::channel();
+        let _ = self.shared.handle.messages.send(Message::Shutdown(waiter));
+        match report.await {
+            Ok(report) => report,
+            // The driver ended without answering: it had already finished the session.
+            Err(_) => health.ended().map_or(
+                ShutdownReport {
+                    confirmed: false,
+                    status: None,
+                },
+                |ended| ended.report(),
+            ),
+        }
+    }
+
+    /// Whether the kernel takes cells: false once shutdown began or the runner died.
+    pub fn is_alive(&self) -> bool {
+        self.shared.health.is_alive()
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("info", &self.shared.info)
+            .field("alive", &self.is_alive())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // The driver is gone already when the session ended; nothing to stop then.
+        let _ = self.messages.send(Message::KernelDropped);
+    }
+}
+
+/// One cell: a stream of [`Output`]s (also as a [`Stream`]), then an [`Outcome`].
+///
+/// Dropping an unfinished execution cancels it (see [`Execution::cancel`]).
+///
+/// Outputs are buffered up to a bound, after which the runner's output pauses until they
+/// are taken. So take a running cell's outputs, await its [`Execution::outcome`] (which
+/// discards them) or drop it: a cell that prints a lot into an execution nobody reads
+/// holds up the cells queued behind it (its timeout, cancel and shutdown still work).
+pub struct Execution {
+    id: ExecId,
+    outputs: mpsc::Receiver<Output>,
+    outcome: oneshot::Receiver<Result<Outcome, KernelError>>,
+    /// `None` for an execution that ended before it was queued.
+    messages: Option<mpsc::UnboundedSender<Message>>,
+    health: Arc<Health>,
+    /// The outcome was taken, so dropping cancels nothing.
+    settled: bool,
+}
+
+impl Execution {
+    /// The execution's id, as sent to the runner.
+    pub fn id(&self) -> &ExecId {
+        &self.id
+    }
+
+    /// The next output, in the order the runner produced it; `None` once the execution
+    /// is over and every output was taken.
+    ///
+    /// Outputs are buffered up to a bound; a consumer that stops reading pauses the
+    /// runner's output rather than growing memory (timeouts and interrupts still work).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a dropped call loses no output.
+    pub async fn next_output(&mut self) -> Option<Output> {
+        self.outputs.recv().await
+    }
+
+    /// Waits for the end of the cell, discarding the outputs not taken yet.
+    ///
+    /// A Python exception, an interrupt or a timeout is a normal [`Outcome`].
+    ///
+    /// # Errors
+    /// Only when the session failed: [`KernelError::Died`] (with the runner's exit
+    /// status and stderr tail) when the runner died while this cell ran or waited, and
+    /// [`KernelError::NotRunning`] when it was submitted after shutdown.
+    pub async fn outcome(mut self) -> Result<Outcome, KernelError> {
+        self.outputs.close();
+        let result = (&mut self.outcome).await;
+        self.settled = true;
+        result.unwrap_or_else(|_| Err(self.health.error()))
+    }
+
+    /// Aborts the cell: a queued cell is dropped without ever running (its outcome is
+    /// `cancelled`); a running one is interrupted and, if it has not ended after the
+    /// interrupt grace, the kernel is killed (`kernel_killed`). Nothing happens once it
+    /// ended.
+    pub fn cancel(&self) {
+        if let Some(messages) = &self.messages {
+            let _ = messages.send(Message::Command(Command::Cancel(self.id.clone())));
+        }
+    }
+
+    /// Answers the cell's pending `input()` (see [`Output::InputRequest`]). The cell must
+    /// have been started with [`ExecuteOptions::with_stdin`]; a reply nobody waits for is
+    /// dropped.
+    ///
+    /// # Errors
+    /// [`KernelError::NotRunning`] or [`KernelError::Died`] when the kernel is gone.
+    pub fn reply_input(&self, value: impl Into<String>) -> Result<(), KernelError> {
+        let Some(messages) = &self.messages else {
+            return Err(self.health.error());
+        };
+        if self.health.ended().is_some() {
+            return Err(self.health.error());
+        }
+        let reply = InputReply {
+            id: self.id.clone(),
+            value: value.into(),
+        };
+        messages
+            .send(Message::Command(Command::InputReply(reply)))
+            .map_err(|_| self.health.error())
+    }
+
+    /// An execution that ended with `error` before it was queued.
+    fn ended(id: ExecId, health: Arc<Health>, error: KernelError) -> Self {
+        let (_, outputs) = mpsc::channel(1);
+        let (outcome_tx, outcome) = oneshot::channel();
+        let _ = outcome_tx.send(Err(error));
+        Self {
+            id,
+            outputs,
+            outcome,
+            messages: None,
+            health,
+            settled: false,
+        }
+    }
+}
+
+impl Stream for Execution {
+    type Item = Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Output>> {
+        self.get_mut().outputs.poll_recv(cx)
+    }
+}
+
+impl Drop for Execution {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if let Err(oneshot::error::TryRecvError::Empty) = self.outcome.try_recv() {
+            self.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Execution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Execution")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the session over `transport` until the kernel is ready or the start failed.
+async fn launch(
+    transport: Box<dyn Transport>,
+    options: KernelOptions,
+    cwd: PathBuf,
+    python: Option<ResolvedPython>,
+) -> Result<Kernel, KernelError> {
+    let startup_deadline = {
+        let budget = driver::now() + options.startup_timeout;
+        options
+            .deadline
+            .map_or(budget, |deadline| budget.min(deadline))
+    };
+    let mut startup_cells = vec![StartupCell {
+        phase: "init",
+        id: ExecId::new("init"),
+        code: init_code(&cwd, &options.env),
+    }];
+    if options.prelude {
+        startup_cells.push(StartupCell {
+            phase: "prelude",
+            id: ExecId::new("prelude"),
+            code: pykernel_runner::PRELUDE_SOURCE.to_owned(),
+        });
+    }
+    let session = Session::new(SessionConfig {
+        startup_deadline,
+        startup_cells,
+        interrupt_grace: options.interrupt_grace,
+        shutdown_grace: options.shutdown_grace,
+    });
+    let (messages_tx, messages) = mpsc::unbounded_channel();
+    let (start_tx, start) = oneshot::channel();
+    let health = Arc::new(Health::new());
+    // Dropping the handle (this future cancelled, or the start failed) stops the runner.
+    let handle = Handle {
+        messages: messages_tx,
+    };
+    let driver = Driver::new(
+        session,
+        transport,
+        DriverParts {
+            messages,
+            start: start_tx,
+            host_functions: options.host_functions.clone(),
+            health: Arc::clone(&health),
+            // A write blocked this long means the runner stopped reading its input.
+            send_stall_limit: options.interrupt_grace + options.shutdown_grace,
+        },
+    );
+    let task = tokio::spawn(driver.run());
+    let hello = match start.await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(error)) => {
+            // The session is killing the runner; return once it is gone.
+            drop(handle);
+            let _ = task.await;
+            return Err(error);
+        }
+        Err(_) => return Err(health.error()),
+    };
+    let Hello {
+        protocol,
+        runner,
+        python: python_version,
+        pid,
+        features,
+    } = hello;
+    let info = KernelInfo {
+        python,
+        python_version,
+        runner_version: runner,
+        pid,
+        protocol,
+        features,
+    };
+    Ok(Kernel {
+        shared: Arc::new(Shared {
+            handle,
+            health,
+            info,
+            next_exec: AtomicU64::new(1),
+        }),
+    })
+}
+
+/// Spawns the runner unbuffered in `cwd` with exactly `env`.
+#[cfg(unix)]
+fn spawn(
+    python: &Path,
+    runner: &Path,
+    cwd: &Path,
+    env: Vec<(OsString, OsString)>,
+) -> Result<StdioTransport, KernelError> {
+    let mut options = SpawnOptions::new(python);
+    // `-u` and the runner, imported as a module so Python caches its bytecode.
+    options.args = pykernel_runner::python_args(runner);
+    options.cwd = Some(cwd.to_path_buf());
+    options.env = env;
+    StdioTransport::spawn(options).map_err(|err| match err {
+        TransportError::Spawn { source, .. } => KernelError::Spawn {
+            path: python.to_path_buf(),
+            source,
+        },
+        other => KernelError::Transport(other),
+    })
+}
+
+/// The init cell: change into `cwd`, apply `env`, put `cwd` first on `sys.path`, and leave
+/// no name behind in the user's namespace.
+fn init_code(cwd: &Path, env: &BTreeMap<String, String>) -> String {
+    // A JSON string is a valid Python string literal: serde_json escapes quotes,
+    // backslashes and control characters the way Python reads them.
+    let cwd = serde_json::to_string(&cwd.to_string_lossy()).unwrap_or_else(|_| "\".\"".into());
+    let env = serde_json::to_string(env).unwrap_or_else(|_| "{}".into());
+    format!(
+        "def __pykernel_init(cwd, env):\n\
+         \x20   import os, sys\n\
+         \x20   os.chdir(cwd)\n\
+         \x20   os.environ.update(env)\n\
+         \x20   if cwd in sys.path:\n\
+         \x20       sys.path.remove(cwd)\n\
+         \x20   sys.path.insert(0, cwd)\n\
+         __pykernel_init({cwd}, {env})\n\
+         del __pykernel_init\n"
+    )
+}
+
+/// Why a runner that exited before its `hello` is unusable.
+fn exited_early(status: ExitStatus, stderr_tail: &str) -> String {
+    let tail = stderr_tail.trim();
+    if tail.is_empty() {
+        format!("it exited with {status} before the runner started")
+    } else {
+        format!("it exited with {status} before the runner started; stderr:\n{tail}")
+    }
 }

@@ -1,20 +1,75 @@
 //! Persistent Python kernels: start, execute, interrupt, shut down.
+//!
+//! A [`Kernel`] is one Python subprocess (the embedded runner) whose namespace lives
+//! across cells. The host talks to it over NDJSON frames on the child's stdin and stdout;
+//! cells queue and run one at a time, and each [`Execution`] streams its [`Output`]s and
+//! ends with an [`Outcome`]. A Python exception is an outcome, not an error:
+//! [`KernelError`] only means the session itself failed.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pykernel::KernelError> {
+//! use std::time::Duration;
+//! use pykernel::{ExecuteOptions, Kernel, KernelOptions};
+//!
+//! let kernel = Kernel::start(KernelOptions::new().with_cwd("project")).await?;
+//! kernel.execute("import math", ExecuteOptions::new()).outcome().await?;
+//! let cell = kernel.execute("math.factorial(20)", ExecuteOptions::new().with_timeout(Duration::from_secs(30)));
+//! let outcome = cell.outcome().await?;
+//! println!("ok: {}, count: {:?}", outcome.is_ok(), outcome.execution_count);
+//! kernel.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Which interpreter
+//! [`KernelOptions::python`] if set (`~` expanded, relative to the kernel's working
+//! directory, a bare name looked up on `PATH`; a virtualenv interpreter activates its
+//! virtualenv); otherwise the host's active virtualenv (`VIRTUAL_ENV`), then a `.venv` or
+//! `venv` in the working directory or its parents (nearest first), then `python3` and
+//! `python` on `PATH`. [`resolve_python`] answers without starting anything. The runner's
+//! `hello` is the check that the interpreter works; there is no separate probe.
+//!
+//! # Environment
+//! The runner gets a filtered copy of the host's environment: by default
+//! ([`EnvPolicy::Filtered`]) an allowlist of paths, locale, terminal, virtualenv, conda and
+//! Python settings, `LC_*`, `TERM*`, `XDG_*` and `PYKERNEL_*` (minus names that look like
+//! secrets: `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*API_KEY*`, `*_KEY`, ...), so API keys
+//! in the host's environment never reach user code. Proxy and `PIP_*` variables are not
+//! inherited (their URLs often carry credentials). Then the virtualenv is activated, then
+//! [`KernelOptions::env`] applies, then `PYTHONUNBUFFERED=1`, `PYTHONIOENCODING=utf-8` and
+//! (unless set) `MPLBACKEND=Agg`. [`EnvPolicy::Inherit`] and [`EnvPolicy::Empty`] change
+//! the first step.
+//!
+//! # Never hanging, never leaking
+//! - The start (handshake, init cell, prelude) has one budget; a failed, timed-out or
+//!   cancelled start kills the runner.
+//! - [`Execution::cancel`] (or dropping the execution) and cell timeouts interrupt with
+//!   SIGINT; a cell still running after [`KernelOptions::interrupt_grace`] gets the kernel
+//!   killed and ends `kernel_killed`.
+//! - [`Kernel::shutdown`] escalates `exit`, SIGTERM and SIGKILL (to the process group,
+//!   so what user code started goes too) at [`KernelOptions::shutdown_grace`].
+//! - A runner that dies ends every pending execution at once with [`KernelError::Died`].
+//! - Dropping the last [`Kernel`] handle shuts the runner down; dropping the tokio
+//!   runtime kills it.
+//! - A consumer that falls behind pauses the runner's output; host memory stays bounded.
 #![warn(missing_docs)]
 
 mod display;
+mod driver;
+mod env;
 mod error;
+mod interpreter;
 mod kernel;
 mod options;
 mod outcome;
-// The driver that uses the session lands in the next commit.
-#[cfg_attr(not(test), allow(dead_code))]
 mod session;
 
-pub use pykernel_protocol::{MimeBundle, Status};
+pub use pykernel_protocol::{ExecId, MimeBundle, Status};
 
 pub use crate::{
     error::KernelError,
-    kernel::ShutdownReport,
+    interpreter::{PythonSource, ResolvedPython, resolve_python},
+    kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
         ExecuteOptions, HostFunction, HostFunctions, KernelOptions,

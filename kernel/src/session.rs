@@ -17,7 +17,7 @@ use pykernel_protocol::{
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
 
-use crate::{KernelError, Outcome, Output, PyError};
+use crate::{KernelError, Outcome, Output, PyError, ShutdownReport};
 
 /// What a session needs to know when it is created.
 #[derive(Debug)]
@@ -110,6 +110,18 @@ pub(crate) enum Ended {
 }
 
 impl Ended {
+    /// What `Kernel::shutdown` reports for this end.
+    pub(crate) fn report(&self) -> ShutdownReport {
+        let exit = match self {
+            Self::Died(exit) => Some(exit),
+            Self::Stopped { exit } => exit.as_ref(),
+        };
+        ShutdownReport {
+            confirmed: exit.is_some(),
+            status: exit.map(|exit| exit.status),
+        }
+    }
+
     /// The error for an execution that cannot run because the session ended this way.
     pub(crate) fn error(&self) -> KernelError {
         match self {
@@ -123,31 +135,32 @@ impl Ended {
 /// interrupts with escalation, and shutdown.
 ///
 /// ```text
-///                       hello (version ok)        last startup cell done
-///   Starting{Handshake} ────────────────► Starting{Cell} ─────────────────► Idle ◄───────┐
-///     │  bad version, exit, deadline,        │  cell error, exit, deadline   │ execute     │ done,
-///     │  shutdown (start cancelled)          │  shutdown                     ▼             │ queue empty
-///     │                                      │                             Busy ─────────┘
-///     │                                      │                               │ done, queue not empty:
-///     │                                      │                               │   Busy with the next cell
-///     │                                      │                               │ cancel, timeout, refused
-///     │                                      │                               │ input: SIGINT, kill timer
-///     ▼                                      ▼                               │
-///   ShuttingDown{Kill} ◄─────────────────────┘        shutdown ──────────────┤ (Idle too)
-///     │                                   ShuttingDown{Exit} ◄───────────────┘
-///     │                                     │ grace: SIGTERM        kill timer (interrupt grace):
-///     │                                     ▼                        ShuttingDown{Terminate}
-///     │                                   ShuttingDown{Terminate} ◄──────────┘
-///     │                                     │ grace: SIGKILL
-///     │                                     ▼
-///     │                                   ShuttingDown{Kill}
-///     │                                     │ grace: give up (unconfirmed)
-///     ▼                                     ▼
-///   Dead(Stopped) ◄──────────── runner exit observed
-///   Dead(Died)    ◄──────────── runner exit in Starting, Idle or Busy: every pending
-///                               execution ends at once with `KernelError::Died`
+///  Starting{Handshake}
+///     │ hello, version ok               bad version, a startup cell failed,
+///     ▼                                 the start deadline, start cancelled
+///  Starting{Cell} (init, prelude) ──────────────────────────► ShuttingDown{Kill}
+///     │ last startup cell done
+///     ▼
+///   Idle ──── execute ────► Busy ──┐ done, queue not empty:
+///     ▲                      │ ▲ ──┘ the next cell is sent
+///     └── done, queue empty ─┤
+///                            │ cancel, timeout or refused input(): SIGINT and a kill timer;
+///                            │ the kill timer fires (interrupt grace): SIGTERM
+///                            └─────────────────────────────────────────────┐
+///                                                                          ▼
+///  Idle, Busy ── shutdown ──► ShuttingDown{Exit} ── grace: SIGTERM ──► ShuttingDown{Terminate}
+///                                                                          │ grace: SIGKILL
+///                                                                          ▼
+///                                                                      ShuttingDown{Kill}
+///                                                                          │ grace: give up (unconfirmed)
+///                                                                          ▼
+///  Dead(Stopped) ◄── the runner's exit, seen in any ShuttingDown step
+///  Dead(Died)    ◄── the runner's exit seen in Starting, Idle or Busy: every pending
+///                    execution ends at once with `KernelError::Died`
 /// ```
 ///
+/// Each `grace` on the shutdown path is the shutdown grace; a `Dead(Stopped)` reached by
+/// giving up reports the shutdown as unconfirmed.
 /// Cells wait in a host-side queue and are written one at a time, when the previous one
 /// is done, so a queued cell can be dropped without the runner ever seeing it and an
 /// interrupt always reaches the cell it was meant for.
@@ -268,6 +281,14 @@ impl Session {
         )
     }
 
+    /// How the session ended, once it has.
+    pub(crate) fn ended(&self) -> Option<&Ended> {
+        match &self.state {
+            State::Dead(ended) => Some(ended),
+            _ => None,
+        }
+    }
+
     /// Feeds one thing the transport received.
     pub(crate) fn handle_incoming(&mut self, now: Instant, incoming: Incoming) {
         match incoming {
@@ -327,24 +348,15 @@ impl Session {
 
     /// Tells the session that writing to the runner failed: its input is gone, so it can
     /// never answer. The runner is killed; its exit ends the pending executions.
-    pub(crate) fn handle_send_failed(&mut self, now: Instant) {
+    pub(crate) fn handle_send_failed(&mut self) {
         if !self.is_alive() {
             return;
         }
         warn!("writing to the runner failed; killing it");
-        // The exit that follows the kill ends every pending execution with `Died`, naming
-        // the status; only the start, which has a caller waiting, fails right away.
-        if let State::Starting { .. } = self.state {
-            let phase = self.start_phase();
-            self.fail_start(
-                now,
-                KernelError::StartupFailed {
-                    phase,
-                    message: "the runner's input is closed".into(),
-                },
-            );
-            return;
-        }
+        // Later requests cannot be written either.
+        self.transmits.clear();
+        // The exit that follows the kill ends the start or every pending execution with
+        // `Died`, naming the status and the runner's last words.
         self.signals.push_back(Signal::Kill);
     }
 
@@ -873,13 +885,19 @@ impl Running {
         };
         // A `KeyboardInterrupt` the host raised to refuse `input()` is not a cancellation.
         let runner_cancelled = done.cancelled && !self.stdin_refused;
+        // A runner refuses `input()` itself when stdin is not allowed, with this exception.
+        let runner_refused_stdin = !self.allow_stdin
+            && self
+                .error
+                .as_ref()
+                .is_some_and(|error| error.ename == STDIN_REFUSED);
         let outcome = Outcome {
             status,
             execution_count: done.execution_count,
             error: self.error,
             cancelled: self.cancelled || runner_cancelled,
             timed_out: self.timed_out,
-            stdin_requested: self.stdin_refused,
+            stdin_requested: self.stdin_refused || runner_refused_stdin,
             kernel_killed: false,
         };
         (outcome, self.id)
@@ -899,6 +917,9 @@ impl Running {
         (outcome, self.id)
     }
 }
+
+/// The exception a runner raises for `input()` in a cell that may not ask for input.
+const STDIN_REFUSED: &str = "StdinNotImplementedError";
 
 /// The outcome of a cell that never ran.
 fn not_run() -> Outcome {

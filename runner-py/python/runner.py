@@ -41,6 +41,9 @@ RUNNER_VERSION = "0.1.0"
 
 _POSIX = os.name == "posix"
 _FLUSH_SIZE = 64 * 1024
+# One stream frame carries at most this many characters: even fully escaped it stays
+# far below the host's line limit (64 MiB), however large a single write() is.
+_MAX_FRAME_CHARS = 1024 * 1024
 _FLUSH_DELAY = 0.005
 _FD_SYNC_BUDGET = 0.2
 _CO_COROUTINE = 0x0080
@@ -192,9 +195,11 @@ def _setup_fds():
         os.close(devnull)
         for fd, stream in ((1, "stdout"), (2, "stderr")):
             read_end, write_end = os.pipe()
+            # Non-blocking first: if that is unsupported, fd 1/2 stay where they were
+            # rather than pointing at a pipe nobody drains.
+            os.set_blocking(read_end, False)
             os.dup2(write_end, fd)
             os.close(write_end)
-            os.set_blocking(read_end, False)
             _FD_CAPTURES.append(_FdCapture(read_end, stream))
     except (OSError, AttributeError) as exc:
         _log("fd-level capture unavailable: %s" % exc)
@@ -521,7 +526,11 @@ class _Output:
             if owner is None or owner.finished:
                 return
             for stream, chunks in segments:
-                _emit({"type": stream, "id": owner.id, "data": "".join(chunks)})
+                data = "".join(chunks)
+                for start in range(0, len(data), _MAX_FRAME_CHARS):
+                    _emit(
+                        {"type": stream, "id": owner.id, "data": data[start : start + _MAX_FRAME_CHARS]}
+                    )
         finally:
             _after_critical()
 

@@ -201,3 +201,33 @@ def test_forked_children_write_through_the_fd_pipes(kernel):
 def test_invalid_utf8_from_fds_is_replaced(kernel):
     frames = kernel.run("import os\nos.write(1, b'ok \\xff\\xfe end\\n')")
     assert stdout(frames) == "ok \ufffd\ufffd end\n"
+
+
+def test_a_huge_single_write_is_split_into_bounded_frames(kernel):
+    frames = kernel.run("import sys\nsys.stdout.write('q' * (3 * 1024 * 1024 + 5))")
+    chunks = of_type(frames, "stdout")
+    assert [len(c["data"]) for c in chunks] == [1024 * 1024] * 3 + [5]
+
+
+def test_concurrent_writers_never_interleave_inside_a_frame(kernel):
+    # Threads write, flush and display at once; every line the runner sends must stay a
+    # whole frame (the harness parses each one) and no write may be torn or lost.
+    frames = kernel.run(
+        "import threading, sys\n"
+        "def work(n):\n"
+        "    for i in range(300):\n"
+        "        sys.stdout.write('%d-%d\\n' % (n, i))\n"
+        "        if i % 7 == 0:\n"
+        "            sys.stdout.flush()\n"
+        "        if i % 50 == 0:\n"
+        "            display({'n': n, 'i': i}, raw=True)\n"
+        "        if i % 3 == 0:\n"
+        "            sys.stderr.write('e%d\\n' % n)\n"
+        "threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()"
+    )
+    lines = stdout(frames).splitlines()
+    assert sorted(lines) == sorted("%d-%d" % (n, i) for n in range(8) for i in range(300))
+    assert len(of_type(frames, "display")) == 8 * 6
+    assert stderr(frames).count("\n") == 8 * 100

@@ -11,7 +11,7 @@
 //! - `advance MS`: time passes; every deadline on the way fires at its instant.
 //!
 //! The transcript shows what the session asks for: `>` a request (its JSON line), `!` a
-//! signal or closing input, `=` an event, `@ MS` the instant a deadline fired.
+//! signal or closing input (in the driver's order), `=` an event, `@ MS` the instant a deadline fired.
 
 use std::{
     fmt::Write as _,
@@ -167,7 +167,7 @@ impl Harness {
                 };
                 self.session.handle_signal_failed(signal);
             }
-            "send-failed" => self.session.handle_send_failed(now),
+            "send-failed" => self.session.handle_send_failed(),
             "advance" => self.advance(Duration::from_millis(parse(rest))),
             other => panic!("unknown script verb `{other}`"),
         }
@@ -220,13 +220,13 @@ impl Harness {
                 let line = serde_json::to_string(&request).unwrap_or_else(|err| err.to_string());
                 let _ = writeln!(self.out, "> {line}");
             }
-            if self.session.poll_close_input() {
-                progress = true;
-                self.out.push_str("! close input\n");
-            }
             while let Some(signal) = self.session.poll_signal() {
                 progress = true;
                 let _ = writeln!(self.out, "! signal {signal:?}");
+            }
+            if self.session.poll_close_input() {
+                progress = true;
+                self.out.push_str("! close input\n");
             }
             while let Some(event) = self.session.poll_event() {
                 progress = true;
@@ -350,8 +350,8 @@ fn protocol_mismatch_fails_the_start_and_kills_the_runner() {
         ",
     );
     insta::assert_snapshot!(transcript, @"
-    ! close input
     ! signal Kill
+    ! close input
     = start failed: runner speaks protocol 1, host speaks 2
     = stopped: confirmed (exit code -9)
     ");
@@ -362,8 +362,8 @@ fn startup_timeout_names_the_phase_and_kills_the_runner() {
     let handshake = check("advance 10000\nadvance 2000");
     insta::assert_snapshot!(handshake, @"
     @ 10000
-    ! close input
     ! signal Kill
+    ! close input
     = start failed: kernel handshake timed out
     @ 11000
     = stopped: unconfirmed
@@ -372,8 +372,8 @@ fn startup_timeout_names_the_phase_and_kills_the_runner() {
     insta::assert_snapshot!(init, @r#"
     > {"id":"init","code":"import os","silent":true,"storeHistory":false}
     @ 10000
-    ! close input
     ! signal Kill
+    ! close input
     = start failed: kernel init timed out
     = stopped: confirmed (exit code -9)
     "#);
@@ -390,8 +390,8 @@ fn a_failing_startup_cell_fails_the_start_with_its_exception() {
     );
     insta::assert_snapshot!(transcript, @r#"
     > {"id":"init","code":"import os","silent":true,"storeHistory":false}
-    ! close input
     ! signal Kill
+    ! close input
     = start failed: kernel init failed: ImportError: no module named x
     "#);
 }
@@ -411,8 +411,8 @@ fn shutdown_while_starting_kills_at_once() {
     let transcript = check("hello\nshutdown\nadvance 1000");
     insta::assert_snapshot!(transcript, @r#"
     > {"id":"init","code":"import os","silent":true,"storeHistory":false}
-    ! close input
     ! signal Kill
+    ! close input
     = start failed: kernel start cancelled
     @ 1000
     = stopped: unconfirmed
@@ -714,6 +714,25 @@ fn input_is_relayed_when_allowed_and_refused_otherwise() {
     ! signal Interrupt
     = output 1: Error(PyError { ename: "KeyboardInterrupt", evalue: "", traceback: [] })
     = finished 1: Error count=7 stdin_requested error=KeyboardInterrupt:
+    "#);
+    let refused_by_the_runner = check_ready(
+        r#"
+        exec 1 input()
+        <- {"type":"error","id":"1","ename":"StdinNotImplementedError","evalue":"no","traceback":[]}
+        done 1 error
+        exec 2 stdin input()
+        <- {"type":"error","id":"2","ename":"StdinNotImplementedError","evalue":"no","traceback":[]}
+        done 2 error
+        "#,
+    );
+    insta::assert_snapshot!(refused_by_the_runner, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"input()","silent":false,"storeHistory":true}
+    = output 1: Error(PyError { ename: "StdinNotImplementedError", evalue: "no", traceback: [] })
+    = finished 1: Error count=7 stdin_requested error=StdinNotImplementedError: no
+    > {"id":"2","code":"input()","silent":false,"storeHistory":true,"allowStdin":true}
+    = output 2: Error(PyError { ename: "StdinNotImplementedError", evalue: "no", traceback: [] })
+    = finished 2: Error count=7 error=StdinNotImplementedError: no
     "#);
 }
 

@@ -1,1 +1,8 @@
+//! Integration tests of the kernel crate: the public API over the memory transport with a
+//! scripted fake runner (paused tokio time), over a real Python (gated at runtime by
+//! `PYKERNEL_TEST_PYTHON`), and display rendering.
+
 mod display;
+mod fake;
+#[cfg(target_os = "linux")]
+mod python;

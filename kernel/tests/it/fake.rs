@@ -1,0 +1,657 @@
+//! The kernel's behaviour over a [`MemoryTransport`] and a [`FakeRunner`], in paused time.
+//!
+//! Cells are written in a tiny language that [`script_for`] turns into the fake runner's
+//! script: `print TEXT`, `sleep SECS`, `wait` (until interrupted), `flood N` (N lines,
+//! then wait), `stubborn` (ignores
+//! interrupts), `unkillable` (ignores interrupts and SIGTERM), `raise`, `die`, `input`,
+//! `call NAME JSON`, `noise` (malformed and stray lines, then output); anything else
+//! just succeeds.
+
+use std::{
+    fmt::Write as _,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use pykernel::{
+    ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Output, ShutdownReport,
+};
+use pykernel_protocol::{Event, ExecId, Execute, Hello, Request, StreamData};
+use pykernel_transport::{
+    ExitStatus, FakeRunner, MemoryTransport, RunnerLog, Script, Signal, Step,
+};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// A started kernel over a fake runner.
+struct Fake {
+    kernel: Kernel,
+    log: RunnerLog,
+    runner: JoinHandle<ExitStatus>,
+}
+
+/// Options every test starts from: a fixed working directory, no prelude, the default graces.
+fn options() -> KernelOptions {
+    KernelOptions::new()
+        .with_cwd("/pyk-test")
+        .with_prelude(false)
+}
+
+async fn start(options: KernelOptions) -> Fake {
+    match try_start(FakeRunner::new, options).await {
+        (Ok(kernel), log, runner) => Fake {
+            kernel,
+            log,
+            runner,
+        },
+        (Err(err), ..) => panic!("start failed: {err}"),
+    }
+}
+
+/// Starts over a fake runner built by `build` (which may change its hello).
+async fn try_start(
+    build: impl FnOnce(pykernel_transport::RunnerHandle) -> FakeRunner,
+    options: KernelOptions,
+) -> (
+    Result<Kernel, KernelError>,
+    RunnerLog,
+    JoinHandle<ExitStatus>,
+) {
+    let (transport, handle) = MemoryTransport::pair();
+    let log = handle.log();
+    let runner = build(handle).on_execute(script_for).spawn();
+    let result = Kernel::start_with_transport(Box::new(transport), options).await;
+    (result, log, runner)
+}
+
+fn script_for(execute: &Execute) -> Script {
+    let (verb, rest) = execute.code.split_once(' ').unwrap_or((&execute.code, ""));
+    match verb {
+        "print" => Script::new().stdout(format!("{rest}\n")),
+        "sleep" => Script::new().sleep(Duration::from_secs(rest.parse().unwrap_or(1))),
+        "wait" => Script::new().wait_for_interrupt(),
+        "flood" => (0..rest.parse().unwrap_or(1))
+            .fold(Script::new(), |script, n| {
+                script.stdout(format!("line {n}\n"))
+            })
+            .wait_for_interrupt(),
+        "stubborn" => Script::new().ignore_interrupts().wait_for_interrupt(),
+        "unkillable" => Script::new()
+            .ignore_interrupts()
+            .ignore_terminate()
+            .wait_for_interrupt(),
+        "raise" => Script::new().error("ValueError", "boom"),
+        "die" => Script::new().stdout("dying\n").exit(
+            ExitStatus::Code(3),
+            "Traceback (most recent call last):\nSystemError: boom\n",
+        ),
+        "input" => Script::new().input("name? "),
+        "call" => {
+            let (name, args) = rest.split_once(' ').unwrap_or((rest, "null"));
+            Script::new().call(name, serde_json::from_str(args).unwrap_or(Value::Null))
+        }
+        "noise" => Script::new()
+            .step(Step::Line("this is not json".into()))
+            .step(Step::Line(r#"{"type":"mystery","id":"x"}"#.into()))
+            .step(Step::Emit(Event::Stdout(StreamData {
+                id: ExecId::new("someone-else"),
+                data: "stray\n".into(),
+            })))
+            .stdout("kept\n"),
+        _ => Script::new(),
+    }
+}
+
+/// Lets every task run until it waits (time stays where it is).
+async fn settle() {
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Takes every output, then the outcome, and renders both.
+async fn collect(mut execution: Execution) -> String {
+    let mut out = String::new();
+    while let Some(output) = execution.next_output().await {
+        let _ = writeln!(out, "{}", render_output(&output));
+    }
+    out.push_str(&render_outcome(execution.outcome().await));
+    out
+}
+
+fn render_output(output: &Output) -> String {
+    match output {
+        Output::Stdout(text) => format!("stdout {text:?}"),
+        Output::Stderr(text) => format!("stderr {text:?}"),
+        Output::Error(error) => format!("error {}: {}", error.ename, error.evalue),
+        other => format!("{other:?}"),
+    }
+}
+
+fn render_outcome(result: Result<pykernel::Outcome, KernelError>) -> String {
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(err) => return format!("=> Err({err})\n"),
+    };
+    let mut line = format!("=> {:?}", outcome.status);
+    if let Some(count) = outcome.execution_count {
+        let _ = write!(line, " count={count}");
+    }
+    for (flag, set) in [
+        ("cancelled", outcome.cancelled),
+        ("timed_out", outcome.timed_out),
+        ("stdin_requested", outcome.stdin_requested),
+        ("kernel_killed", outcome.kernel_killed),
+    ] {
+        if set {
+            let _ = write!(line, " {flag}");
+        }
+    }
+    if let Some(error) = &outcome.error {
+        let _ = write!(line, " error={}", error.ename);
+    }
+    line.push('\n');
+    line
+}
+
+/// What the runner saw: requests (execute by id and code), signals, input closing, exit.
+fn render_log(log: &RunnerLog) -> String {
+    let mut out = String::new();
+    for request in log.requests() {
+        let line = match request {
+            Request::Execute(execute) if execute.silent => {
+                format!("execute {} (silent)", execute.id)
+            }
+            Request::Execute(execute) => format!("execute {} {:?}", execute.id, execute.code),
+            Request::Exit => "exit".to_owned(),
+            Request::Interrupt => "interrupt (in band)".to_owned(),
+            Request::InputReply(reply) => format!("input_reply {} {:?}", reply.id, reply.value),
+            Request::CallReply(reply) => format!("reply {} {:?}", reply.call_id, reply.result),
+        };
+        let _ = writeln!(out, "> {line}");
+    }
+    for signal in log.signals() {
+        let _ = writeln!(out, "! {signal:?}");
+    }
+    if log.input_closed() {
+        out.push_str("! input closed\n");
+    }
+    if let Some(status) = log.exit_status() {
+        let _ = writeln!(out, "exit: {status}");
+    }
+    out
+}
+
+fn report(report: ShutdownReport) -> String {
+    format!("confirmed={} status={:?}", report.confirmed, report.status)
+}
+
+#[test]
+fn handles_can_move_between_tasks() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Kernel>();
+    send_sync::<KernelError>();
+    send::<Execution>();
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_runs_init_and_prelude_then_cells_stream_in_order() {
+    let fake = start(options().with_prelude(true).with_env("PYK_X", "1")).await;
+    let info = fake.kernel.info();
+    assert_eq!(
+        (
+            info.python_version.as_str(),
+            info.protocol,
+            info.python.is_none()
+        ),
+        ("3.12.0", 2, true)
+    );
+    let transcript = collect(fake.kernel.execute("print hello", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "hello\n"
+    => Ok count=1
+    "#);
+    let init = fake
+        .log
+        .requests()
+        .into_iter()
+        .find_map(|request| match request {
+            Request::Execute(execute) if execute.id.as_str() == "init" => Some(execute.code),
+            _ => None,
+        });
+    insta::assert_snapshot!(init.unwrap_or_default(), @r#"
+    def __pykernel_init(cwd, env):
+        import os, sys
+        os.chdir(cwd)
+        os.environ.update(env)
+        if cwd in sys.path:
+            sys.path.remove(cwd)
+        sys.path.insert(0, cwd)
+    __pykernel_init("/pyk-test", {"PYK_X":"1"})
+    del __pykernel_init
+    "#);
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute prelude (silent)
+    > execute 1 "print hello"
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn outputs_arrive_before_the_cell_ends_and_errors_are_outcomes() {
+    let fake = start(options()).await;
+    let mut execution = fake.kernel.execute("print early", ExecuteOptions::new());
+    let first = execution.next().await;
+    assert_eq!(first, Some(Output::Stdout("early\n".into())));
+    let transcript = collect(fake.kernel.execute("raise", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(transcript, @r#"
+    error ValueError: boom
+    => Error count=2 error=ValueError
+    "#);
+    drop(execution);
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_lines_and_frames_for_unknown_ids_are_skipped() {
+    let fake = start(options()).await;
+    let transcript = collect(fake.kernel.execute("noise", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "kept\n"
+    => Ok count=1
+    "#);
+    assert!(fake.kernel.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_callers_run_one_at_a_time_in_submission_order() {
+    let fake = start(options()).await;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for n in 0..5 {
+        let kernel = fake.kernel.clone();
+        let order = Arc::clone(&order);
+        tasks.push(tokio::spawn(async move {
+            // Later tasks submit first, so submission order differs from spawn order.
+            tokio::time::sleep(Duration::from_millis(100 * (5 - n))).await;
+            let execution = kernel.execute(format!("print {n}"), ExecuteOptions::new());
+            order
+                .lock()
+                .map(|mut order| order.push(n))
+                .unwrap_or_default();
+            collect(execution).await
+        }));
+    }
+    let mut transcripts = Vec::new();
+    for task in tasks {
+        transcripts.push(
+            task.await
+                .unwrap_or_else(|err| format!("task failed: {err}")),
+        );
+    }
+    insta::assert_snapshot!(transcripts.concat(), @r#"
+    stdout "0\n"
+    => Ok count=5
+    stdout "1\n"
+    => Ok count=4
+    stdout "2\n"
+    => Ok count=3
+    stdout "3\n"
+    => Ok count=2
+    stdout "4\n"
+    => Ok count=1
+    "#);
+    let submitted = order.lock().map(|order| order.clone()).unwrap_or_default();
+    let sent: Vec<String> = fake
+        .log
+        .requests()
+        .into_iter()
+        .filter_map(|request| match request {
+            Request::Execute(execute) if !execute.silent => Some(execute.code),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = submitted.iter().map(|n| format!("print {n}")).collect();
+    assert_eq!(sent, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_cell_is_written_only_after_the_previous_is_done() {
+    let fake = start(options()).await;
+    let first = fake.kernel.execute("sleep 10", ExecuteOptions::new());
+    let second = fake.kernel.execute("print second", ExecuteOptions::new());
+    settle().await;
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "sleep 10"
+    "#);
+    let transcript = collect(first).await + &collect(second).await;
+    insta::assert_snapshot!(transcript, @r#"
+    => Ok count=1
+    stdout "second\n"
+    => Ok count=2
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_cell_cancelled_or_dropped_is_never_sent() {
+    let fake = start(options()).await;
+    let running = fake.kernel.execute("sleep 5", ExecuteOptions::new());
+    let cancelled = fake
+        .kernel
+        .execute("print cancelled", ExecuteOptions::new());
+    let dropped = fake.kernel.execute("print dropped", ExecuteOptions::new());
+    let last = fake.kernel.execute("print last", ExecuteOptions::new());
+    cancelled.cancel();
+    drop(dropped);
+    let transcript = collect(running).await + &collect(cancelled).await + &collect(last).await;
+    insta::assert_snapshot!(transcript, @r#"
+    => Ok count=1
+    => Error cancelled
+    stdout "last\n"
+    => Ok count=2
+    "#);
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "sleep 5"
+    > execute 4 "print last"
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_running_execution_interrupts_it() {
+    let fake = start(options()).await;
+    let running = fake.kernel.execute("wait", ExecuteOptions::new());
+    settle().await;
+    drop(running);
+    let transcript = collect(fake.kernel.execute("print after", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "after\n"
+    => Ok count=2
+    "#);
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "wait"
+    > execute 2 "print after"
+    ! Interrupt
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn escalation_happens_at_exactly_the_interrupt_grace() {
+    let grace = Duration::from_secs(5);
+    let fake = start(options().with_interrupt_grace(grace)).await;
+    let execution = fake.kernel.execute("stubborn", ExecuteOptions::new());
+    let queued = fake.kernel.execute("print never", ExecuteOptions::new());
+    settle().await;
+    execution.cancel();
+    settle().await;
+    tokio::time::advance(grace - Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(
+        fake.log.signals(),
+        [Signal::Interrupt],
+        "no escalation before the grace"
+    );
+    assert!(fake.kernel.is_alive());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(fake.log.signals(), [Signal::Interrupt, Signal::Terminate]);
+    let transcript = collect(execution).await + &collect(queued).await;
+    insta::assert_snapshot!(transcript, @r"
+    => Error cancelled kernel_killed
+    => Error cancelled kernel_killed
+    ");
+    assert!(!fake.kernel.is_alive());
+    insta::assert_snapshot!(report(fake.kernel.shutdown().await), @"confirmed=true status=Some(Signal(15))");
+    let later = collect(fake.kernel.execute("print later", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(later, @"=> Err(kernel is not running)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_interrupts_and_the_kernel_stays_usable() {
+    let fake = start(options()).await;
+    let options = ExecuteOptions::new().with_timeout(Duration::from_secs(2));
+    let timed_out = collect(fake.kernel.execute("sleep 60", options)).await;
+    insta::assert_snapshot!(timed_out, @r"
+    error KeyboardInterrupt: 
+    => Error count=1 cancelled timed_out error=KeyboardInterrupt
+    ");
+    let after = collect(fake.kernel.execute("print fine", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(after, @r#"
+    stdout "fine\n"
+    => Ok count=2
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn death_mid_cell_ends_running_and_queued_with_died() {
+    let fake = start(options()).await;
+    let running = fake.kernel.execute("die", ExecuteOptions::new());
+    let queued = fake.kernel.execute("print never", ExecuteOptions::new());
+    let transcript = collect(running).await + &collect(queued).await;
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "dying\n"
+    => Err(kernel died (exit code 3); stderr:
+    Traceback (most recent call last):
+    SystemError: boom)
+    => Err(kernel died (exit code 3); stderr:
+    Traceback (most recent call last):
+    SystemError: boom)
+    "#);
+    assert!(!fake.kernel.is_alive());
+    let later = collect(fake.kernel.execute("print later", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(later, @r"
+    => Err(kernel died (exit code 3); stderr:
+    Traceback (most recent call last):
+    SystemError: boom)
+    ");
+    let interrupt = fake.kernel.interrupt().map_err(|err| err.to_string());
+    assert!(interrupt.is_err_and(|err| err.starts_with("kernel died (exit code 3)")));
+    insta::assert_snapshot!(report(fake.kernel.shutdown().await), @"confirmed=true status=Some(Code(3))");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_escalates_exit_term_kill_at_the_graces_and_is_idempotent() {
+    let grace = Duration::from_secs(1);
+    let fake = start(options().with_shutdown_grace(grace)).await;
+    let running = fake.kernel.execute("unkillable", ExecuteOptions::new());
+    settle().await;
+    let first = tokio::spawn({
+        let kernel = fake.kernel.clone();
+        async move { kernel.shutdown().await }
+    });
+    let second = tokio::spawn({
+        let kernel = fake.kernel.clone();
+        async move { kernel.shutdown().await }
+    });
+    settle().await;
+    assert!(!fake.kernel.is_alive());
+    assert_eq!(fake.log.signals(), []);
+    tokio::time::advance(grace - Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(fake.log.signals(), []);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(fake.log.signals(), [Signal::Terminate]);
+    tokio::time::advance(grace).await;
+    settle().await;
+    let reports = [first.await, second.await].map(|report| match report {
+        Ok(report) => self::report(report),
+        Err(err) => err.to_string(),
+    });
+    insta::assert_snapshot!(reports.join("\n"), @r"
+    confirmed=true status=Some(Signal(9))
+    confirmed=true status=Some(Signal(9))
+    ");
+    insta::assert_snapshot!(report(fake.kernel.shutdown().await), @"confirmed=true status=Some(Signal(9))");
+    insta::assert_snapshot!(collect(running).await, @"=> Error cancelled kernel_killed");
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "unkillable"
+    > exit
+    ! Terminate
+    ! Kill
+    ! input closed
+    exit: signal 9
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn graceful_shutdown_of_an_idle_kernel_is_confirmed() {
+    let fake = start(options()).await;
+    insta::assert_snapshot!(report(fake.kernel.shutdown().await), @"confirmed=true status=Some(Code(0))");
+    assert_eq!(fake.runner.await.ok(), Some(ExitStatus::Code(0)));
+    assert!(fake.kernel.interrupt().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_shuts_the_runner_down() {
+    let fake = start(options()).await;
+    let clone = fake.kernel.clone();
+    drop(fake.kernel);
+    settle().await;
+    assert_eq!(
+        fake.log.exit_status(),
+        None,
+        "a clone still holds the kernel"
+    );
+    drop(clone);
+    let status = tokio::time::timeout(Duration::from_secs(10), fake.runner).await;
+    assert!(matches!(status, Ok(Ok(ExitStatus::Code(0)))), "{status:?}");
+    insta::assert_snapshot!(render_log(&fake.log), @r"
+    > execute init (silent)
+    > exit
+    ! input closed
+    exit: exit code 0
+    ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn protocol_mismatch_fails_the_start_and_kills_the_runner() {
+    let old = |handle| {
+        FakeRunner::new(handle).hello(Some(Hello {
+            protocol: 1,
+            runner: "old".into(),
+            python: "3.8.0".into(),
+            pid: 7,
+            features: Vec::new(),
+        }))
+    };
+    let (result, log, _runner) = try_start(old, options()).await;
+    insta::assert_snapshot!(result.map(|_| ()).unwrap_err(), @"runner speaks protocol 1, host speaks 2");
+    insta::assert_snapshot!(render_log(&log), @"
+    ! Kill
+    ! input closed
+    exit: signal 9
+    ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_runner_times_the_start_out_and_is_killed() {
+    let silent = |handle| FakeRunner::new(handle).hello(None);
+    let options = options().with_startup_timeout(Duration::from_secs(3));
+    let (result, log, _runner) = try_start(silent, options).await;
+    insta::assert_snapshot!(result.map(|_| ()).unwrap_err(), @"kernel handshake timed out");
+    insta::assert_snapshot!(render_log(&log), @"
+    ! Kill
+    ! input closed
+    exit: signal 9
+    ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_start_kills_the_runner() {
+    let (transport, handle) = MemoryTransport::pair();
+    let log = handle.log();
+    let runner = FakeRunner::new(handle).hello(None).spawn();
+    let start = Kernel::start_with_transport(Box::new(transport), options());
+    let abandoned = tokio::time::timeout(Duration::from_millis(50), start).await;
+    assert!(
+        abandoned.is_err(),
+        "the start cannot finish without a hello"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), runner).await;
+    assert!(
+        matches!(status, Ok(Ok(ExitStatus::Signal(9)))),
+        "{status:?}"
+    );
+    assert_eq!(log.signals(), [Signal::Kill]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn input_is_relayed_when_allowed_and_refused_otherwise() {
+    let fake = start(options()).await;
+    let mut asking = fake
+        .kernel
+        .execute("input", ExecuteOptions::new().with_stdin(true));
+    let request = asking.next_output().await;
+    insta::assert_snapshot!(format!("{request:?}"), @r#"Some(InputRequest { prompt: "name? ", password: false })"#);
+    let replied = asking.reply_input("Ada");
+    assert!(replied.is_ok());
+    insta::assert_snapshot!(collect(asking).await, @r#"
+    stdout "Ada\n"
+    => Ok count=1
+    "#);
+    let refused = collect(fake.kernel.execute("input", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(refused, @r"
+    error KeyboardInterrupt: 
+    => Error count=2 stdin_requested error=KeyboardInterrupt
+    ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn host_functions_answer_calls_and_unknown_names_raise() {
+    let add: pykernel::HostFunction = Arc::new(|args: Value| {
+        let numbers: Vec<i64> = serde_json::from_value(args).map_err(|err| err.to_string())?;
+        Ok(json!(numbers.iter().sum::<i64>()))
+    });
+    let failing: pykernel::HostFunction = Arc::new(|_| Err("nope".to_owned()));
+    let options = options()
+        .with_host_function("add", add)
+        .with_host_function("fail", failing);
+    let fake = start(options).await;
+    let transcript = collect(
+        fake.kernel
+            .execute("call add [1, 2, 39]", ExecuteOptions::new()),
+    )
+    .await
+        + &collect(fake.kernel.execute("call fail null", ExecuteOptions::new())).await
+        + &collect(
+            fake.kernel
+                .execute("call missing {}", ExecuteOptions::new()),
+        )
+        .await;
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "42\n"
+    => Ok count=1
+    error HostCallError: nope
+    => Error count=2 error=HostCallError
+    error HostCallError: no host function named "missing"
+    => Error count=3 error=HostCallError
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_that_stops_reading_delays_nothing_else() {
+    let fake = start(options()).await;
+    let mut unread = fake.kernel.execute("flood 1000", ExecuteOptions::new());
+    assert_eq!(
+        unread.next_output().await,
+        Some(Output::Stdout("line 0\n".into()))
+    );
+    settle().await;
+    // Dropping a flooding execution cancels it and frees the driver for the next cell.
+    drop(unread);
+    let next = collect(fake.kernel.execute("print next", ExecuteOptions::new())).await;
+    insta::assert_snapshot!(next, @r#"
+    stdout "next\n"
+    => Ok count=2
+    "#);
+    // A consumer that never reads does not hold up shutdown.
+    let _stalled = fake.kernel.execute("flood 1000", ExecuteOptions::new());
+    settle().await;
+    let report = tokio::time::timeout(Duration::from_secs(10), fake.kernel.shutdown()).await;
+    insta::assert_snapshot!(format!("{report:?}"), @"Ok(ShutdownReport { confirmed: true, status: Some(Signal(15)) })");
+}

@@ -1,0 +1,524 @@
+//! The kernel over a real Python, gated at runtime: each test returns at once unless
+//! `PYKERNEL_TEST_PYTHON` names an interpreter (`cargo xtask test-python` sets it).
+//!
+//! Time bounds here only catch hangs; they are generous on purpose.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use futures::future::join_all;
+use pykernel::{
+    ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Outcome, Output, PythonSource,
+};
+use tokio::{sync::Mutex, time::timeout};
+
+/// Tests that measure the host's memory or start many processes take turns.
+static HEAVY: Mutex<()> = Mutex::const_new(());
+
+/// A bound that only catches a hang.
+const HANG: Duration = Duration::from_secs(30);
+
+fn python() -> Option<PathBuf> {
+    std::env::var_os("PYKERNEL_TEST_PYTHON")
+        .filter(|python| !python.is_empty())
+        .map(PathBuf::from)
+}
+
+fn options(python: &Path, cwd: &Path) -> KernelOptions {
+    KernelOptions::new()
+        .with_python(python)
+        .with_cwd(cwd)
+        // The machine may be busy compiling; this only catches a start that hangs.
+        .with_startup_timeout(Duration::from_secs(60))
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|err| panic!("tempdir: {err}"))
+}
+
+async fn start(options: KernelOptions) -> Kernel {
+    match timeout(HANG * 2, Kernel::start(options)).await {
+        Ok(Ok(kernel)) => kernel,
+        Ok(Err(err)) => panic!("start failed: {err}"),
+        Err(_) => panic!("start hung"),
+    }
+}
+
+async fn outcome(execution: Execution) -> Result<Outcome, KernelError> {
+    match timeout(HANG, execution.outcome()).await {
+        Ok(result) => result,
+        Err(_) => panic!("the execution hung"),
+    }
+}
+
+/// Runs `code` and returns its stdout, its result's `text/plain` and its outcome.
+async fn run(kernel: &Kernel, code: &str) -> (String, String, Outcome) {
+    let mut execution = kernel.execute(code, ExecuteOptions::new());
+    let mut stdout = String::new();
+    let mut result = String::new();
+    while let Some(output) = timeout(HANG, execution.next_output()).await.ok().flatten() {
+        match output {
+            Output::Stdout(text) => stdout.push_str(&text),
+            Output::Result(bundle) => result.push_str(bundle.get_str("text/plain").unwrap_or("")),
+            _ => {}
+        }
+    }
+    match outcome(execution).await {
+        Ok(outcome) => (stdout, result, outcome),
+        Err(err) => panic!("{code:?} failed: {err}"),
+    }
+}
+
+/// Waits until the running cell prints a line containing `marker`.
+async fn wait_for_output(execution: &mut Execution, marker: &str) {
+    let mut seen = String::new();
+    while !seen.contains(marker) {
+        match timeout(HANG, execution.next_output()).await {
+            Ok(Some(Output::Stdout(text))) => seen.push_str(&text),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the cell ended before printing {marker:?}; saw {seen:?}"),
+            Err(_) => panic!("no {marker:?} within the bound; saw {seen:?}"),
+        }
+    }
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone).
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `pid` is gone.
+async fn assert_gone(pid: u32, what: &str) {
+    let deadline = tokio::time::Instant::now() + HANG;
+    while is_running(pid) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} (pid {pid}) is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the test `name` alone in a child process of this test binary and checks that it
+/// passed; returns `false` in that child, which then runs the test body. Used where
+/// the process's memory is measured, so other tests (and the debug info a failing test
+/// loads for its backtrace) do not count.
+async fn run_isolated(name: &str) -> bool {
+    const ISOLATED: &str = "PYKERNEL_TEST_ISOLATED";
+    if std::env::var_os(ISOLATED).is_some() {
+        return false;
+    }
+    let _heavy = HEAVY.lock().await;
+    let exe = std::env::current_exe().unwrap_or_else(|err| panic!("current_exe: {err}"));
+    let child = tokio::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ISOLATED, "1")
+        .output();
+    let output = timeout(HANG * 4, child)
+        .await
+        .unwrap_or_else(|_| panic!("the isolated test hung"))
+        .unwrap_or_else(|err| panic!("running the isolated test: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "isolated {name} failed:\n{stdout}\n{stderr}"
+    );
+    true
+}
+
+/// The host process's resident memory, in bytes.
+fn host_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[tokio::test]
+async fn cells_share_a_namespace_and_report_their_interpreter() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let info = kernel.info().clone();
+    assert_eq!(
+        info.python.as_ref().map(|python| &python.source),
+        Some(&PythonSource::Explicit)
+    );
+    assert!(info.python_version.starts_with('3'), "{info:?}");
+    assert!(is_running(info.pid));
+    let (_, _, first) = run(&kernel, "x = 41").await;
+    assert!(first.is_ok());
+    let (_, result, second) = run(&kernel, "x + 1").await;
+    assert_eq!((result.as_str(), second.is_ok()), ("42", true));
+    let (stdout, _, _) = run(&kernel, "import os; print(os.getcwd())").await;
+    let expected = std::fs::canonicalize(cwd.path()).unwrap_or_else(|_| cwd.path().to_path_buf());
+    assert_eq!(stdout.trim_end(), expected.display().to_string());
+    let (_, _, failed) = run(&kernel, "raise ValueError('boom')").await;
+    let error = failed.error.map(|error| (error.ename, error.evalue));
+    assert_eq!(error, Some(("ValueError".to_owned(), "boom".to_owned())));
+    let report = kernel.shutdown().await;
+    assert!(report.confirmed, "{report:?}");
+    assert_gone(info.pid, "the runner").await;
+}
+
+#[tokio::test]
+async fn output_streams_before_the_cell_ends() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let flag = cwd.path().join("go");
+    // The cell waits for a file the test creates only after it saw the first line, so
+    // the test hangs (and fails on the bound) if output were held until the end.
+    let code = format!(
+        "import os, time\nprint('first', flush=True)\n\
+         for _ in range(2000):\n    if os.path.exists({flag:?}):\n        break\n    time.sleep(0.01)\n\
+         print('second')",
+        flag = flag.display().to_string()
+    );
+    let mut execution = kernel.execute(code, ExecuteOptions::new());
+    wait_for_output(&mut execution, "first").await;
+    std::fs::write(&flag, "").unwrap_or_else(|err| panic!("write flag: {err}"));
+    wait_for_output(&mut execution, "second").await;
+    let outcome = outcome(execution).await;
+    assert!(outcome.is_ok_and(|outcome| outcome.is_ok()));
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_loop_is_interrupted_and_the_kernel_stays_usable() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let mut execution = kernel.execute(
+        "print('looping', flush=True)\nwhile True: pass",
+        ExecuteOptions::new(),
+    );
+    wait_for_output(&mut execution, "looping").await;
+    assert!(kernel.interrupt().is_ok());
+    let interrupted = outcome(execution)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(
+        interrupted.cancelled && !interrupted.kernel_killed,
+        "{interrupted:?}"
+    );
+    assert_eq!(
+        interrupted.error.map(|error| error.ename).as_deref(),
+        Some("KeyboardInterrupt")
+    );
+    let (stdout, _, after) = run(&kernel, "print('alive')").await;
+    assert_eq!((stdout.as_str(), after.is_ok()), ("alive\n", true));
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cell_timeout_interrupts_it() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let options = ExecuteOptions::new().with_timeout(Duration::from_millis(500));
+    let timed_out = outcome(kernel.execute("import time\ntime.sleep(60)", options))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(
+        timed_out.timed_out && timed_out.cancelled && !timed_out.kernel_killed,
+        "{timed_out:?}"
+    );
+    assert!(kernel.is_alive());
+    let (stdout, _, _) = run(&kernel, "print('still here')").await;
+    assert_eq!(stdout, "still here\n");
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ignored_interrupt_escalates_to_killing_the_kernel() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let options = options(&python, cwd.path()).with_interrupt_grace(Duration::from_secs(1));
+    let kernel = start(options).await;
+    let pid = kernel.info().pid;
+    let code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+                print('ignoring', flush=True)\nwhile True: pass";
+    let mut execution = kernel.execute(code, ExecuteOptions::new());
+    wait_for_output(&mut execution, "ignoring").await;
+    execution.cancel();
+    let killed = outcome(execution)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(killed.kernel_killed && killed.cancelled, "{killed:?}");
+    assert!(!kernel.is_alive());
+    assert_gone(pid, "the runner").await;
+    let later = kernel
+        .execute("print(1)", ExecuteOptions::new())
+        .outcome()
+        .await;
+    assert!(matches!(later, Err(KernelError::NotRunning)), "{later:?}");
+}
+
+#[tokio::test]
+async fn a_runner_that_exits_mid_cell_reports_its_exit_code() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let dying = kernel.execute("import os\nos._exit(3)", ExecuteOptions::new());
+    let queued = kernel.execute("print('never')", ExecuteOptions::new());
+    let died = outcome(dying).await;
+    let message = died.map(|_| ()).map_err(|err| err.to_string());
+    assert!(
+        message
+            .as_ref()
+            .is_err_and(|message| message.starts_with("kernel died (exit code 3)")),
+        "{message:?}"
+    );
+    let queued = outcome(queued).await;
+    assert!(
+        matches!(queued, Err(KernelError::Died { .. })),
+        "{queued:?}"
+    );
+    assert!(!kernel.is_alive());
+    let report = kernel.shutdown().await;
+    assert!(report.confirmed, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_hundred_megabytes_of_output_stream_in_bounded_memory() {
+    let Some(python) = python() else { return };
+    if run_isolated("python::a_hundred_megabytes_of_output_stream_in_bounded_memory").await {
+        return;
+    }
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    const TOTAL: usize = 100 * 1024 * 1024;
+    let code = format!(
+        "import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range({}):\n    sys.stdout.write(line)",
+        TOTAL / 1024
+    );
+    let mut execution = kernel.execute(code, ExecuteOptions::new());
+    let baseline = host_rss();
+    let mut received = 0;
+    let mut peak = baseline;
+    let mut paused = false;
+    while let Some(output) = timeout(HANG * 4, execution.next_output())
+        .await
+        .ok()
+        .flatten()
+    {
+        if let Output::Stdout(text) = output {
+            received += text.len();
+        }
+        if !paused && received > 0 {
+            // A consumer that stops reading for a while: the runner must wait, not the
+            // host's memory grow.
+            paused = true;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        if received % (4 * 1024 * 1024) < 65536 {
+            peak = peak.max(host_rss());
+        }
+    }
+    peak = peak.max(host_rss());
+    let outcome = outcome(execution)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(received, TOTAL);
+    let growth = peak.saturating_sub(baseline);
+    assert!(
+        growth < 80 * 1024 * 1024,
+        "host memory grew by {} MiB",
+        growth / (1024 * 1024)
+    );
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn processes_started_by_user_code_are_gone_after_shutdown() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let (stdout, _, _) = run(
+        &kernel,
+        "import subprocess\np = subprocess.Popen(['sleep', '1000'])\nprint(p.pid)",
+    )
+    .await;
+    let child: u32 = stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {stdout:?}"));
+    assert!(is_running(child));
+    let report = kernel.shutdown().await;
+    assert!(report.confirmed, "{report:?}");
+    assert_gone(child, "the subprocess").await;
+}
+
+#[tokio::test]
+async fn dropping_every_handle_kills_the_runner() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let pid = kernel.info().pid;
+    let clone = kernel.clone();
+    drop(kernel);
+    assert!(is_running(pid), "a clone still holds the kernel");
+    drop(clone);
+    assert_gone(pid, "the runner").await;
+}
+
+#[tokio::test]
+async fn twenty_kernels_start_and_stop_concurrently_without_leftovers() {
+    let Some(python) = python() else { return };
+    let _heavy = HEAVY.lock().await;
+    let cwd = scratch();
+    let starts = (0..20).map(|_| Kernel::start(options(&python, cwd.path())));
+    let kernels: Vec<Kernel> = timeout(HANG * 4, join_all(starts))
+        .await
+        .unwrap_or_else(|_| panic!("starting 20 kernels hung"))
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|err| panic!("start failed: {err}")))
+        .collect();
+    let pids: Vec<u32> = kernels.iter().map(|kernel| kernel.info().pid).collect();
+    let runs = kernels
+        .iter()
+        .map(|kernel| run(kernel, "import math; math.factorial(50)"));
+    for (_, result, outcome) in join_all(runs).await {
+        assert!(
+            outcome.is_ok()
+                && result
+                    .starts_with("3041409320171337804361260816606476884437764156896051200000000")
+        );
+    }
+    let reports = timeout(HANG * 2, join_all(kernels.iter().map(Kernel::shutdown)))
+        .await
+        .unwrap_or_else(|_| panic!("shutting 20 kernels down hung"));
+    assert!(reports.iter().all(|report| report.confirmed), "{reports:?}");
+    for pid in pids {
+        assert_gone(pid, "a runner").await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_interpreter_path_is_an_error_naming_it() {
+    if python().is_none() {
+        return;
+    }
+    let cwd = scratch();
+    let missing = cwd.path().join("no-such-python");
+    let error = Kernel::start(
+        KernelOptions::new()
+            .with_python(&missing)
+            .with_cwd(cwd.path()),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|err| err.to_string());
+    let expected = format!(
+        "python interpreter {} is not usable: no such file",
+        missing.display()
+    );
+    assert_eq!(error, Err(expected));
+    // An interpreter that exits before the handshake: its stderr is in the error.
+    let fake = cwd.path().join("fake-python");
+    std::fs::write(&fake, "#!/bin/sh\necho 'fake python refuses' >&2\nexit 7\n")
+        .unwrap_or_else(|err| panic!("write: {err}"));
+    set_executable(&fake);
+    let error = Kernel::start(KernelOptions::new().with_python(&fake).with_cwd(cwd.path()))
+        .await
+        .map(|_| ())
+        .map_err(|err| err.to_string());
+    let message = error.err().unwrap_or_default();
+    assert!(message.contains(&fake.display().to_string()), "{message}");
+    assert!(
+        message.contains("exit code 7") && message.contains("fake python refuses"),
+        "{message}"
+    );
+    // An executable the OS cannot start: the spawn error names it.
+    let broken = cwd.path().join("broken-python");
+    std::fs::write(&broken, "#!/no/such/interpreter\n")
+        .unwrap_or_else(|err| panic!("write: {err}"));
+    set_executable(&broken);
+    let error = Kernel::start(
+        KernelOptions::new()
+            .with_python(&broken)
+            .with_cwd(cwd.path()),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|err| err.to_string());
+    let message = error.err().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!("failed to spawn {}", broken.display())),
+        "{message}"
+    );
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|err| panic!("chmod: {err}"));
+}
+
+#[tokio::test]
+async fn input_round_trips_when_allowed_and_is_flagged_otherwise() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let code = "name = input('name? ')\nprint('hello', name)";
+    let mut execution = kernel.execute(code, ExecuteOptions::new().with_stdin(true));
+    let request = timeout(HANG, execution.next_output()).await.ok().flatten();
+    let expected = Output::InputRequest {
+        prompt: "name? ".into(),
+        password: false,
+    };
+    assert_eq!(request, Some(expected));
+    assert!(execution.reply_input("Ada").is_ok());
+    wait_for_output(&mut execution, "hello Ada").await;
+    assert!(
+        outcome(execution)
+            .await
+            .is_ok_and(|outcome| outcome.is_ok())
+    );
+    let refused = outcome(kernel.execute("input('name? ')", ExecuteOptions::new()))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(refused.stdin_requested && !refused.cancelled, "{refused:?}");
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn python_calls_host_functions() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let add: pykernel::HostFunction = std::sync::Arc::new(|args: serde_json::Value| {
+        let numbers: Vec<i64> = serde_json::from_value(args).map_err(|err| err.to_string())?;
+        Ok(serde_json::json!(numbers.iter().sum::<i64>()))
+    });
+    let kernel = start(options(&python, cwd.path()).with_host_function("add", add)).await;
+    let (stdout, _, called) = run(&kernel, "print(host_call('add', [1, 2, 39]))").await;
+    assert_eq!((stdout.as_str(), called.is_ok()), ("42\n", true));
+    let (_, _, unknown) = run(&kernel, "host_call('missing', {})").await;
+    let error = unknown.error.map(|error| (error.ename, error.evalue));
+    let expected = (
+        "HostCallError".to_owned(),
+        "no host function named \"missing\"".to_owned(),
+    );
+    assert_eq!(error, Some(expected));
+    kernel.shutdown().await;
+}
