@@ -1,8 +1,8 @@
 """pykernel runner: one persistent Python namespace served over NDJSON.
 
-The host starts this file as ``python -u runner.py`` and talks to it with one JSON
-object per line: requests on stdin, frames on a private duplicate of the original
-stdout. The wire shapes are defined by ``protocol/src/frame.rs`` in the pykernel
+The host starts this file as ``python -u runner.py``, or imports it and calls
+``main()`` (which lets Python cache its bytecode), and talks to it with one JSON object
+per line: requests on stdin, frames on a private duplicate of the original stdout. The wire shapes are defined by ``protocol/src/frame.rs`` in the pykernel
 workspace; this file is the Python side of that contract.
 
 Layout of the process:
@@ -1120,8 +1120,8 @@ def _run_request(spec):
         filename = "<silent-%d>" % _S.silent_seq
     ex = _Exec(spec["id"], spec["silent"], spec["store"], spec["allow_stdin"], filename, number)
     _S.deferred_sigint = False
-    _S.current = ex
     _emit({"type": "started", "id": ex.id})
+    _S.current = ex
     status = "ok"
     cancelled = False
     try:
