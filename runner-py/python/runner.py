@@ -193,6 +193,10 @@ def _setup_fds():
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
+        if not _POSIX:
+            # The drain thread waits with select(), which does not work on Windows
+            # pipes; fds 1 and 2 stay where they are there.
+            return
         for fd, stream in ((1, "stdout"), (2, "stderr")):
             read_end, write_end = os.pipe()
             # Non-blocking first: if that is unsupported, fd 1/2 stay where they were
