@@ -63,6 +63,7 @@ mod kernel;
 mod options;
 mod outcome;
 mod session;
+mod sessions;
 
 pub use pykernel_protocol::{ExecId, MimeBundle, Status};
 
@@ -76,6 +77,8 @@ pub use crate::{
     },
     outcome::{Outcome, Output, PyError},
 };
+
+pub use crate::sessions::{SessionExecution, SessionId, Sessions, SessionsOptions};
 
 pub use crate::display::{
     DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_TEXT_BYTES, LEGACY_STATUS_MIME,

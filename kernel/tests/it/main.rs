@@ -6,3 +6,4 @@ mod display;
 mod fake;
 #[cfg(target_os = "linux")]
 mod python;
+mod sessions;
