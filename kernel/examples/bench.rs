@@ -16,7 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pykernel::{ExecuteOptions, Kernel, KernelOptions, Output};
+use pykernel::{
+    ExecuteOptions, Kernel, KernelOptions, Output, SessionId, Sessions, SessionsOptions,
+};
 
 /// Gives up on any single wait after this long, so a broken kernel fails the bench
 /// instead of hanging it.
@@ -47,6 +49,7 @@ struct Args {
 /// How much of each measurement to do.
 struct Sizes {
     cold: usize,
+    warm: usize,
     rtt: usize,
     stdout_bytes: usize,
     interrupts: usize,
@@ -85,6 +88,7 @@ impl Args {
         if self.quick {
             Sizes {
                 cold: 2,
+                warm: 2,
                 rtt: 100,
                 stdout_bytes: 2 * 1024 * 1024,
                 interrupts: 2,
@@ -93,6 +97,7 @@ impl Args {
         } else {
             Sizes {
                 cold: 10,
+                warm: 10,
                 rtt: 1000,
                 stdout_bytes: 50 * 1024 * 1024,
                 interrupts: 5,
@@ -161,6 +166,11 @@ async fn run() -> Result<(), String> {
     if args.wants("cold_start") {
         let cold = cold_start(&args, sizes.cold, true).await?;
         results.push("cold_start_ms", Some(cold));
+    }
+    if args.wants("warm_start") {
+        let warm = warm_start(&args, sizes.warm).await?;
+        results.push("warm_start_ms", Some(warm.until_pass_ms));
+        results.push("warm_handout_ms", Some(warm.handout_ms));
     }
 
     let kernel = start(args.options()).await?;
@@ -267,6 +277,46 @@ async fn cold_start(args: &Args, n: usize, prelude: bool) -> Result<f64, String>
         kernel.shutdown().await;
     }
     Ok(median(&mut samples))
+}
+
+/// What the warm starts measured (medians).
+struct WarmStart {
+    /// From asking [`Sessions::kernel`] for a new session until its first `pass` has run.
+    until_pass_ms: f64,
+    /// From asking until the pooled kernel is handed out.
+    handout_ms: f64,
+}
+
+/// A new session's kernel from a pool of one, each trial after the pool refilled.
+async fn warm_start(args: &Args, n: usize) -> Result<WarmStart, String> {
+    let sessions = Sessions::new(SessionsOptions::new(args.options()).with_pool_size(1));
+    let mut until_pass = Vec::with_capacity(n);
+    let mut handout = Vec::with_capacity(n);
+    for trial in 0..n {
+        let refill_deadline = Instant::now() + TIMEOUT;
+        while sessions.pooled() < 1 {
+            if Instant::now() > refill_deadline {
+                return Err("the pool did not refill".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let id = SessionId::new(format!("warm-{trial}"));
+        let started = Instant::now();
+        let kernel = match tokio::time::timeout(TIMEOUT, sessions.kernel(&id)).await {
+            Ok(Ok(kernel)) => kernel,
+            Ok(Err(err)) => return Err(format!("pool hand-out failed: {err}")),
+            Err(_) => return Err("pool hand-out timed out".to_owned()),
+        };
+        handout.push(ms(started.elapsed()));
+        run_cell(&kernel, "pass").await?;
+        until_pass.push(ms(started.elapsed()));
+        sessions.remove(&id).await;
+    }
+    sessions.shutdown_all().await;
+    Ok(WarmStart {
+        until_pass_ms: median(&mut until_pass),
+        handout_ms: median(&mut handout),
+    })
 }
 
 /// What the round trips measured.
