@@ -93,7 +93,7 @@ fn report_end(end: &CellEnd, printer: &mut Printer, args: &ExecArgs) -> Exit {
     let outcome = match &end.outcome {
         Ok(outcome) => outcome,
         Err(err) => {
-            eprintln!("pyk: the kernel died: {}", error_chain(err));
+            eprintln!("pyk: {}", error_chain(err));
             printer.json_line(&JsonEvent::from_kernel_error(err, true));
             return if end.interrupted {
                 Exit::Interrupted

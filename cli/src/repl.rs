@@ -85,7 +85,7 @@ pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
                 report(outcome);
                 count = outcome.execution_count.unwrap_or(number);
             }
-            Err(err) => eprintln!("pyk: the kernel died: {}", error_chain(err)),
+            Err(err) => eprintln!("pyk: {}", error_chain(err)),
         }
         if end.killed {
             eprintln!("pyk: the kernel was killed");
