@@ -54,7 +54,10 @@ use std::{
     process::Command,
 };
 
-use crate::shell::{cargo, cmd, project_root, run as run_command};
+use crate::{
+    python::ensure_venv,
+    shell::{cargo, cmd, project_root, run as run_command},
+};
 
 // Writing to a `String` cannot fail, so the `fmt::Result`s of `write!` below are dropped.
 
@@ -499,39 +502,12 @@ fn remove_stale(path: &Path) -> Result<(), String> {
 }
 
 /// Creates `target/bench-venv` with the bench requirements; returns its interpreter.
-///
-/// A stamp file holding the requirements text skips the install when nothing changed.
 fn ensure_bench_venv() -> Result<PathBuf, String> {
-    let root = project_root();
-    let venv = root.join("target").join("bench-venv");
-    let python = venv.join("bin").join("python");
-    let requirements_path = root.join("xtask").join("bench").join("requirements.txt");
-    let requirements = fs::read_to_string(&requirements_path)
-        .map_err(|err| format!("cannot read {}: {err}", requirements_path.display()))?;
-    let stamp = venv.join(".pykernel-bench-requirements");
-    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str())
-    {
-        return Ok(python);
-    }
-    let system_python = std::env::var_os("PYKERNEL_PYTHON").unwrap_or_else(|| "python3".into());
-    if !python.exists() {
-        run_command(cmd(&system_python).arg("-m").arg("venv").arg(&venv))?;
-    }
-    run_command(
-        cmd(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements_path),
-    )?;
-    fs::write(&stamp, requirements)
-        .map_err(|err| format!("cannot write {}: {err}", stamp.display()))?;
-    Ok(python)
+    let requirements = project_root()
+        .join("xtask")
+        .join("bench")
+        .join("requirements.txt");
+    ensure_venv("bench-venv", &requirements)
 }
 
 /// When and where the bench ran, and with what.

@@ -2,7 +2,7 @@
 
 use crate::{
     fuzz,
-    python::{TEST_PYTHON_VAR, ensure_venv, pytest},
+    python::{TEST_PYTHON_VAR, ensure_test_venv, pytest},
     shell::{cargo, run},
 };
 
@@ -18,7 +18,7 @@ pub(crate) fn run_ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    let python = ensure_venv()?;
+    let python = ensure_test_venv()?;
     pytest(&python)?;
     // insta must never write snapshots in CI: a mismatch fails the test instead.
     run(cargo()

@@ -4,7 +4,10 @@
 //! `PYKERNEL_PYTHON`) and gets `runner-py/tests/requirements.txt` installed. A stamp file
 //! holding the requirements text skips the install when nothing changed.
 
-use std::{fs, path::PathBuf};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use crate::shell::{cargo, cmd, project_root, run};
 
@@ -14,7 +17,7 @@ pub(crate) const TEST_PYTHON_VAR: &str = "PYKERNEL_TEST_PYTHON";
 
 /// Bootstraps the virtualenv, then runs pytest and the real-Python Rust tests.
 pub(crate) fn test_python() -> Result<(), String> {
-    let python = ensure_venv()?;
+    let python = ensure_test_venv()?;
     pytest(&python)?;
     run(cargo()
         .args(["test", "--workspace"])
@@ -34,15 +37,22 @@ pub(crate) fn pytest(python: &PathBuf) -> Result<(), String> {
 }
 
 /// Creates `target/pyvenv` with the test requirements; returns its interpreter.
-pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
-    let root = project_root();
-    let venv = root.join("target").join("pyvenv");
-    let python = venv.join("bin").join("python");
-    let requirements_path = root
+pub(crate) fn ensure_test_venv() -> Result<PathBuf, String> {
+    let requirements = project_root()
         .join("runner-py")
         .join("tests")
         .join("requirements.txt");
-    let requirements = fs::read_to_string(&requirements_path)
+    ensure_venv("pyvenv", &requirements)
+}
+
+/// Creates the virtualenv `target/<name>` from the system interpreter (`python3`, or the
+/// path in `PYKERNEL_PYTHON`) with `requirements` installed; returns its interpreter.
+///
+/// A stamp file holding the requirements text skips the install when nothing changed.
+pub(crate) fn ensure_venv(name: &str, requirements_path: &Path) -> Result<PathBuf, String> {
+    let venv = project_root().join("target").join(name);
+    let python = venv.join("bin").join("python");
+    let requirements = fs::read_to_string(requirements_path)
         .map_err(|err| format!("cannot read {}: {err}", requirements_path.display()))?;
     let stamp = venv.join(".pykernel-requirements");
     if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(&requirements) {
@@ -61,7 +71,7 @@ pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
             "--disable-pip-version-check",
             "-r",
         ])
-        .arg(&requirements_path))?;
+        .arg(requirements_path))?;
     fs::write(&stamp, requirements)
         .map_err(|err| format!("cannot write {}: {err}", stamp.display()))?;
     Ok(python)

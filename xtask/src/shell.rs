@@ -6,8 +6,13 @@ use std::{
 };
 
 /// The workspace root (the parent of `xtask/`).
+///
+/// `cargo run` sets `CARGO_MANIFEST_DIR` at run time; it wins over the compile-time value,
+/// so an xtask binary shared through a common target directory acts on the checkout that
+/// ran it.
 pub(crate) fn project_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest_dir
         .parent()
         .map(Path::to_path_buf)
