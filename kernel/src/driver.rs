@@ -45,6 +45,8 @@ pub(crate) enum Message {
     Execute { submit: Submit, delivery: Delivery },
     /// Shut down and report.
     Shutdown(oneshot::Sender<ShutdownReport>),
+    /// Kill the runner at once and report.
+    Kill(oneshot::Sender<ShutdownReport>),
     /// The last kernel handle is gone (or the start was abandoned): shut down.
     KernelDropped,
 }
@@ -275,6 +277,10 @@ impl Driver {
             Message::Shutdown(waiter) => {
                 self.shutdown_waiters.push(waiter);
                 self.session.handle_command(now(), Command::Shutdown);
+            }
+            Message::Kill(waiter) => {
+                self.shutdown_waiters.push(waiter);
+                self.session.handle_command(now(), Command::Kill);
             }
             Message::KernelDropped => {
                 debug!("every kernel handle is gone; shutting down");

@@ -26,7 +26,7 @@ use crate::{
     session::{Command, Session, SessionConfig, StartupCell, Submit},
 };
 
-/// What [`Kernel::shutdown`] found.
+/// What [`Kernel::shutdown`] or [`Kernel::kill`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// Whether the runner's exit was observed (it is gone).
@@ -231,13 +231,38 @@ impl Kernel {
     /// Idempotent: later and concurrent calls share the one shutdown and its report.
     /// A runner that already died reports its exit as confirmed.
     pub async fn shutdown(&self) -> ShutdownReport {
+        self.stop(Message::Shutdown).await
+    }
+
+    /// Kills the kernel at once: SIGKILL to the runner's process group (so what user code
+    /// started goes too), without writing `exit` or sending SIGTERM first, then waits up to
+    /// [`KernelOptions::shutdown_grace`] for the exit. Pending and queued executions end at
+    /// once with `kernel_killed` (and `cancelled`).
+    ///
+    /// Idempotent, and shares one end with [`Kernel::shutdown`]: a kill during a graceful
+    /// shutdown cuts it short, and every caller of either gets the same report. A runner
+    /// that already died reports its exit as confirmed.
+    pub async fn kill(&self) -> ShutdownReport {
+        self.stop(Message::Kill).await
+    }
+
+    /// Whether the kernel takes cells: false once shutdown began or the runner died.
+    pub fn is_alive(&self) -> bool {
+        self.shared.health.is_alive()
+    }
+
+    /// Asks the driver to stop with `message` and waits for its report.
+    async fn stop(
+        &self,
+        message: fn(oneshot::Sender<ShutdownReport>) -> Message,
+    ) -> ShutdownReport {
         let health = &self.shared.health;
         if let Some(ended) = health.ended() {
             return ended.report();
         }
         health.mark_stopping();
         let (waiter, report) = oneshot::channel();
-        let _ = self.shared.handle.messages.send(Message::Shutdown(waiter));
+        let _ = self.shared.handle.messages.send(message(waiter));
         match report.await {
             Ok(report) => report,
             // The driver ended without answering: it had already finished the session.
@@ -249,11 +274,6 @@ impl Kernel {
                 |ended| ended.report(),
             ),
         }
-    }
-
-    /// Whether the kernel takes cells: false once shutdown began or the runner died.
-    pub fn is_alive(&self) -> bool {
-        self.shared.health.is_alive()
     }
 }
 

@@ -47,7 +47,8 @@
 //!   SIGINT; a cell still running after [`KernelOptions::interrupt_grace`] gets the kernel
 //!   killed and ends `kernel_killed`.
 //! - [`Kernel::shutdown`] escalates `exit`, SIGTERM and SIGKILL (to the process group,
-//!   so what user code started goes too) at [`KernelOptions::shutdown_grace`].
+//!   so what user code started goes too) at [`KernelOptions::shutdown_grace`];
+//!   [`Kernel::kill`] sends SIGKILL at once.
 //! - A runner that dies ends every pending execution at once with [`KernelError::Died`].
 //! - Dropping the last [`Kernel`] handle shuts the runner down; dropping the tokio
 //!   runtime kills it.

@@ -63,6 +63,8 @@ pub(crate) enum Command {
     Interrupt,
     /// Stop the runner: gracefully once started, at once while starting.
     Shutdown,
+    /// Stop the runner at once (SIGKILL), also cutting a graceful shutdown short.
+    Kill,
     /// Answer the running cell's `input()`.
     InputReply(InputReply),
     /// Answer a host call.
@@ -150,6 +152,7 @@ impl Ended {
 ///                                                                          ▼
 ///  Idle, Busy ── shutdown ──► ShuttingDown{Exit} ── grace: SIGTERM ──► ShuttingDown{Terminate}
 ///                                                                          │ grace: SIGKILL
+///  Idle, Busy, ShuttingDown{Exit, Terminate} ── kill: SIGKILL ────────────►│
 ///                                                                          ▼
 ///                                                                      ShuttingDown{Kill}
 ///                                                                          │ grace: give up (unconfirmed)
@@ -165,7 +168,8 @@ impl Ended {
 /// is done, so a queued cell can be dropped without the runner ever seeing it and an
 /// interrupt always reaches the cell it was meant for.
 /// Shutting down (asked for, or escalated from an unanswered interrupt) ends the running
-/// and queued executions at once with `kernel_killed`.
+/// and queued executions at once with `kernel_killed`. A kill skips the graceful steps:
+/// SIGKILL at once, also in the middle of a graceful shutdown.
 #[derive(Debug)]
 pub(crate) struct Session {
     state: State,
@@ -249,7 +253,7 @@ enum ShutdownMode {
     Graceful,
     /// SIGTERM, then SIGKILL: the runner is stuck in user code and cannot read `exit`.
     Forceful,
-    /// SIGKILL at once: a start that failed or was cancelled.
+    /// SIGKILL at once: a start that failed or was cancelled, or a caller's kill.
     Immediate,
 }
 
@@ -317,6 +321,7 @@ impl Session {
                 }
             }
             Command::Shutdown => self.handle_shutdown(now),
+            Command::Kill => self.handle_kill(now),
             Command::InputReply(reply) => self.handle_input_reply(reply),
             Command::CallReply(reply) => {
                 if self.runner_reads_input() {
@@ -702,6 +707,26 @@ impl Session {
             }
             State::Idle | State::Busy(_) => self.begin_shutdown(now, ShutdownMode::Graceful),
             State::ShuttingDown { .. } | State::Dead(_) => {}
+        }
+    }
+
+    fn handle_kill(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Starting { .. } => {
+                debug!("start cancelled; killing the runner");
+                self.fail_start(now, KernelError::Cancelled);
+            }
+            State::Idle | State::Busy(_) => self.begin_shutdown(now, ShutdownMode::Immediate),
+            State::ShuttingDown { step, deadline } => {
+                if *step == ShutdownStep::Kill {
+                    return;
+                }
+                debug!(?step, "killing the runner without waiting for the shutdown");
+                *step = ShutdownStep::Kill;
+                *deadline = now + self.shutdown_grace;
+                self.signals.push_back(Signal::Kill);
+            }
+            State::Dead(_) => {}
         }
     }
 

@@ -6,7 +6,7 @@
 //! - `done ID [error] [cancelled]`: shorthand for a `done` frame.
 //! - `exit CODE [tail]`: the runner exits.
 //! - `exec ID [timeout=MS] [stdin] CODE`: a caller queues a cell.
-//! - `cancel ID`, `interrupt`, `shutdown`, `input ID VALUE`, `reply CALL VALUE`.
+//! - `cancel ID`, `interrupt`, `shutdown`, `kill`, `input ID VALUE`, `reply CALL VALUE`.
 //! - `signal-failed NAME`, `send-failed`.
 //! - `advance MS`: time passes; every deadline on the way fires at its instant.
 //!
@@ -143,6 +143,7 @@ impl Harness {
             "cancel" => self.command(Command::Cancel(ExecId::new(rest))),
             "interrupt" => self.command(Command::Interrupt),
             "shutdown" => self.command(Command::Shutdown),
+            "kill" => self.command(Command::Kill),
             "input" => {
                 let (id, value) = rest.split_once(' ').unwrap_or((rest, ""));
                 let reply = InputReply {
@@ -776,5 +777,91 @@ fn a_failed_write_kills_the_runner() {
     ! signal Kill
     = finished 1: Err(kernel died (exit code -9))
     = stopped: died (exit code -9)
+    "#);
+}
+
+#[test]
+fn kill_sends_sigkill_at_once_and_ends_running_and_queued() {
+    let transcript = check_ready(
+        "
+        exec 1 running
+        exec 2 queued
+        kill
+        kill
+        shutdown
+        exec 3 too late
+        exit -9
+        kill
+        advance 10000
+        ",
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"running","silent":false,"storeHistory":true}
+    ! signal Kill
+    ! close input
+    = finished 1: Error cancelled kernel_killed
+    = finished 2: Error cancelled kernel_killed
+    = finished 3: Err(kernel is not running)
+    = stopped: confirmed (exit code -9)
+    "#);
+}
+
+#[test]
+fn kill_while_idle_gives_up_after_the_grace_when_no_exit_comes() {
+    let transcript = check_ready("kill\nadvance 999\nadvance 1\nadvance 5000");
+    insta::assert_snapshot!(transcript, @"
+    = ready (python 3.12.1, pid 42)
+    ! signal Kill
+    ! close input
+    @ 1000
+    = stopped: unconfirmed
+    ");
+}
+
+#[test]
+fn kill_cuts_a_graceful_shutdown_short() {
+    let from_exit = check_ready(
+        "
+        exec 1 running
+        shutdown
+        advance 500
+        kill
+        kill
+        advance 999
+        exit -9
+        ",
+    );
+    insta::assert_snapshot!(from_exit, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"running","silent":false,"storeHistory":true}
+    > {"type":"exit"}
+    ! close input
+    = finished 1: Error cancelled kernel_killed
+    ! signal Kill
+    = stopped: confirmed (exit code -9)
+    "#);
+    let from_terminate = check_ready("shutdown\nadvance 1000\nkill\nadvance 1000\nkill");
+    insta::assert_snapshot!(from_terminate, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"type":"exit"}
+    ! close input
+    @ 1000
+    ! signal Terminate
+    ! signal Kill
+    @ 2000
+    = stopped: unconfirmed
+    "#);
+}
+
+#[test]
+fn kill_while_starting_cancels_the_start() {
+    let transcript = check("hello\nkill\nexit -9");
+    insta::assert_snapshot!(transcript, @r#"
+    > {"id":"init","code":"import os","silent":true,"storeHistory":false}
+    ! signal Kill
+    ! close input
+    = start failed: kernel start cancelled
+    = stopped: confirmed (exit code -9)
     "#);
 }

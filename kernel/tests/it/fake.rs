@@ -655,3 +655,67 @@ async fn a_consumer_that_stops_reading_delays_nothing_else() {
     let report = tokio::time::timeout(Duration::from_secs(10), fake.kernel.shutdown()).await;
     insta::assert_snapshot!(format!("{report:?}"), @"Ok(ShutdownReport { confirmed: true, status: Some(Signal(15)) })");
 }
+
+#[tokio::test(start_paused = true)]
+async fn kill_sends_sigkill_at_once_and_ends_running_and_queued() {
+    let fake = start(options()).await;
+    let running = fake.kernel.execute("unkillable", ExecuteOptions::new());
+    let queued = fake.kernel.execute("print never", ExecuteOptions::new());
+    settle().await;
+    let before = tokio::time::Instant::now();
+    insta::assert_snapshot!(report(fake.kernel.kill().await), @"confirmed=true status=Some(Signal(9))");
+    assert_eq!(
+        tokio::time::Instant::now(),
+        before,
+        "a kill waits for no grace"
+    );
+    assert!(!fake.kernel.is_alive());
+    let transcript = collect(running).await + &collect(queued).await;
+    insta::assert_snapshot!(transcript, @r"
+    => Error cancelled kernel_killed
+    => Error cancelled kernel_killed
+    ");
+    // Idempotent, and shared with shutdown.
+    insta::assert_snapshot!(report(fake.kernel.kill().await), @"confirmed=true status=Some(Signal(9))");
+    insta::assert_snapshot!(report(fake.kernel.shutdown().await), @"confirmed=true status=Some(Signal(9))");
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "unkillable"
+    ! Kill
+    ! input closed
+    exit: signal 9
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn kill_cuts_a_graceful_shutdown_short_and_both_get_its_report() {
+    let fake = start(options().with_shutdown_grace(Duration::from_secs(30))).await;
+    let running = fake.kernel.execute("unkillable", ExecuteOptions::new());
+    settle().await;
+    let shutdown = tokio::spawn({
+        let kernel = fake.kernel.clone();
+        async move { kernel.shutdown().await }
+    });
+    settle().await;
+    tokio::time::advance(Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(fake.log.signals(), [], "the shutdown waits for the runner");
+    let killed = fake.kernel.kill().await;
+    let shut_down = match shutdown.await {
+        Ok(report) => self::report(report),
+        Err(err) => err.to_string(),
+    };
+    insta::assert_snapshot!(format!("{}\n{shut_down}", report(killed)), @r"
+    confirmed=true status=Some(Signal(9))
+    confirmed=true status=Some(Signal(9))
+    ");
+    insta::assert_snapshot!(collect(running).await, @"=> Error cancelled kernel_killed");
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "unkillable"
+    > exit
+    ! Kill
+    ! input closed
+    exit: signal 9
+    "#);
+}

@@ -12,6 +12,7 @@ use futures::future::join_all;
 use pykernel::{
     ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Outcome, Output, PythonSource,
 };
+use pykernel_transport::ExitStatus;
 use tokio::{sync::Mutex, time::timeout};
 
 /// Tests that measure the host's memory or start many processes take turns.
@@ -521,4 +522,53 @@ async fn python_calls_host_functions() {
     );
     assert_eq!(error, Some(expected));
     kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn kill_takes_the_process_group_down_without_sigterm() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let pid = kernel.info().pid;
+    let marker = cwd.path().join("terminated");
+    // The cell would leave a mark if it got SIGTERM, and ignores SIGINT.
+    let code = format!(
+        "import signal, subprocess\n\
+         signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         signal.signal(signal.SIGTERM, lambda *_: open({marker:?}, 'w').close())\n\
+         child = subprocess.Popen(['sleep', '1000'])\n\
+         print(child.pid, flush=True)\n\
+         while True: pass",
+        marker = marker.display().to_string()
+    );
+    let mut running = kernel.execute(code, ExecuteOptions::new());
+    let queued = kernel.execute("print('never')", ExecuteOptions::new());
+    let mut stdout = String::new();
+    while !stdout.ends_with('\n') {
+        match timeout(HANG, running.next_output()).await {
+            Ok(Some(Output::Stdout(text))) => stdout.push_str(&text),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the cell ended before printing its child's pid"),
+            Err(_) => panic!("no pid within the bound"),
+        }
+    }
+    let child: u32 = stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no pid in {stdout:?}"));
+    let report = timeout(HANG, kernel.kill())
+        .await
+        .unwrap_or_else(|_| panic!("the kill hung"));
+    assert!(report.confirmed, "{report:?}");
+    assert_eq!(report.status, Some(ExitStatus::Signal(9)));
+    for (name, execution) in [("running", running), ("queued", queued)] {
+        let ended = outcome(execution)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert!(ended.kernel_killed && ended.cancelled, "{name}: {ended:?}");
+    }
+    assert_gone(pid, "the runner").await;
+    assert_gone(child, "the subprocess").await;
+    assert!(!marker.exists(), "the runner got SIGTERM");
+    assert_eq!(kernel.shutdown().await, report);
 }
