@@ -153,7 +153,7 @@ async fn read_line(reading: &mut Option<Reading>) -> ReadLine {
 }
 
 /// The first Ctrl-C cancels the cell (SIGINT, then the kernel's escalation); the second
-/// kills the kernel.
+/// kills the kernel (SIGKILL, without a graceful step).
 async fn interrupt(kernel: &Kernel, execution: &Execution, n_interrupts: u32, killed: &mut bool) {
     if n_interrupts == 1 {
         // On a terminal the `^C` echo shares the line; start a new one.
@@ -163,9 +163,8 @@ async fn interrupt(kernel: &Kernel, execution: &Execution, n_interrupts: u32, ki
     } else if !*killed {
         eprintln!("pyk: killing the kernel");
         *killed = true;
-        // Shutdown escalates to SIGTERM and SIGKILL of the runner's process group when
-        // the busy runner does not read its `exit`.
-        let report = kernel.shutdown().await;
+        // SIGKILL to the runner's process group at once: the user asked twice.
+        let report = kernel.kill().await;
         if !report.confirmed {
             tracing::warn!("the kernel's exit could not be confirmed");
         }

@@ -443,11 +443,18 @@ fn sigint_interrupts_the_cell_and_exits_130() {
 #[test]
 fn a_second_sigint_kills_a_kernel_that_ignores_the_first() {
     let Some(python) = python() else { return };
+    let marker = temp_dir("second-sigint").join("terminated");
     // The cell ignores SIGINT itself; catching KeyboardInterrupt in a busy loop is not
-    // reliable on CPython 3.11, which can raise it at a jump outside the `try`.
-    let code = "import os, signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint(os.getpid(), flush=True)\nwhile True: pass";
+    // reliable on CPython 3.11, which can raise it at a jump outside the `try`. It leaves
+    // a mark if it gets SIGTERM: the second Ctrl-C must kill it outright.
+    let code = format!(
+        "import os, signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         signal.signal(signal.SIGTERM, lambda *_: open({marker:?}, 'w').close())\n\
+         print(os.getpid(), flush=True)\nwhile True: pass",
+        marker = marker.display().to_string()
+    );
     let started = Instant::now();
-    let (finished, runner_pid) = interrupt(&python, code, 2);
+    let (finished, runner_pid) = interrupt(&python, &code, 2);
     assert_eq!(finished.code, Some(130), "{finished:?}");
     assert!(
         finished.stderr.contains("killing the kernel"),
@@ -463,4 +470,5 @@ fn a_second_sigint_kills_a_kernel_that_ignores_the_first() {
         "took {:?}",
         started.elapsed()
     );
+    assert!(!marker.exists(), "the runner got SIGTERM");
 }
