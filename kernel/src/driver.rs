@@ -17,7 +17,7 @@ use std::{
     collections::{HashMap, VecDeque},
     future, panic,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -65,6 +65,16 @@ pub(crate) struct Delivery {
 pub(crate) struct Health {
     alive: AtomicBool,
     ended: Mutex<Option<Ended>>,
+    work: Mutex<Work>,
+}
+
+/// Whether the session has work, as the handles see it.
+#[derive(Debug, Default)]
+struct Work {
+    /// Executions submitted that the driver has not taken yet.
+    unseen: usize,
+    /// The session's [`Session::idle_since`] as of the driver's last step.
+    idle_since: Option<Instant>,
 }
 
 impl Health {
@@ -72,7 +82,24 @@ impl Health {
         Self {
             alive: AtomicBool::new(true),
             ended: Mutex::new(None),
+            work: Mutex::new(Work::default()),
         }
+    }
+
+    /// When the session last ran out of work; `None` while a cell runs or waits, counting
+    /// one submitted that the driver has not taken yet (see [`Session::idle_since`]).
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        let work = self.lock_work();
+        // A kernel that stopped never takes what was submitted meanwhile.
+        if work.unseen > 0 && self.is_alive() {
+            return None;
+        }
+        work.idle_since
+    }
+
+    /// Counts an execution on its way to the driver, before it is sent.
+    pub(crate) fn submitted(&self) {
+        self.lock_work().unseen += 1;
     }
 
     /// Whether the kernel takes cells: not shutting down, not dead.
@@ -105,6 +132,23 @@ impl Health {
         self.mark_stopping();
         *self.ended.lock().unwrap_or_else(PoisonError::into_inner) = Some(ended);
     }
+
+    /// Counts a submitted execution as taken by the session, whose idle time is now
+    /// `idle_since`.
+    fn taken(&self, idle_since: Option<Instant>) {
+        let mut work = self.lock_work();
+        work.unseen = work.unseen.saturating_sub(1);
+        work.idle_since = idle_since;
+    }
+
+    fn set_idle_since(&self, idle_since: Option<Instant>) {
+        self.lock_work().idle_since = idle_since;
+    }
+
+    fn lock_work(&self) -> MutexGuard<'_, Work> {
+        // Every update is a single assignment, so a panic leaves it consistent.
+        self.work.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The task that runs one kernel. Spawn [`Driver::run`].
@@ -126,6 +170,8 @@ pub(crate) struct Driver {
     exited: bool,
     /// A write that takes longer than this means the runner stopped reading its input.
     send_stall_limit: Duration,
+    /// The session's idle time as last given to `health`.
+    idle_since: Option<Instant>,
 }
 
 /// One execution's delivery state.
@@ -165,6 +211,7 @@ impl Driver {
             health: parts.health,
             exited: false,
             send_stall_limit: parts.send_stall_limit,
+            idle_since: None,
         }
     }
 
@@ -249,6 +296,8 @@ impl Driver {
                     debug!(%err, "closing the runner's input failed");
                 }
             }
+            // Callers that learn an execution ended must see the kernel idle already.
+            self.publish_idle_since();
             while let Some(event) = self.session.poll_event() {
                 progress = true;
                 self.handle_event(event);
@@ -273,6 +322,9 @@ impl Driver {
                 };
                 self.routes.insert(submit.request.id.clone(), route);
                 self.session.handle_command(now(), Command::Execute(submit));
+                // The session holds it now; its idle time says so.
+                self.idle_since = self.session.idle_since();
+                self.health.taken(self.idle_since);
             }
             Message::Shutdown(waiter) => {
                 self.shutdown_waiters.push(waiter);
@@ -325,6 +377,15 @@ impl Driver {
                     let _ = waiter.send(report);
                 }
             }
+        }
+    }
+
+    /// Tells the handles the session's idle time, when it changed.
+    fn publish_idle_since(&mut self) {
+        let idle_since = self.session.idle_since();
+        if idle_since != self.idle_since {
+            self.idle_since = idle_since;
+            self.health.set_idle_since(idle_since);
         }
     }
 

@@ -11,6 +11,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
+    time::Instant,
 };
 
 use futures::Stream;
@@ -194,6 +195,7 @@ impl Kernel {
             outcome: outcome_tx,
         };
         let messages = self.shared.handle.messages.clone();
+        health.submitted();
         // If the driver is gone, the dropped delivery makes the outcome fall back to `health`.
         let _ = messages.send(Message::Execute { submit, delivery });
         Execution {
@@ -249,6 +251,20 @@ impl Kernel {
     /// Whether the kernel takes cells: false once shutdown began or the runner died.
     pub fn is_alive(&self) -> bool {
         self.shared.health.is_alive()
+    }
+
+    /// When the kernel last ran out of work, or `None` while it has some: from the moment
+    /// [`Kernel::execute`] returns until that cell (and every cell queued with it) has
+    /// ended, whoever submitted it.
+    ///
+    /// An idle kernel reports the instant its last cell ended, or the instant it became
+    /// ready if no cell ran. A kernel that was shut down or died reports when its last
+    /// cell ended (the shutdown or the death ends those that were left). Outputs still
+    /// buffered for a consumer are not work. The instant is on tokio's clock
+    /// (`tokio::time::Instant::now().into_std()`: the monotonic clock, unless the runtime's
+    /// time is paused), so compare it with that.
+    pub fn idle_since(&self) -> Option<Instant> {
+        self.shared.health.idle_since()
     }
 
     /// Asks the driver to stop with `message` and waits for its report.

@@ -79,7 +79,7 @@ pub use crate::{
     outcome::{Outcome, Output, PyError},
 };
 
-pub use crate::sessions::{SessionExecution, SessionId, Sessions, SessionsOptions};
+pub use crate::sessions::{SessionId, Sessions, SessionsOptions};
 
 pub use crate::display::{
     DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_TEXT_BYTES, LEGACY_STATUS_MIME,

@@ -186,17 +186,19 @@ pub(crate) struct Session {
 enum State {
     /// The runner was spawned; the start is not over.
     Starting { deadline: Instant, step: StartStep },
-    /// Ready, nothing running, the queue is empty.
-    Idle,
+    /// Ready, nothing running, the queue is empty since `since`.
+    Idle { since: Instant },
     /// One cell was written and its `done` has not come.
     Busy(Running),
-    /// Stopping the runner; each step waits until `deadline` before escalating.
+    /// Stopping the runner; each step waits until `deadline` before escalating. Nothing
+    /// has run or waited since `since`.
     ShuttingDown {
         step: ShutdownStep,
         deadline: Instant,
+        since: Instant,
     },
-    /// Over.
-    Dead(Ended),
+    /// Over; nothing has run or waited since `since`.
+    Dead { ended: Ended, since: Instant },
 }
 
 #[derive(Debug)]
@@ -281,15 +283,27 @@ impl Session {
     pub(crate) fn is_alive(&self) -> bool {
         matches!(
             self.state,
-            State::Starting { .. } | State::Idle | State::Busy(_)
+            State::Starting { .. } | State::Idle { .. } | State::Busy(_)
         )
     }
 
     /// How the session ended, once it has.
     pub(crate) fn ended(&self) -> Option<&Ended> {
         match &self.state {
-            State::Dead(ended) => Some(ended),
+            State::Dead { ended, .. } => Some(ended),
             _ => None,
+        }
+    }
+
+    /// When the session last ran out of work: `None` while it starts or while a cell runs
+    /// or waits in the queue; otherwise the instant the last cell ended (or was ended by a
+    /// shutdown, or by the runner's death).
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        match &self.state {
+            State::Starting { .. } | State::Busy(_) => None,
+            State::Idle { since }
+            | State::ShuttingDown { since, .. }
+            | State::Dead { since, .. } => Some(*since),
         }
     }
 
@@ -305,7 +319,7 @@ impl Session {
                     "runner wrote a malformed line; skipped"
                 );
             }
-            Incoming::Exited(exit) => self.handle_exit(exit),
+            Incoming::Exited(exit) => self.handle_exit(now, exit),
         }
     }
 
@@ -392,7 +406,11 @@ impl Session {
                     self.interrupt_with_escalation(now);
                 }
             }
-            State::ShuttingDown { step, deadline } => {
+            State::ShuttingDown {
+                step,
+                deadline,
+                since,
+            } => {
                 if now < *deadline {
                     return;
                 }
@@ -410,11 +428,12 @@ impl Session {
                     }
                     None => {
                         warn!("runner did not exit after SIGKILL; giving up on it");
-                        self.enter_dead(Ended::Stopped { exit: None });
+                        let since = *since;
+                        self.enter_dead(since, Ended::Stopped { exit: None });
                     }
                 }
             }
-            State::Idle | State::Dead(_) => {}
+            State::Idle { .. } | State::Dead { .. } => {}
         }
     }
 
@@ -448,7 +467,7 @@ impl Session {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
-            State::Idle | State::Dead(_) => None,
+            State::Idle { .. } | State::Dead { .. } => None,
         }
     }
 
@@ -511,21 +530,22 @@ impl Session {
         debug!(python = %hello.python, pid = hello.pid, "runner said hello");
         let deadline = *deadline;
         let cells = std::mem::take(cells);
-        self.next_startup_cell(deadline, hello, cells);
+        self.next_startup_cell(now, deadline, hello, cells);
     }
 
     /// Writes the next startup cell, or declares the kernel ready.
     fn next_startup_cell(
         &mut self,
+        now: Instant,
         deadline: Instant,
         hello: Hello,
         mut cells: VecDeque<StartupCell>,
     ) {
         let Some(cell) = cells.pop_front() else {
-            self.state = State::Idle;
+            self.state = State::Idle { since: now };
             self.events.push_back(SessionEvent::Ready(hello));
             // Cells may have been queued while starting.
-            return self.start_next_queued(deadline);
+            return self.start_next_queued(now);
         };
         let request = Execute {
             silent: true,
@@ -599,7 +619,8 @@ impl Session {
     }
 
     fn handle_done(&mut self, now: Instant, done: Done) {
-        match std::mem::replace(&mut self.state, State::Idle) {
+        // Idle from now on, unless a queued cell is sent next.
+        match std::mem::replace(&mut self.state, State::Idle { since: now }) {
             State::Busy(running) => {
                 let (outcome, id) = running.finish(done);
                 self.events.push_back(SessionEvent::Finished {
@@ -615,7 +636,7 @@ impl Session {
                 let failed = done.status == Status::Error || done.cancelled;
                 if !failed {
                     let StartCell { hello, cells, .. } = *cell;
-                    return self.next_startup_cell(deadline, hello, cells);
+                    return self.next_startup_cell(now, deadline, hello, cells);
                 }
                 let phase = cell.phase;
                 // Restore the state so the failure takes the start's path.
@@ -652,7 +673,7 @@ impl Session {
     fn handle_execute(&mut self, now: Instant, submit: Submit) {
         match &self.state {
             State::Starting { .. } | State::Busy(_) => self.queue.push_back(submit),
-            State::Idle => {
+            State::Idle { .. } => {
                 self.queue.push_back(submit);
                 self.start_next_queued(now);
             }
@@ -660,7 +681,7 @@ impl Session {
                 id: submit.request.id,
                 result: Err(KernelError::NotRunning),
             }),
-            State::Dead(ended) => {
+            State::Dead { ended, .. } => {
                 let result = Err(ended.error());
                 self.events.push_back(SessionEvent::Finished {
                     id: submit.request.id,
@@ -705,8 +726,10 @@ impl Session {
                 debug!("start cancelled; killing the runner");
                 self.fail_start(now, KernelError::Cancelled);
             }
-            State::Idle | State::Busy(_) => self.begin_shutdown(now, ShutdownMode::Graceful),
-            State::ShuttingDown { .. } | State::Dead(_) => {}
+            State::Idle { .. } | State::Busy(_) => {
+                self.begin_shutdown(now, ShutdownMode::Graceful);
+            }
+            State::ShuttingDown { .. } | State::Dead { .. } => {}
         }
     }
 
@@ -716,8 +739,10 @@ impl Session {
                 debug!("start cancelled; killing the runner");
                 self.fail_start(now, KernelError::Cancelled);
             }
-            State::Idle | State::Busy(_) => self.begin_shutdown(now, ShutdownMode::Immediate),
-            State::ShuttingDown { step, deadline } => {
+            State::Idle { .. } | State::Busy(_) => {
+                self.begin_shutdown(now, ShutdownMode::Immediate);
+            }
+            State::ShuttingDown { step, deadline, .. } => {
                 if *step == ShutdownStep::Kill {
                     return;
                 }
@@ -726,21 +751,22 @@ impl Session {
                 *deadline = now + self.shutdown_grace;
                 self.signals.push_back(Signal::Kill);
             }
-            State::Dead(_) => {}
+            State::Dead { .. } => {}
         }
     }
 
-    fn handle_exit(&mut self, exit: Exit) {
-        match std::mem::replace(&mut self.state, State::Idle) {
+    fn handle_exit(&mut self, now: Instant, exit: Exit) {
+        // Every branch sets the state.
+        match std::mem::replace(&mut self.state, State::Idle { since: now }) {
             State::Starting { .. } => {
                 warn!(status = %exit.status, "runner exited during the start");
                 self.events
                     .push_back(SessionEvent::StartFailed(died(&exit)));
-                self.enter_dead(Ended::Died(exit));
+                self.enter_dead(now, Ended::Died(exit));
             }
-            State::Idle => {
+            State::Idle { since } => {
                 warn!(status = %exit.status, "runner exited while idle");
-                self.enter_dead(Ended::Died(exit));
+                self.enter_dead(since, Ended::Died(exit));
             }
             State::Busy(running) => {
                 warn!(status = %exit.status, id = %running.id, "runner exited while running a cell");
@@ -749,15 +775,15 @@ impl Session {
                     result: Err(died(&exit)),
                 });
                 self.end_queued(|| Err(died(&exit)));
-                self.enter_dead(Ended::Died(exit));
+                self.enter_dead(now, Ended::Died(exit));
             }
-            State::ShuttingDown { step, .. } => {
+            State::ShuttingDown { step, since, .. } => {
                 debug!(status = %exit.status, ?step, "runner exited");
-                self.enter_dead(Ended::Stopped { exit: Some(exit) });
+                self.enter_dead(since, Ended::Stopped { exit: Some(exit) });
             }
-            State::Dead(ended) => {
+            State::Dead { ended, since } => {
                 debug!(status = %exit.status, "runner exit observed after the session ended");
-                self.state = State::Dead(ended);
+                self.state = State::Dead { ended, since };
             }
         }
     }
@@ -777,7 +803,9 @@ impl Session {
 
     /// Writes the next queued cell when idle.
     fn start_next_queued(&mut self, now: Instant) {
-        let State::Idle = self.state else { return };
+        let State::Idle { .. } = self.state else {
+            return;
+        };
         let Some(submit) = self.queue.pop_front() else {
             return;
         };
@@ -822,13 +850,19 @@ impl Session {
 
     /// Ends every pending execution and starts stopping the runner.
     fn begin_shutdown(&mut self, now: Instant, mode: ShutdownMode) {
-        if let State::Busy(running) = std::mem::replace(&mut self.state, State::Idle) {
-            let (outcome, id) = running.killed();
-            self.events.push_back(SessionEvent::Finished {
-                id,
-                result: Ok(outcome),
-            });
-        }
+        // Nothing runs or waits from now on, unless the session was idle already.
+        let since = match std::mem::replace(&mut self.state, State::Idle { since: now }) {
+            State::Idle { since } => since,
+            State::Busy(running) => {
+                let (outcome, id) = running.killed();
+                self.events.push_back(SessionEvent::Finished {
+                    id,
+                    result: Ok(outcome),
+                });
+                now
+            }
+            _ => now,
+        };
         self.end_queued(|| {
             Ok(Outcome {
                 cancelled: true,
@@ -856,6 +890,7 @@ impl Session {
         self.state = State::ShuttingDown {
             step,
             deadline: now + self.shutdown_grace,
+            since,
         };
     }
 
@@ -868,20 +903,21 @@ impl Session {
         }
     }
 
-    fn enter_dead(&mut self, ended: Ended) {
+    /// Ends the session; `since` is when the last cell ended.
+    fn enter_dead(&mut self, since: Instant, ended: Ended) {
         // Requests not yet written can no longer be read.
         self.transmits.clear();
         self.signals.clear();
         self.close_input = false;
         self.events.push_back(SessionEvent::Stopped(ended.clone()));
-        self.state = State::Dead(ended);
+        self.state = State::Dead { ended, since };
     }
 
     /// Whether a request written now would still be read.
     fn runner_reads_input(&self) -> bool {
         matches!(
             self.state,
-            State::Starting { .. } | State::Idle | State::Busy(_)
+            State::Starting { .. } | State::Idle { .. } | State::Busy(_)
         )
     }
 }

@@ -26,26 +26,21 @@
 use std::{
     collections::{HashMap, VecDeque},
     fmt, io,
-    pin::Pin,
     sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
-    task::{Context, Poll},
     time::Duration,
 };
 
 use futures::{
-    FutureExt, Stream,
+    FutureExt,
     future::{self, BoxFuture, Shared},
 };
-use pykernel_protocol::ExecId;
 use tokio::{
     sync::Notify,
     task::AbortHandle,
     time::{self, Instant},
 };
 
-use crate::{
-    ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Outcome, Output, ShutdownReport,
-};
+use crate::{ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, ShutdownReport};
 
 /// The first wait before the pool tries again after a kernel failed to start.
 const POOL_RETRY_MIN: Duration = Duration::from_secs(1);
@@ -130,11 +125,14 @@ impl SessionsOptions {
 /// then shut down in the background (see [`Kernel`]).
 ///
 /// # Idle time
-/// A kernel's idle time runs from the end of its last execution run through
-/// [`Sessions::execute`]; while such an execution runs (until its outcome is taken, its
-/// outputs are drained or it is dropped) the kernel is never reaped. A kernel handed out
-/// by [`Sessions::kernel`] counts as used at hand-out only: cells run on it directly are
-/// not seen, so run long cells through [`Sessions::execute`].
+/// A kernel's idle time runs from the end of its last cell ([`Kernel::idle_since`]) or
+/// from the last time [`Sessions::kernel`] or [`Sessions::execute`] handed it out,
+/// whichever is later. A kernel with a cell running or queued is never reaped, whoever
+/// submitted the cell: [`Sessions::execute`], or a caller using a kernel handed out by
+/// [`Sessions::kernel`] directly. Outputs a consumer has not taken yet do not keep a kernel;
+/// they stay readable after it was reaped. A handle kept past the idle timeout without
+/// use may find its kernel reaped: its executions then end with
+/// [`KernelError::NotRunning`].
 ///
 /// # Example
 /// ```no_run
@@ -160,16 +158,6 @@ pub struct Sessions {
     inner: Arc<Inner>,
 }
 
-/// An execution run through [`Sessions::execute`]: a [`Execution`] that also tells the
-/// idle reaper when it is over.
-///
-/// It is over when its outcome is taken, when its outputs are drained, or when it is
-/// dropped (which cancels an unfinished cell, as dropping an [`Execution`] does).
-pub struct SessionExecution {
-    execution: Execution,
-    activity: Option<Activity>,
-}
-
 /// Starts a kernel from options; [`Sessions::with_factory`] takes one.
 type Factory =
     Arc<dyn Fn(KernelOptions) -> BoxFuture<'static, Result<Kernel, KernelError>> + Send + Sync>;
@@ -182,7 +170,7 @@ struct Inner {
     options: SessionsOptions,
     factory: Factory,
     state: Mutex<State>,
-    /// Wakes the background task: the pool shrank, a kernel became idle, or shutdown.
+    /// Wakes the background task: the pool shrank, a kernel started, or shutdown.
     wake: Arc<Notify>,
 }
 
@@ -201,7 +189,8 @@ struct State {
     next_ticket: u64,
 }
 
-/// Tells one start, one kernel or one shutdown apart from an earlier one for the same id.
+/// Tells one start or one shutdown apart from an earlier one for the same id, and pool
+/// starts apart from each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Ticket(u64);
 
@@ -219,25 +208,15 @@ enum Slot {
 }
 
 struct Entry {
-    ticket: Ticket,
     kernel: Kernel,
-    /// Executions run through [`Sessions::execute`] that are not over.
-    busy: usize,
-    /// When the kernel was last handed out or its last execution ended.
-    idle_since: Instant,
-}
-
-/// Marks a session busy while it lives; see [`SessionExecution`].
-struct Activity {
-    inner: Weak<Inner>,
-    id: SessionId,
-    ticket: Ticket,
+    /// When the kernel was last handed out.
+    handed_out: Instant,
 }
 
 /// What a caller of [`Sessions::kernel`] found under the lock.
 enum Found {
-    Kernel(Kernel, Ticket),
-    Start(Ticket, SharedStart),
+    Kernel(Kernel),
+    Start(SharedStart),
     Stop(SharedStop),
 }
 
@@ -294,26 +273,36 @@ impl Sessions {
     /// # Cancel safety
     /// Cancel safe: a start goes on without the caller and its kernel is kept.
     pub async fn kernel(&self, id: &SessionId) -> Result<Kernel, KernelError> {
-        self.acquire(id, false).await.map(|(kernel, _)| kernel)
+        loop {
+            let found = {
+                let mut state = self.inner.lock();
+                self.inner.find(&mut state, id)?
+            };
+            return match found {
+                Found::Kernel(kernel) => Ok(kernel),
+                Found::Start(start) => start.await.map_err(|err| duplicate(&err)),
+                Found::Stop(stop) => {
+                    stop.await;
+                    continue;
+                }
+            };
+        }
     }
 
     /// Runs `code` on the kernel of session `id` (see [`Sessions::kernel`]) and returns
-    /// the execution at once; the kernel is not reaped while it runs.
+    /// the execution at once; the kernel is not reaped while the cell runs or waits.
     ///
     /// # Errors
-    /// As [`Sessions::kernel`]. A failing cell is an [`Outcome`], not an error.
+    /// As [`Sessions::kernel`]. A failing cell is an [`crate::Outcome`], not an error.
     pub async fn execute(
         &self,
         id: &SessionId,
         code: impl Into<String>,
         options: ExecuteOptions,
-    ) -> Result<SessionExecution, KernelError> {
+    ) -> Result<Execution, KernelError> {
         let code = code.into();
-        let (kernel, activity) = self.acquire(id, true).await?;
-        Ok(SessionExecution {
-            execution: kernel.execute(code, options),
-            activity,
-        })
+        let kernel = self.kernel(id).await?;
+        Ok(kernel.execute(code, options))
     }
 
     /// Shuts the kernel of session `id` down and forgets it; the next use starts a fresh
@@ -373,33 +362,6 @@ impl Sessions {
     pub fn pooled(&self) -> usize {
         self.inner.lock().pool.len()
     }
-
-    /// Finds or starts the kernel of `id`; with `lease`, also marks it busy.
-    async fn acquire(
-        &self,
-        id: &SessionId,
-        lease: bool,
-    ) -> Result<(Kernel, Option<Activity>), KernelError> {
-        loop {
-            let found = {
-                let mut state = self.inner.lock();
-                self.inner.find(&mut state, id)?
-            };
-            let (kernel, ticket) = match found {
-                Found::Kernel(kernel, ticket) => (kernel, ticket),
-                Found::Start(ticket, start) => match start.await {
-                    Ok(kernel) => (kernel, ticket),
-                    Err(err) => return Err(duplicate(&err)),
-                },
-                Found::Stop(stop) => {
-                    stop.await;
-                    continue;
-                }
-            };
-            let activity = lease.then(|| self.inner.lease(id, ticket));
-            return Ok((kernel, activity));
-        }
-    }
 }
 
 impl fmt::Debug for Sessions {
@@ -426,14 +388,10 @@ impl Inner {
         }
         let dead = match state.sessions.get_mut(id) {
             Some(Slot::Ready(entry)) if entry.kernel.is_alive() => {
-                if entry.busy == 0 {
-                    entry.idle_since = Instant::now();
-                }
-                return Ok(Found::Kernel(entry.kernel.clone(), entry.ticket));
+                entry.handed_out = Instant::now();
+                return Ok(Found::Kernel(entry.kernel.clone()));
             }
-            Some(Slot::Starting { ticket, start, .. }) => {
-                return Ok(Found::Start(*ticket, start.clone()));
-            }
+            Some(Slot::Starting { start, .. }) => return Ok(Found::Start(start.clone())),
             Some(Slot::Stopping { stop, .. }) => return Ok(Found::Stop(stop.clone())),
             Some(Slot::Ready(_)) => match state.sessions.remove(id) {
                 Some(Slot::Ready(entry)) => Some(entry.kernel),
@@ -446,19 +404,17 @@ impl Inner {
             // It is dead already: this collects its exit and releases it.
             tokio::spawn(async move { dead.shutdown().await });
         }
-        let ticket = state.ticket();
         if let Some(kernel) = self.take_pooled(state) {
             state.sessions.insert(
                 id.clone(),
                 Slot::Ready(Entry {
-                    ticket,
                     kernel: kernel.clone(),
-                    busy: 0,
-                    idle_since: Instant::now(),
+                    handed_out: Instant::now(),
                 }),
             );
-            return Ok(Found::Kernel(kernel, ticket));
+            return Ok(Found::Kernel(kernel));
         }
+        let ticket = state.ticket();
         let task = tokio::spawn(start_session(
             Arc::downgrade(self),
             self.start_kernel(),
@@ -483,7 +439,7 @@ impl Inner {
                 abort,
             },
         );
-        Ok(Found::Start(ticket, start))
+        Ok(Found::Start(start))
     }
 
     /// A start of one kernel; the factory runs only when it is first polled, in its own
@@ -529,20 +485,6 @@ impl Inner {
         Some(stop)
     }
 
-    /// Marks the kernel `ticket` of `id` busy until the returned activity is dropped.
-    fn lease(self: &Arc<Self>, id: &SessionId, ticket: Ticket) -> Activity {
-        if let Some(Slot::Ready(entry)) = self.lock().sessions.get_mut(id) {
-            if entry.ticket == ticket {
-                entry.busy += 1;
-            }
-        }
-        Activity {
-            inner: Arc::downgrade(self),
-            id: id.clone(),
-            ticket,
-        }
-    }
-
     /// Refills the pool, drops dead pooled kernels and reaps idle ones; says when to look
     /// again.
     fn maintain(self: &Arc<Self>, now: Instant) -> Next {
@@ -570,10 +512,14 @@ impl Inner {
         let mut idle = Vec::new();
         for (id, slot) in &state.sessions {
             let Slot::Ready(entry) = slot else { continue };
-            if entry.busy > 0 {
+            let Some(since) = entry.kernel.idle_since() else {
+                // A cell runs or waits. The kernel cannot be due before a whole timeout
+                // from now: look again then.
+                let again = now + timeout;
+                next = Some(next.map_or(again, |next| next.min(again)));
                 continue;
-            }
-            let due = entry.idle_since + timeout;
+            };
+            let due = Instant::from_std(since).max(entry.handed_out) + timeout;
             if due <= now {
                 idle.push(id.clone());
             } else {
@@ -612,89 +558,6 @@ impl State {
     }
 }
 
-impl SessionExecution {
-    /// The execution's id, as sent to the runner.
-    pub fn id(&self) -> &ExecId {
-        self.execution.id()
-    }
-
-    /// The next output; `None` once the execution is over (see
-    /// [`Execution::next_output`]).
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a dropped call loses no output.
-    pub async fn next_output(&mut self) -> Option<Output> {
-        let output = self.execution.next_output().await;
-        if output.is_none() {
-            self.activity = None;
-        }
-        output
-    }
-
-    /// Waits for the end of the cell (see [`Execution::outcome`]).
-    ///
-    /// # Errors
-    /// As [`Execution::outcome`]: only when the session failed.
-    pub async fn outcome(mut self) -> Result<Outcome, KernelError> {
-        let activity = self.activity.take();
-        let outcome = self.execution.outcome().await;
-        drop(activity);
-        outcome
-    }
-
-    /// Aborts the cell (see [`Execution::cancel`]).
-    pub fn cancel(&self) {
-        self.execution.cancel();
-    }
-
-    /// Answers the cell's pending `input()` (see [`Execution::reply_input`]).
-    ///
-    /// # Errors
-    /// As [`Execution::reply_input`].
-    pub fn reply_input(&self, value: impl Into<String>) -> Result<(), KernelError> {
-        self.execution.reply_input(value)
-    }
-}
-
-impl Stream for SessionExecution {
-    type Item = Output;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Output>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.execution).poll_next(cx);
-        if let Poll::Ready(None) = poll {
-            this.activity = None;
-        }
-        poll
-    }
-}
-
-impl fmt::Debug for SessionExecution {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionExecution")
-            .field("execution", &self.execution)
-            .field("running", &self.activity.is_some())
-            .finish()
-    }
-}
-
-impl Drop for Activity {
-    fn drop(&mut self) {
-        let Some(inner) = self.inner.upgrade() else {
-            return;
-        };
-        if let Some(Slot::Ready(entry)) = inner.lock().sessions.get_mut(&self.id) {
-            if entry.ticket == self.ticket {
-                entry.busy = entry.busy.saturating_sub(1);
-                if entry.busy == 0 {
-                    entry.idle_since = Instant::now();
-                }
-            }
-        }
-        inner.wake.notify_one();
-    }
-}
-
 /// Starts the kernel of `id` and registers it, unless a reset replaced the start.
 async fn start_session(
     inner: Weak<Inner>,
@@ -717,10 +580,8 @@ async fn start_session(
             match &result {
                 Ok(kernel) => {
                     let entry = Entry {
-                        ticket,
                         kernel: kernel.clone(),
-                        busy: 0,
-                        idle_since: Instant::now(),
+                        handed_out: Instant::now(),
                     };
                     state.sessions.insert(id, Slot::Ready(entry));
                 }

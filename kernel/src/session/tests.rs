@@ -9,6 +9,7 @@
 //! - `cancel ID`, `interrupt`, `shutdown`, `kill`, `input ID VALUE`, `reply CALL VALUE`.
 //! - `signal-failed NAME`, `send-failed`.
 //! - `advance MS`: time passes; every deadline on the way fires at its instant.
+//! - `idle?`: shows when the session last ran out of work (`~ idle since MS` or `~ busy`).
 //!
 //! The transcript shows what the session asks for: `>` a request (its JSON line), `!` a
 //! signal or closing input (in the driver's order), `=` an event, `@ MS` the instant a deadline fired.
@@ -170,6 +171,13 @@ impl Harness {
             }
             "send-failed" => self.session.handle_send_failed(),
             "advance" => self.advance(Duration::from_millis(parse(rest))),
+            "idle?" => {
+                let line = match self.session.idle_since() {
+                    Some(since) => format!("~ idle since {}", (since - self.start).as_millis()),
+                    None => "~ busy".to_owned(),
+                };
+                let _ = writeln!(self.out, "{line}");
+            }
             other => panic!("unknown script verb `{other}`"),
         }
     }
@@ -863,5 +871,84 @@ fn kill_while_starting_cancels_the_start() {
     ! close input
     = start failed: kernel start cancelled
     = stopped: confirmed (exit code -9)
+    "#);
+}
+
+#[test]
+fn idle_since_is_when_the_queue_last_drained() {
+    let transcript = check(
+        "
+        idle?
+        hello
+        advance 20
+        done init
+        idle?
+        advance 80
+        exec 1 a
+        exec 2 b
+        idle?
+        advance 100
+        done 1
+        idle?
+        advance 50
+        done 2
+        idle?
+        advance 1000
+        idle?
+        shutdown
+        advance 10
+        exit 0
+        idle?
+        ",
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    ~ busy
+    > {"id":"init","code":"import os","silent":true,"storeHistory":false}
+    = ready (python 3.12.1, pid 42)
+    ~ idle since 20
+    > {"id":"1","code":"a","silent":false,"storeHistory":true}
+    ~ busy
+    > {"id":"2","code":"b","silent":false,"storeHistory":true}
+    = finished 1: Ok count=7
+    ~ busy
+    = finished 2: Ok count=7
+    ~ idle since 250
+    ~ idle since 250
+    > {"type":"exit"}
+    ! close input
+    = stopped: confirmed (exit code 0)
+    ~ idle since 250
+    "#);
+    let killed = check_ready("exec 1 a\nadvance 300\nkill\nidle?\nadvance 20\nexit -9\nidle?");
+    insta::assert_snapshot!(killed, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"a","silent":false,"storeHistory":true}
+    ! signal Kill
+    ! close input
+    = finished 1: Error cancelled kernel_killed
+    ~ idle since 300
+    = stopped: confirmed (exit code -9)
+    ~ idle since 300
+    "#);
+    let died = check_ready("exec 1 a\nadvance 300\nexit 1\nidle?");
+    insta::assert_snapshot!(died, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"a","silent":false,"storeHistory":true}
+    = finished 1: Err(kernel died (exit code 1))
+    = stopped: died (exit code 1)
+    ~ idle since 300
+    "#);
+}
+
+#[test]
+fn a_cell_queued_during_the_start_times_out_from_when_it_is_sent() {
+    let transcript =
+        check("exec 1 timeout=1000 a\nadvance 3000\nhello\ndone init\nadvance 999\nadvance 1");
+    insta::assert_snapshot!(transcript, @r#"
+    > {"id":"init","code":"import os","silent":true,"storeHistory":false}
+    > {"id":"1","code":"a","silent":false,"storeHistory":true}
+    = ready (python 3.12.1, pid 42)
+    @ 4000
+    ! signal Interrupt
     "#);
 }

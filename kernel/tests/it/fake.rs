@@ -719,3 +719,51 @@ async fn kill_cuts_a_graceful_shutdown_short_and_both_get_its_report() {
     exit: signal 9
     "#);
 }
+
+#[tokio::test(start_paused = true)]
+async fn idle_since_is_none_while_a_cell_runs_or_waits() {
+    let fake = start(options()).await;
+    let origin = tokio::time::Instant::now().into_std();
+    let mut seen = Vec::new();
+    let mut look = |when: &str, kernel: &Kernel| {
+        let since = kernel
+            .idle_since()
+            .map(|since| since.saturating_duration_since(origin));
+        seen.push(format!("{when}: {since:?}"));
+    };
+    look("ready", &fake.kernel);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let first = fake.kernel.execute("sleep 10", ExecuteOptions::new());
+    look("submitted", &fake.kernel);
+    let second = fake.kernel.execute("sleep 5", ExecuteOptions::new());
+    settle().await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    settle().await;
+    look("first runs", &fake.kernel);
+    let first = collect(first).await;
+    look("second runs", &fake.kernel);
+    let second = collect(second).await;
+    look("both ended", &fake.kernel);
+    tokio::time::advance(Duration::from_secs(100)).await;
+    look("later", &fake.kernel);
+    let cancelled = fake.kernel.execute("sleep 1000", ExecuteOptions::new());
+    drop(cancelled);
+    look("dropped", &fake.kernel);
+    settle().await;
+    look("dropped, interrupted", &fake.kernel);
+    fake.kernel.shutdown().await;
+    look("shut down", &fake.kernel);
+    insta::assert_snapshot!(first + &second + &seen.join("\n"), @r"
+    => Ok count=1
+    => Ok count=2
+    ready: Some(0ns)
+    submitted: None
+    first runs: None
+    second runs: None
+    both ended: Some(16s)
+    later: Some(16s)
+    dropped: None
+    dropped, interrupted: Some(116s)
+    shut down: Some(116s)
+    ");
+}

@@ -434,6 +434,27 @@ async fn handing_out_a_kernel_counts_as_use() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_long_cell_run_on_a_handed_out_kernel_is_not_reaped() {
+    let world = World::default();
+    let sessions = world.sessions(options().with_idle_timeout(Duration::from_secs(10)));
+    let kernel = sessions.kernel(&SessionId::new("a")).await.unwrap();
+    let started = time::Instant::now();
+    let execution = kernel.execute("sleep 30", ExecuteOptions::new());
+    let outcome = execution.outcome().await.unwrap();
+    assert!(outcome.is_ok() && !outcome.kernel_killed, "{outcome:?}");
+    let ended = time::Instant::now();
+    assert_eq!(ended - started, Duration::from_secs(30));
+
+    time::sleep_until(ended + Duration::from_secs(10) - Duration::from_millis(1)).await;
+    settle().await;
+    insta::assert_snapshot!(world.transcript(), @"k1: sleep 30 => running");
+    time::sleep_until(ended + Duration::from_secs(10)).await;
+    settle().await;
+    insta::assert_snapshot!(world.transcript(), @"k1: sleep 30 | exit => exit code 0");
+    assert!(sessions.session_ids().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_pool_hands_out_started_kernels_and_refills() {
     let world = World::default();
     world.set_start_delay(Duration::from_secs(1));
