@@ -2,12 +2,15 @@
 //!
 //! A Python exception is not here; it is [`crate::Outcome::error`].
 
-use std::{error, fmt, io, path::PathBuf};
+use std::{error, fmt, io, path::PathBuf, sync::Arc};
 
 use pykernel_transport::{ExitStatus, TransportError};
 
 /// Why a kernel could not start, or stopped serving.
-#[derive(Debug)]
+///
+/// Cheap to clone (the OS and transport errors inside are shared), so every caller that
+/// waited on one failed start or one dead kernel can get its own copy.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum KernelError {
     /// No interpreter was found; lists every path that was tried, in order.
@@ -27,16 +30,16 @@ pub enum KernelError {
         /// The directory.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     /// Writing the runner script to disk failed.
-    StageRunner(io::Error),
+    StageRunner(Arc<io::Error>),
     /// Spawning the runner failed.
     Spawn {
         /// The interpreter that was spawned.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     /// The runner speaks another protocol version.
     ProtocolMismatch {
@@ -69,7 +72,7 @@ pub enum KernelError {
     /// The kernel was shut down; start a new one.
     NotRunning,
     /// The runner's channel failed.
-    Transport(TransportError),
+    Transport(Arc<TransportError>),
 }
 
 impl fmt::Display for KernelError {
@@ -132,9 +135,10 @@ impl fmt::Display for KernelError {
 impl error::Error for KernelError {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
-            Self::Spawn { source, .. } | Self::InvalidCwd { source, .. } => Some(source),
-            Self::StageRunner(source) => Some(source),
-            Self::Transport(source) => Some(source),
+            Self::Spawn { source, .. }
+            | Self::InvalidCwd { source, .. }
+            | Self::StageRunner(source) => Some(source.as_ref()),
+            Self::Transport(source) => Some(source.as_ref()),
             _ => None,
         }
     }
@@ -142,6 +146,9 @@ impl error::Error for KernelError {
 
 impl From<TransportError> for KernelError {
     fn from(err: TransportError) -> Self {
-        Self::Transport(err)
+        Self::Transport(Arc::new(err))
     }
 }
+
+#[cfg(test)]
+mod tests;

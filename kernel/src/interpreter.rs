@@ -19,6 +19,7 @@ use std::{
     ffi::{OsStr, OsString},
     fs, io,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use crate::{KernelError, KernelOptions};
@@ -69,7 +70,7 @@ pub fn resolve_python(options: &KernelOptions) -> Result<ResolvedPython, KernelE
 pub(crate) fn kernel_cwd(options: &KernelOptions) -> Result<PathBuf, KernelError> {
     let current = env::current_dir().map_err(|source| KernelError::InvalidCwd {
         path: PathBuf::from("."),
-        source,
+        source: Arc::new(source),
     })?;
     Ok(match &options.cwd {
         Some(cwd) => current.join(cwd),

@@ -114,10 +114,14 @@ impl Kernel {
     pub async fn start(options: KernelOptions) -> Result<Self, KernelError> {
         let cwd = kernel_cwd(&options)?;
         if let Err(source) = std::fs::read_dir(&cwd) {
-            return Err(KernelError::InvalidCwd { path: cwd, source });
+            return Err(KernelError::InvalidCwd {
+                path: cwd,
+                source: Arc::new(source),
+            });
         }
         let resolved = resolve(options.python.as_deref(), &cwd, &HostLookup::from_process())?;
-        let runner = pykernel_runner::stage_runner().map_err(KernelError::StageRunner)?;
+        let runner = pykernel_runner::stage_runner()
+            .map_err(|err| KernelError::StageRunner(Arc::new(err)))?;
         let env = kernel_env(
             &options.env_policy,
             std::env::vars_os(),
@@ -538,9 +542,9 @@ fn spawn(
     StdioTransport::spawn(options).map_err(|err| match err {
         TransportError::Spawn { source, .. } => KernelError::Spawn {
             path: python.to_path_buf(),
-            source,
+            source: Arc::new(source),
         },
-        other => KernelError::Transport(other),
+        other => KernelError::from(other),
     })
 }
 

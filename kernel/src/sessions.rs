@@ -25,7 +25,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    fmt, io,
+    fmt,
     sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::Duration,
 };
@@ -162,7 +162,7 @@ pub struct Sessions {
 type Factory =
     Arc<dyn Fn(KernelOptions) -> BoxFuture<'static, Result<Kernel, KernelError>> + Send + Sync>;
 /// A start every caller for one session waits on.
-type SharedStart = Shared<BoxFuture<'static, Result<Kernel, Arc<KernelError>>>>;
+type SharedStart = Shared<BoxFuture<'static, Result<Kernel, KernelError>>>;
 /// A shutdown every caller for one session waits on.
 type SharedStop = Shared<BoxFuture<'static, Option<ShutdownReport>>>;
 
@@ -280,7 +280,7 @@ impl Sessions {
             };
             return match found {
                 Found::Kernel(kernel) => Ok(kernel),
-                Found::Start(start) => start.await.map_err(|err| duplicate(&err)),
+                Found::Start(start) => start.await,
                 Found::Stop(stop) => {
                     stop.await;
                     continue;
@@ -426,7 +426,7 @@ impl Inner {
             match task.await {
                 Ok(result) => result,
                 // Aborted by a reset (or the runtime is going away): the start was dropped.
-                Err(_) => Err(Arc::new(KernelError::Cancelled)),
+                Err(_) => Err(KernelError::Cancelled),
             }
         }
         .boxed()
@@ -564,14 +564,14 @@ async fn start_session(
     start: BoxFuture<'static, Result<Kernel, KernelError>>,
     id: SessionId,
     ticket: Ticket,
-) -> Result<Kernel, Arc<KernelError>> {
+) -> Result<Kernel, KernelError> {
     let result = start.await;
     let Some(inner) = inner.upgrade() else {
         // Every `Sessions` handle is gone; nobody can use the kernel.
         if let Ok(kernel) = result {
             kernel.shutdown().await;
         }
-        return Err(Arc::new(KernelError::NotRunning));
+        return Err(KernelError::NotRunning);
     };
     {
         let mut state = inner.lock();
@@ -594,7 +594,7 @@ async fn start_session(
         // Otherwise a reset took the slot; it awaits this start and shuts the kernel down.
     }
     inner.wake.notify_one();
-    result.map_err(Arc::new)
+    result
 }
 
 /// Shuts down what `slot` holds, then forgets the session unless it moved on.
@@ -689,53 +689,5 @@ async fn background(inner: Weak<Inner>, wake: Arc<Notify>) {
             }
             Next::Sleep(None) => wake.notified().await,
         }
-    }
-}
-
-/// A copy of `err` for each caller that waited on the same failed start.
-///
-/// [`KernelError`] holds `io::Error`s, which do not clone; those are rebuilt from their
-/// kind and message. A variant without a faithful copy keeps its message.
-fn duplicate(err: &KernelError) -> KernelError {
-    let copy_io = |source: &io::Error| io::Error::new(source.kind(), source.to_string());
-    match err {
-        KernelError::PythonNotFound { tried } => KernelError::PythonNotFound {
-            tried: tried.clone(),
-        },
-        KernelError::PythonUnusable { path, reason } => KernelError::PythonUnusable {
-            path: path.clone(),
-            reason: reason.clone(),
-        },
-        KernelError::InvalidCwd { path, source } => KernelError::InvalidCwd {
-            path: path.clone(),
-            source: copy_io(source),
-        },
-        KernelError::StageRunner(source) => KernelError::StageRunner(copy_io(source)),
-        KernelError::Spawn { path, source } => KernelError::Spawn {
-            path: path.clone(),
-            source: copy_io(source),
-        },
-        KernelError::ProtocolMismatch { runner, host } => KernelError::ProtocolMismatch {
-            runner: *runner,
-            host: *host,
-        },
-        KernelError::StartupTimeout { phase } => KernelError::StartupTimeout { phase },
-        KernelError::StartupFailed { phase, message } => KernelError::StartupFailed {
-            phase,
-            message: message.clone(),
-        },
-        KernelError::Cancelled => KernelError::Cancelled,
-        KernelError::Died {
-            status,
-            stderr_tail,
-        } => KernelError::Died {
-            status: *status,
-            stderr_tail: stderr_tail.clone(),
-        },
-        KernelError::NotRunning => KernelError::NotRunning,
-        other => KernelError::StartupFailed {
-            phase: "start",
-            message: other.to_string(),
-        },
     }
 }

@@ -191,8 +191,11 @@ fn report(report: ShutdownReport) -> String {
 fn handles_can_move_between_tasks() {
     fn send_sync<T: Send + Sync>() {}
     fn send<T: Send>() {}
+    fn clone<T: Clone>() {}
     send_sync::<Kernel>();
     send_sync::<KernelError>();
+    // Every caller that waited on one failed start gets its own copy.
+    clone::<KernelError>();
     send::<Execution>();
 }
 
