@@ -99,22 +99,23 @@ pub(crate) async fn run_cell(
                     }
                     None => {}
                 }
-                let reply = match line {
-                    ReadLine::Line(value) => value,
-                    // The protocol cannot say "end of input"; an empty line is the
-                    // closest answer and keeps the cell going.
-                    ReadLine::Eof => String::new(),
+                let replied = match line {
+                    ReadLine::Line(value) => execution.reply_input(value),
+                    // The end of pyk's stdin, or Ctrl-D in the REPL: `input()` raises
+                    // `EOFError`, as it does in Python.
+                    ReadLine::Eof => execution.reply_input_eof(),
                     ReadLine::Interrupted => {
                         n_interrupts += 1;
                         interrupt(kernel, &execution, n_interrupts, &mut killed).await;
                         continue;
                     }
+                    // No more input can come: a loop over `input()` must end.
                     ReadLine::Failed(message) => {
                         eprintln!("pyk: cannot read input: {message}");
-                        String::new()
+                        execution.reply_input_eof()
                     }
                 };
-                if let Err(err) = execution.reply_input(reply) {
+                if let Err(err) = replied {
                     tracing::debug!("the input() answer was not delivered: {err}");
                 }
             }

@@ -375,23 +375,33 @@ impl Execution {
         }
     }
 
-    /// Answers the cell's pending `input()` (see [`Output::InputRequest`]). The cell must
-    /// have been started with [`ExecuteOptions::with_stdin`]; a reply nobody waits for is
-    /// dropped.
+    /// Answers the cell's pending `input()` (see [`Output::InputRequest`]) with the line
+    /// `value`. The cell must have been started with [`ExecuteOptions::with_stdin`]; a
+    /// reply nobody waits for is dropped.
     ///
     /// # Errors
     /// [`KernelError::NotRunning`] or [`KernelError::Died`] when the kernel is gone.
     pub fn reply_input(&self, value: impl Into<String>) -> Result<(), KernelError> {
+        self.send_input_reply(InputReply::line(self.id.clone(), value))
+    }
+
+    /// Answers the cell's pending `input()` with the end of input: it raises `EOFError`,
+    /// as Python's `input()` does when its stdin is exhausted. Otherwise as
+    /// [`Execution::reply_input`].
+    ///
+    /// # Errors
+    /// [`KernelError::NotRunning`] or [`KernelError::Died`] when the kernel is gone.
+    pub fn reply_input_eof(&self) -> Result<(), KernelError> {
+        self.send_input_reply(InputReply::eof(self.id.clone()))
+    }
+
+    fn send_input_reply(&self, reply: InputReply) -> Result<(), KernelError> {
         let Some(messages) = &self.messages else {
             return Err(self.health.error());
         };
         if self.health.ended().is_some() {
             return Err(self.health.error());
         }
-        let reply = InputReply {
-            id: self.id.clone(),
-            value: value.into(),
-        };
         messages
             .send(Message::Command(Command::InputReply(reply)))
             .map_err(|_| self.health.error())

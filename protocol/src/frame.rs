@@ -241,13 +241,41 @@ impl Execute {
     }
 }
 
-/// The text `input()` receives: `{"type":"input_reply","id","value"}`.
+/// The text `input()` receives: `{"type":"input_reply","id","value"}`, or the end of
+/// input: `{"type":"input_reply","id","value","eof":true}`, for which `input()` raises
+/// `EOFError` as it does at the end of a file.
+///
+/// `eof` is additive: it is omitted when false, so every other reply keeps its bytes, and
+/// a runner that predates it reads the empty `value` of an end-of-input reply instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputReply {
     /// The execution whose `input()` is waiting.
     pub id: ExecId,
-    /// The line typed by the user, without a trailing newline.
+    /// The line typed by the user, without a trailing newline; empty at the end of input.
     pub value: String,
+    /// The user's input ended (Ctrl-D, a closed stdin): `input()` raises `EOFError`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub eof: bool,
+}
+
+impl InputReply {
+    /// A reply that gives `input()` the line `value`.
+    pub fn line(id: ExecId, value: impl Into<String>) -> Self {
+        Self {
+            id,
+            value: value.into(),
+            eof: false,
+        }
+    }
+
+    /// A reply that says the input ended: `input()` raises `EOFError`.
+    pub fn eof(id: ExecId) -> Self {
+        Self {
+            id,
+            value: String::new(),
+            eof: true,
+        }
+    }
 }
 
 /// The host's answer to a [`Call`]:
@@ -483,6 +511,8 @@ struct RequestRepr<'a> {
     #[serde(default)]
     allow_stdin: bool,
     value: Option<Value>,
+    #[serde(default)]
+    eof: bool,
     call_id: Option<CallId>,
     ok: Option<bool>,
     error: Option<String>,
@@ -511,6 +541,7 @@ impl<'de> Deserialize<'de> for Request {
                 Self::InputReply(InputReply {
                     id: required(repr.id, kind, "id")?,
                     value,
+                    eof: repr.eof,
                 })
             }
             "reply" => {

@@ -202,8 +202,8 @@ pub fn arb_request() -> impl Strategy<Value = Request> {
         4 => arb_execute().prop_map(Request::Execute),
         1 => Just(Request::Exit),
         1 => Just(Request::Interrupt),
-        1 => (arb_exec_id(), arb_text())
-            .prop_map(|(id, value)| Request::InputReply(InputReply { id, value })),
+        1 => (arb_exec_id(), arb_text(), any::<bool>())
+            .prop_map(|(id, value, eof)| Request::InputReply(InputReply { id, value, eof })),
         2 => (arb_call_id(), prop_oneof![arb_json().prop_map(Ok), arb_text().prop_map(Err)])
             .prop_map(|(call_id, result)| Request::CallReply(CallReply { call_id, result })),
     ]

@@ -1016,14 +1016,19 @@ def _enqueue_execute(request, line):
 def _deliver_input(request):
     rid = request.get("id")
     value = request.get("value")
-    if not isinstance(value, str):
+    # ``"eof": true``: the host's input ended; input() raises as at the end of a file.
+    eof = request.get("eof") is True
+    if not eof and not isinstance(value, str):
         _log("ignored an input_reply without a string value")
         return
     with _S.waits_lock:
         for entry in _S.input_waits:
             if entry[0] == rid:
                 _S.input_waits.remove(entry)
-                entry[1].set(value)
+                if eof:
+                    entry[1].fail(EOFError("EOF when reading a line"))
+                else:
+                    entry[1].set(value)
                 return
     _log("ignored an input_reply for %r: no input() is waiting" % (rid,))
 

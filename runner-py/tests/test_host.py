@@ -18,6 +18,19 @@ def test_input_with_allow_stdin_asks_the_host(kernel):
     assert stdout(kernel.collect(rid)) == "hello Ada\n"
 
 
+def test_an_eof_reply_makes_input_raise_eoferror(kernel):
+    code = "try:\n    input('name? ')\nexcept EOFError as exc:\n    print('eof:', exc)"
+    rid = kernel.start(code, allowStdin=True)
+    kernel.wait_for(rid, "input_request")
+    kernel.send({"type": "input_reply", "id": rid, "value": "", "eof": True})
+    assert stdout(kernel.collect(rid)) == "eof: EOF when reading a line\n"
+    rid = kernel.start("input()", allowStdin=True)
+    kernel.wait_for(rid, "input_request")
+    kernel.send({"type": "input_reply", "id": rid, "eof": True})
+    assert error(kernel.collect(rid))["ename"] == "EOFError"
+    assert result(kernel.run("'still here'")) == "'still here'"
+
+
 def test_getpass_asks_for_a_password(kernel):
     rid = kernel.start("import getpass\nsecret = getpass.getpass()\nlen(secret)", allowStdin=True)
     request = kernel.wait_for(rid, "input_request")[-1]

@@ -256,6 +256,17 @@ fn input_reads_a_line_from_stdin() {
 }
 
 #[test]
+fn input_raises_eoferror_at_the_end_of_stdin() {
+    let Some(python) = python() else { return };
+    let code =
+        "try:\n    input('name? ')\nexcept EOFError as exc:\n    print('eof:', exc)\ninput()";
+    let finished = run(pyk_with_python(&python, &["exec", "-c", code]), "");
+    assert_eq!(finished.code, Some(1), "{finished:?}");
+    assert_eq!(finished.stdout, "name? eof: EOF when reading a line\n");
+    assert!(finished.stderr.contains("EOFError"), "{}", finished.stderr);
+}
+
+#[test]
 fn json_lines_for_every_event_then_the_outcome() {
     let Some(python) = python() else { return };
     let code = "import sys\nprint('a')\nprint('b', file=sys.stderr)\n1/0";

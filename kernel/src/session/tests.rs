@@ -6,7 +6,8 @@
 //! - `done ID [error] [cancelled]`: shorthand for a `done` frame.
 //! - `exit CODE [tail]`: the runner exits.
 //! - `exec ID [timeout=MS] [stdin] CODE`: a caller queues a cell.
-//! - `cancel ID`, `interrupt`, `shutdown`, `kill`, `input ID VALUE`, `reply CALL VALUE`.
+//! - `cancel ID`, `interrupt`, `shutdown`, `kill`, `input ID VALUE`, `input-eof ID`,
+//!   `reply CALL VALUE`.
 //! - `signal-failed NAME`, `send-failed`.
 //! - `advance MS`: time passes; every deadline on the way fires at its instant.
 //! - `idle?`: shows when the session last ran out of work (`~ idle since MS` or `~ busy`).
@@ -147,12 +148,10 @@ impl Harness {
             "kill" => self.command(Command::Kill),
             "input" => {
                 let (id, value) = rest.split_once(' ').unwrap_or((rest, ""));
-                let reply = InputReply {
-                    id: ExecId::new(id),
-                    value: value.into(),
-                };
+                let reply = InputReply::line(ExecId::new(id), value);
                 self.command(Command::InputReply(reply));
             }
+            "input-eof" => self.command(Command::InputReply(InputReply::eof(ExecId::new(rest)))),
             "reply" => {
                 let (call_id, value) = rest.split_once(' ').unwrap_or((rest, "null"));
                 let reply = CallReply {
@@ -950,5 +949,26 @@ fn a_cell_queued_during_the_start_times_out_from_when_it_is_sent() {
     = ready (python 3.12.1, pid 42)
     @ 4000
     ! signal Interrupt
+    "#);
+}
+
+#[test]
+fn the_end_of_input_is_relayed_once_like_a_line() {
+    let transcript = check_ready(
+        r#"
+        exec 1 stdin input()
+        input-eof 1
+        <- {"type":"input_request","id":"1","prompt":"","password":false}
+        input-eof 1
+        input 1 too late
+        done 1 error
+        "#,
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"input()","silent":false,"storeHistory":true,"allowStdin":true}
+    = output 1: InputRequest { prompt: "", password: false }
+    > {"type":"input_reply","id":"1","value":"","eof":true}
+    = finished 1: Error count=7
     "#);
 }

@@ -166,6 +166,7 @@ fn render_log(log: &RunnerLog) -> String {
             Request::Execute(execute) => format!("execute {} {:?}", execute.id, execute.code),
             Request::Exit => "exit".to_owned(),
             Request::Interrupt => "interrupt (in band)".to_owned(),
+            Request::InputReply(reply) if reply.eof => format!("input_reply {} eof", reply.id),
             Request::InputReply(reply) => format!("input_reply {} {:?}", reply.id, reply.value),
             Request::CallReply(reply) => format!("reply {} {:?}", reply.call_id, reply.result),
         };
@@ -769,4 +770,30 @@ async fn idle_since_is_none_while_a_cell_runs_or_waits() {
     dropped, interrupted: Some(116s)
     shut down: Some(116s)
     ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_end_of_input_goes_to_the_runner_as_eof() {
+    let fake = start(options()).await;
+    let mut asking = fake
+        .kernel
+        .execute("input", ExecuteOptions::new().with_stdin(true));
+    let request = asking.next_output().await;
+    assert!(
+        matches!(request, Some(Output::InputRequest { .. })),
+        "{request:?}"
+    );
+    assert!(asking.reply_input_eof().is_ok());
+    let _ = collect(asking).await;
+    insta::assert_snapshot!(render_log(&fake.log), @r#"
+    > execute init (silent)
+    > execute 1 "input"
+    > input_reply 1 eof
+    "#);
+    fake.kernel.shutdown().await;
+    let later = fake
+        .kernel
+        .execute("input", ExecuteOptions::new().with_stdin(true));
+    let replied = later.reply_input_eof().map_err(|err| err.to_string());
+    insta::assert_snapshot!(format!("{replied:?}"), @r#"Err("kernel is not running")"#);
 }

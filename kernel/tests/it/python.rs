@@ -500,6 +500,21 @@ async fn input_round_trips_when_allowed_and_is_flagged_otherwise() {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert!(refused.stdin_requested && !refused.cancelled, "{refused:?}");
+    // The end of input raises EOFError in the cell, as Python's own input() does.
+    let code = "try:\n    input()\nexcept EOFError as exc:\n    print('eof:', exc)";
+    let mut execution = kernel.execute(code, ExecuteOptions::new().with_stdin(true));
+    let request = timeout(HANG, execution.next_output()).await.ok().flatten();
+    assert!(
+        matches!(request, Some(Output::InputRequest { .. })),
+        "{request:?}"
+    );
+    assert!(execution.reply_input_eof().is_ok());
+    wait_for_output(&mut execution, "eof: EOF when reading a line").await;
+    assert!(
+        outcome(execution)
+            .await
+            .is_ok_and(|outcome| outcome.is_ok())
+    );
     kernel.shutdown().await;
 }
 

@@ -81,11 +81,10 @@ fn interrupt() {
 
 #[test]
 fn input_reply() {
-    let line = check_wire(Request::InputReply(InputReply {
-        id: id(),
-        value: "Ada".to_owned(),
-    }));
+    let line = check_wire(Request::InputReply(InputReply::line(id(), "Ada")));
     insta::assert_snapshot!(line, @r#"{"type":"input_reply","id":"py-1","value":"Ada"}"#);
+    let eof = check_wire(Request::InputReply(InputReply::eof(id())));
+    insta::assert_snapshot!(eof, @r#"{"type":"input_reply","id":"py-1","value":"","eof":true}"#);
 }
 
 #[test]

@@ -493,15 +493,15 @@ async fn fake_runner_asks_for_input_and_calls_the_host() {
     });
     host.send(execute("a", "ask")).await;
     host.until("input_request").await;
-    host.send(Request::InputReply(InputReply {
-        id: ExecId::new("other"),
-        value: "no".into(),
-    }))
+    host.send(Request::InputReply(InputReply::line(
+        ExecId::new("other"),
+        "no",
+    )))
     .await;
-    host.send(Request::InputReply(InputReply {
-        id: ExecId::new("a"),
-        value: "Ada".into(),
-    }))
+    host.send(Request::InputReply(InputReply::line(
+        ExecId::new("a"),
+        "Ada",
+    )))
     .await;
     host.until("call").await;
     let reply = |id: &str, result| {
