@@ -1,17 +1,28 @@
 //! The REPL's line editor (rustyline) with a history file and masked password input.
 //!
-//! The editor blocks while it reads, so every read runs on tokio's blocking pool.
-//! A rustyline editor on a terminal takes over SIGINT for as long as it exists, which
-//! would hide Ctrl-C from [`crate::signals::Interrupts`] while a cell runs; so each read
-//! builds its own editor and drops it at the end, and only the history lives on.
+//! One rustyline editor lives for the whole session, on a thread of its own: its reads
+//! block, and the async loop asks it for lines over a channel. Keeping the one editor
+//! matters for typed-ahead and pasted input. On a terminal rustyline reads the keyboard
+//! in chunks, so the first read of a prompt also takes the lines typed or pasted after
+//! the first one; it keeps those bytes in the editor for its next read (the
+//! `buffer-redux` feature), and they are lost if the editor is dropped.
+//!
+//! A rustyline editor on a terminal also installs its own SIGINT handler for as long as
+//! it exists, which would hide Ctrl-C from [`crate::signals::Interrupts`] while a cell
+//! runs. The editor is therefore created with pyk's own SIGINT handler put back right
+//! after. Rustyline does not need it: while it reads, the terminal is in raw mode and
+//! Ctrl-C arrives as a key, not as a signal. (Its `signal-hook` feature would leave
+//! SIGINT alone, but then it waits on the terminal with `select` and ignores the bytes
+//! it already holds, so typed-ahead lines would stall until the next key press.)
 
 use std::{
     borrow::Cow,
     env,
     ffi::OsString,
-    fs,
-    path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
+    fs, io,
+    path::{Path, PathBuf},
+    sync::mpsc,
+    thread,
 };
 
 use rustyline::{
@@ -23,12 +34,12 @@ use rustyline::{
     history::{FileHistory, History, SearchDirection},
     validate::Validator,
 };
-use tokio::task::JoinHandle;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 /// What a read gave.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ReadLine {
-    /// A line, without its newline.
+    /// A line, without its newline. A multi-line paste comes as one "line" with `\n`s.
     Line(String),
     /// Ctrl-D (or the end of piped input).
     Eof,
@@ -38,37 +49,57 @@ pub(crate) enum ReadLine {
     Failed(String),
 }
 
-/// A line editor shared between the REPL loop and `input()` answers.
+/// The line editor shared between the REPL loop and `input()` answers: a handle on the
+/// thread that owns the rustyline editor. The thread ends when every handle is gone.
 #[derive(Clone)]
 pub(crate) struct LineEditor {
-    /// The history, lent to each read's editor; the lock also keeps reads one at a time.
-    history: Arc<Mutex<FileHistory>>,
-    config: Config,
-    path: Option<PathBuf>,
+    requests: mpsc::Sender<Request>,
 }
+
+/// What the editor thread is asked to do, in order.
+enum Request {
+    /// Read one line after `prompt`; `password` shows `*` for each character.
+    Read {
+        prompt: String,
+        password: bool,
+        reply: oneshot::Sender<ReadLine>,
+    },
+    /// Add a cell to the history (and its file); `done` says it is saved.
+    Remember {
+        cell: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+type RustyEditor = Editor<Mask, FileHistory>;
 
 impl LineEditor {
     /// An editor that loads and appends to the history file `path` (when given).
     pub(crate) fn new(path: Option<PathBuf>) -> Result<Self, ReadlineError> {
-        let config = Config::builder()
-            .auto_add_history(false)
-            .max_history_size(10_000)?
-            .build();
-        let mut history = FileHistory::with_config(&config);
-        if let Some(path) = &path {
-            match history.load(path) {
-                Ok(()) => {}
-                Err(ReadlineError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => {
-                    tracing::warn!("cannot load the history from {}: {err}", path.display())
-                }
-            }
+        let (requests, incoming) = mpsc::channel();
+        let (created_tx, created) = mpsc::sync_channel(1);
+        thread::Builder::new()
+            .name("pyk-line-editor".to_owned())
+            .spawn(move || {
+                let editor = match create_editor(path.as_deref()) {
+                    Ok(editor) => {
+                        let _ = created_tx.send(Ok(()));
+                        editor
+                    }
+                    Err(err) => {
+                        let _ = created_tx.send(Err(err));
+                        return;
+                    }
+                };
+                serve(editor, path.as_deref(), &incoming);
+            })?;
+        match created.recv() {
+            Ok(Ok(())) => Ok(Self { requests }),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(ReadlineError::Io(io::Error::other(
+                "the line editor thread ended before it started",
+            ))),
         }
-        Ok(Self {
-            history: Arc::new(Mutex::new(history)),
-            config,
-            path,
-        })
     }
 
     /// Reads one line after `prompt`.
@@ -80,51 +111,156 @@ impl LineEditor {
     }
 
     /// Starts reading one line after `prompt`; `password` shows `*` for each character.
-    /// The line is not added to the history (see [`LineEditor::remember`]).
+    /// The line is not added to the history (see [`LineEditor::remember`]). Reads are
+    /// served one at a time, in the order they were asked for.
     pub(crate) fn start_read(&self, prompt: String, password: bool) -> JoinHandle<ReadLine> {
-        let history = Arc::clone(&self.history);
-        let config = self.config.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic in another read cannot leave the history worse than it was, so a
-            // poisoned lock is still usable.
-            let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
-            let lent = std::mem::replace(&mut *history, FileHistory::with_config(&config));
-            let mut editor = match Editor::with_history(config, lent) {
-                Ok(editor) => editor,
-                Err(err) => return ReadLine::Failed(err.to_string()),
-            };
-            editor.set_helper(Some(Mask { on: password }));
-            let read = editor.readline(&prompt);
-            *history = std::mem::replace(editor.history_mut(), FileHistory::new());
-            match read {
-                Ok(line) => ReadLine::Line(line),
-                Err(ReadlineError::Eof) => ReadLine::Eof,
-                Err(ReadlineError::Interrupted) => ReadLine::Interrupted,
-                Err(err) => ReadLine::Failed(err.to_string()),
+        let (reply, line) = oneshot::channel();
+        let sent = self.requests.send(Request::Read {
+            prompt,
+            password,
+            reply,
+        });
+        tokio::spawn(async move {
+            if sent.is_err() {
+                return ReadLine::Failed("the line editor thread is gone".to_owned());
             }
+            line.await.unwrap_or_else(|_| {
+                ReadLine::Failed("the line editor thread ended during a read".to_owned())
+            })
         })
     }
 
-    /// Adds a cell to the history and appends it to the history file.
-    pub(crate) fn remember(&self, cell: &str) {
-        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
-        let last = history
-            .len()
-            .checked_sub(1)
-            .and_then(|index| history.get(index, SearchDirection::Forward).ok().flatten());
-        if last.is_some_and(|last| last.entry == cell) {
+    /// Adds a cell to the history and appends it to the history file; returns once saved.
+    pub(crate) async fn remember(&self, cell: &str) {
+        let (done, saved) = oneshot::channel();
+        let request = Request::Remember {
+            cell: cell.to_owned(),
+            done,
+        };
+        if self.requests.send(request).is_err() {
+            tracing::warn!("cannot add to the history: the line editor thread is gone");
             return;
         }
-        if let Err(err) = history.add(cell) {
-            tracing::warn!("cannot add to the history: {err}");
-            return;
+        // An error means the thread ended; it already said why, if it knew.
+        let _ = saved.await;
+    }
+}
+
+/// Builds the session's editor with its history, keeping pyk's SIGINT handler.
+fn create_editor(path: Option<&Path>) -> Result<RustyEditor, ReadlineError> {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .max_history_size(10_000)?
+        .build();
+    let mut history = FileHistory::with_config(&config);
+    if let Some(path) = path {
+        match history.load(path) {
+            Ok(()) => {}
+            Err(ReadlineError::Io(err)) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!("cannot load the history from {}: {err}", path.display())
+            }
         }
-        let Some(path) = &self.path else { return };
-        if let Some(dir) = path.parent() {
-            let _ = fs::create_dir_all(dir);
+    }
+    let sigint = SigintAction::current();
+    let editor = Editor::with_history(config, history);
+    if let Some(sigint) = sigint {
+        sigint.restore();
+    }
+    editor
+}
+
+/// The editor thread: serves requests until every [`LineEditor`] is dropped.
+fn serve(mut editor: RustyEditor, path: Option<&Path>, requests: &mpsc::Receiver<Request>) {
+    for request in requests {
+        match request {
+            Request::Read {
+                prompt,
+                password,
+                reply,
+            } => {
+                editor.set_helper(Some(Mask { on: password }));
+                let line = match editor.readline(&prompt) {
+                    Ok(line) => ReadLine::Line(line),
+                    Err(ReadlineError::Eof) => ReadLine::Eof,
+                    Err(ReadlineError::Interrupted) => ReadLine::Interrupted,
+                    Err(err) => ReadLine::Failed(err.to_string()),
+                };
+                // Nobody waits for the line when the REPL is leaving.
+                let _ = reply.send(line);
+            }
+            Request::Remember { cell, done } => {
+                remember(editor.history_mut(), path, &cell);
+                let _ = done.send(());
+            }
         }
-        if let Err(err) = history.append(path) {
-            tracing::warn!("cannot save the history to {}: {err}", path.display());
+    }
+}
+
+/// Adds `cell` to `history` unless it repeats the last entry, and appends it to `path`.
+fn remember(history: &mut FileHistory, path: Option<&Path>, cell: &str) {
+    let last = history
+        .len()
+        .checked_sub(1)
+        .and_then(|index| history.get(index, SearchDirection::Forward).ok().flatten());
+    if last.is_some_and(|last| last.entry == cell) {
+        return;
+    }
+    if let Err(err) = history.add(cell) {
+        tracing::warn!("cannot add to the history: {err}");
+        return;
+    }
+    let Some(path) = path else { return };
+    if let Some(dir) = path.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    if let Err(err) = history.append(path) {
+        tracing::warn!("cannot save the history to {}: {err}", path.display());
+    }
+}
+
+/// The SIGINT action in force when it was taken, to put back after rustyline replaced
+/// it (Unix only; elsewhere rustyline leaves Ctrl-C alone).
+struct SigintAction {
+    #[cfg(unix)]
+    action: libc::sigaction,
+}
+
+impl SigintAction {
+    #[cfg(unix)]
+    fn current() -> Option<Self> {
+        // SAFETY: `sigaction` is a plain C struct for which all zeroes is a valid value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: with a null new action, `sigaction` only writes the current one into
+        // `action`, which is valid for writes.
+        let rc = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &mut action) };
+        if rc != 0 {
+            tracing::warn!(
+                "cannot read the Ctrl-C handler: {}",
+                io::Error::last_os_error()
+            );
+            return None;
+        }
+        Some(Self { action })
+    }
+
+    #[cfg(not(unix))]
+    fn current() -> Option<Self> {
+        None
+    }
+
+    fn restore(&self) {
+        #[cfg(unix)]
+        {
+            // SAFETY: `action` is what the kernel gave for SIGINT, handler and flags
+            // included, so installing it again is as sound as it was then.
+            let rc = unsafe { libc::sigaction(libc::SIGINT, &self.action, std::ptr::null_mut()) };
+            if rc != 0 {
+                tracing::warn!(
+                    "cannot restore the Ctrl-C handler: {}",
+                    io::Error::last_os_error()
+                );
+            }
         }
     }
 }

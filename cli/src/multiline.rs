@@ -11,6 +11,10 @@
 //! Strings and comments are skipped when looking for brackets and colons. The rule does
 //! not parse Python: a cell it calls complete may still be a syntax error, which the
 //! kernel then reports.
+//!
+//! A paste can bring several lines in one editor entry; [`PendingCell`] splits it and
+//! applies the rule once to everything entered so far, so a pasted block's own blank
+//! lines do not end it early.
 
 /// Whether the cell made of `lines` (the last one just entered) needs more input.
 pub(crate) fn needs_more(lines: &[&str]) -> bool {
@@ -30,6 +34,36 @@ pub(crate) fn needs_more(lines: &[&str]) -> bool {
         return true;
     }
     block && lines.last().is_some_and(|line| !line.trim().is_empty())
+}
+
+/// A cell being entered, fed one editor entry at a time.
+#[derive(Debug, Default)]
+pub(crate) struct PendingCell {
+    lines: Vec<String>,
+}
+
+impl PendingCell {
+    /// Whether nothing has been entered yet (blank lines before a cell do not count).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Adds one entry: a typed line, or several lines separated by `\n` from a paste.
+    /// Returns the code once the cell is complete, and starts over.
+    pub(crate) fn add(&mut self, entry: &str) -> Option<String> {
+        for line in entry.split('\n') {
+            if self.lines.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            self.lines.push(line.to_owned());
+        }
+        let view: Vec<&str> = self.lines.iter().map(String::as_str).collect();
+        if view.is_empty() || needs_more(&view) {
+            return None;
+        }
+        let cell = std::mem::take(&mut self.lines).join("\n");
+        Some(cell.trim_end().to_owned())
+    }
 }
 
 /// An open string literal.

@@ -14,7 +14,7 @@ use crate::{
     error_chain,
     exec::{report_start_failure, shut_down},
     exit::Exit,
-    multiline::needs_more,
+    multiline::PendingCell,
     output::Printer,
     signals::Interrupts,
 };
@@ -53,7 +53,7 @@ pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
             Entered::Cleared => continue,
             Entered::Leave => break,
         };
-        editor.remember(&cell);
+        editor.remember(&cell).await;
         if matches!(cell.trim(), "exit" | "exit()" | "quit" | "quit()") {
             break;
         }
@@ -144,30 +144,24 @@ async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<K
 async fn read_cell(editor: &LineEditor, number: u64) -> Entered {
     let prompt = format!("In [{number}]: ");
     let continuation = format!("{:>width$}: ", "...", width = prompt.len() - 2);
-    let mut lines: Vec<String> = Vec::new();
+    let mut cell = PendingCell::default();
     loop {
-        let prompt = if lines.is_empty() {
+        let prompt = if cell.is_empty() {
             &prompt
         } else {
             &continuation
         };
         match editor.read(prompt.clone()).await {
             ReadLine::Line(line) => {
-                if lines.is_empty() && line.trim().is_empty() {
-                    continue;
-                }
-                lines.push(line);
-                let view: Vec<&str> = lines.iter().map(String::as_str).collect();
-                if !needs_more(&view) {
-                    let cell = lines.join("\n");
-                    return Entered::Cell(cell.trim_end().to_owned());
+                if let Some(code) = cell.add(&line) {
+                    return Entered::Cell(code);
                 }
             }
             ReadLine::Interrupted => return Entered::Cleared,
             ReadLine::Eof => {
                 // Ctrl-D on a continuation line drops the unfinished cell, as the prompt
                 // line would; Ctrl-D on an empty prompt leaves.
-                if lines.is_empty() {
+                if cell.is_empty() {
                     println!();
                     return Entered::Leave;
                 }

@@ -1,4 +1,4 @@
-use crate::multiline::needs_more;
+use crate::multiline::{PendingCell, needs_more};
 
 /// Feeds `cell` line by line and shows, after each line, whether the REPL asks for more.
 fn check(cell: &str) -> String {
@@ -105,4 +105,46 @@ fn a_backslash_inside_a_single_quoted_string_continues_it() {
 #[test]
 fn an_empty_triple_quoted_string_is_closed() {
     insta::assert_snapshot!(check("s = \"\"\"\"\"\""), @r#"run  | s = """""""#);
+}
+
+/// Feeds editor entries (a typed line, or a paste with `\n`s) one by one and shows what
+/// each gave: `more` (the prompt continues) or the complete cell.
+fn check_entries(entries: &[&str]) -> String {
+    let mut cell = PendingCell::default();
+    let mut transcript = String::new();
+    for entry in entries {
+        match cell.add(entry) {
+            Some(code) => transcript.push_str(&format!("{entry:?} => run {code:?}\n")),
+            None => transcript.push_str(&format!("{entry:?} => more\n")),
+        }
+    }
+    transcript
+}
+
+#[test]
+fn typed_lines_make_cells_one_after_another() {
+    insta::assert_snapshot!(check_entries(&["", "a = 1", "for i in x:", "    f(i)", "", "b"]), @r#"
+    "" => more
+    "a = 1" => run "a = 1"
+    "for i in x:" => more
+    "    f(i)" => more
+    "" => run "for i in x:\n    f(i)"
+    "b" => run "b"
+    "#);
+}
+
+#[test]
+fn a_paste_is_judged_as_a_whole() {
+    // Its inner blank line does not end the class; its last line decides.
+    insta::assert_snapshot!(check_entries(&["class A:\n    x = 1\n\n    y = 2\n"]), @r#""class A:\n    x = 1\n\n    y = 2\n" => run "class A:\n    x = 1\n\n    y = 2""#);
+    // A block pasted without its closing blank line waits for one, as if typed.
+    insta::assert_snapshot!(check_entries(&["\nif a:\n    b()\nelse:\n    c()", ""]), @r#"
+    "\nif a:\n    b()\nelse:\n    c()" => more
+    "" => run "if a:\n    b()\nelse:\n    c()"
+    "#);
+    // A comment on one pasted line does not hide the bracket opened on the next.
+    insta::assert_snapshot!(check_entries(&["x = 1  # note\ny = (1,", "2)"]), @r#"
+    "x = 1  # note\ny = (1," => more
+    "2)" => run "x = 1  # note\ny = (1,\n2)"
+    "#);
 }

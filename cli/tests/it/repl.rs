@@ -120,6 +120,87 @@ mod pty {
         );
     }
 
+    /// `pyk repl` in a pty, at its first prompt; `None` when no test Python is set.
+    fn spawn_repl() -> Option<OsSession> {
+        let python = python()?;
+        let mut command = pyk_with_python(&python, &["repl"]);
+        // rustyline treats TERM=dumb as a terminal it cannot edit on.
+        command.env("TERM", "xterm");
+        let mut repl = Session::spawn(command).expect("pyk runs in a pty");
+        repl.set_expect_timeout(Some(HANG));
+        repl.expect("In [1]: ").expect("first prompt");
+        Some(repl)
+    }
+
+    // A terminal sends `\r` for Enter. Each test writes its lines in one write, as a
+    // paste or a fast typist does, so the editor gets them all in one read.
+
+    #[test]
+    fn lines_sent_in_one_write_all_run_in_order() {
+        let Some(mut repl) = spawn_repl() else { return };
+        repl.send("x = 1\rx = x * 10 + 2\rx = x * 10 + 3\rx\r")
+            .expect("pty write");
+        repl.expect("Out[4]: 123")
+            .expect("all four lines ran, in order");
+        repl.expect("In [5]: ").expect("the next prompt");
+    }
+
+    #[test]
+    fn lines_typed_while_a_cell_runs_run_after_it() {
+        let Some(mut repl) = spawn_repl() else { return };
+        let gate = temp_dir("repl-typeahead").join("gate");
+        // The cell waits for the test, so the lines below are typed while it runs (the
+        // terminal holds them: the editor is not reading).
+        let cell = format!(
+            "import os, time\r\
+             if True:\r\
+             \x20   print('waiting', flush=True)\r\
+             \x20   while not os.path.exists({gate:?}): time.sleep(0.02)\r\r"
+        );
+        repl.send(cell).expect("pty write");
+        repl.expect("waiting").expect("the cell runs");
+        repl.send("y = 6\ry * 7\r").expect("pty write");
+        std::fs::write(&gate, "").expect("the temp dir is writable");
+        repl.expect("Out[4]: 42")
+            .expect("the lines typed ahead ran after the cell");
+    }
+
+    #[test]
+    fn a_pasted_block_keeps_its_body_and_its_grouping() {
+        let Some(mut repl) = spawn_repl() else { return };
+        repl.send("for i in range(3):\r    print('row', i)\r\rprint('after')\r")
+            .expect("pty write");
+        for row in ["row 0", "row 1", "row 2"] {
+            repl.expect(row).expect("the block's body ran");
+        }
+        repl.expect("after").expect("the cell after the block");
+        repl.expect("In [3]: ")
+            .expect("the block and the print were two cells");
+    }
+
+    #[test]
+    fn a_bracketed_paste_is_one_cell() {
+        let Some(mut repl) = spawn_repl() else { return };
+        // What a terminal sends for a paste while bracketed paste is on, then Enter. The
+        // paste's blank line does not end the block; its missing last one is asked for.
+        repl.send("\x1b[200~def triple(v):\r\r    return v * 3\rtriple(4)\x1b[201~\r")
+            .expect("pty write");
+        repl.expect("...: ").expect("a continuation prompt");
+        repl.send("\r").expect("pty write");
+        repl.expect("Out[1]: 12")
+            .expect("the pasted cell ran whole");
+        repl.expect("In [2]: ").expect("the next prompt");
+    }
+
+    #[test]
+    fn input_is_answered_by_a_line_typed_ahead() {
+        let Some(mut repl) = spawn_repl() else { return };
+        repl.send("name = input('who? ')\rAnn\rprint('hello', name)\r")
+            .expect("pty write");
+        repl.expect("hello Ann")
+            .expect("the line after the cell answered input()");
+    }
+
     fn wait_exit(repl: &OsSession) -> WaitStatus {
         let deadline = std::time::Instant::now() + HANG;
         loop {
