@@ -65,9 +65,15 @@ pub fn stage_runner() -> io::Result<PathBuf> {
 /// instead put the runner's directory first on `sys.path`, import it and call its
 /// `main()` (the runner then takes its directory off `sys.path` again), so the second
 /// start onwards loads cached bytecode. The result is `-u -c <bootstrap> <dir> <module>`.
+///
+/// The bootstrap lets Python write the runner's bytecode even under
+/// `PYTHONDONTWRITEBYTECODE` (which would otherwise cost every start a recompile), and
+/// restores the setting before the runner starts, so user code keeps it.
 pub fn python_args(runner: &Path) -> Vec<OsString> {
     const BOOTSTRAP: &str = "import importlib, sys; sys.path.insert(0, sys.argv[1]); \
-                             importlib.import_module(sys.argv[2]).main()";
+                             keep = sys.dont_write_bytecode; sys.dont_write_bytecode = False; \
+                             runner = importlib.import_module(sys.argv[2]); \
+                             sys.dont_write_bytecode = keep; runner.main()";
     let dir = runner.parent().map(Path::as_os_str).unwrap_or_default();
     let module = runner.file_stem().unwrap_or_default();
     vec![

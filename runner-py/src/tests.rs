@@ -393,7 +393,7 @@ fn python_args_import_the_staged_module() {
     assert_snapshot!(report, @r"
     -u
     -c
-    import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2]).main()
+    import importlib, sys; sys.path.insert(0, sys.argv[1]); keep = sys.dont_write_bytecode; sys.dont_write_bytecode = False; runner = importlib.import_module(sys.argv[2]); sys.dont_write_bytecode = keep; runner.main()
     /cache/pykernel/runner-0123
     pykernel_runner
     ");

@@ -3,9 +3,10 @@
 //! way [`pykernel_runner::python_args`] says.
 
 use std::{
+    env, fs,
     io::{BufRead, BufReader, Write},
-    path::PathBuf,
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
+    process::{self, Command, Stdio},
 };
 
 use pykernel_protocol::{Event, PROTOCOL_VERSION, Status};
@@ -19,7 +20,7 @@ fn runner_speaks_the_protocol_version_of_the_protocol_crate() {
 }
 
 fn python() -> Option<PathBuf> {
-    std::env::var_os("PYKERNEL_TEST_PYTHON")
+    env::var_os("PYKERNEL_TEST_PYTHON")
         .filter(|python| !python.is_empty())
         .map(PathBuf::from)
 }
@@ -28,14 +29,21 @@ fn python() -> Option<PathBuf> {
 /// frames it sent.
 fn run_staged(python: &PathBuf, cell: &str) -> Vec<Event> {
     let runner = pykernel_runner::stage_runner().unwrap_or_else(|err| panic!("stage: {err}"));
-    let mut child = Command::new(python)
-        .args(pykernel_runner::python_args(&runner))
-        .env_remove("PYTHONDONTWRITEBYTECODE")
+    let mut command = Command::new(python);
+    command.env_remove("PYTHONDONTWRITEBYTECODE");
+    run_runner(command, &runner, cell)
+}
+
+/// Starts `runner` with `command` (an interpreter) the way `python_args` says, runs the
+/// prelude and one cell, and exits; returns the frames it sent.
+fn run_runner(mut command: Command, runner: &Path, cell: &str) -> Vec<Event> {
+    let mut child = command
+        .args(pykernel_runner::python_args(runner))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap_or_else(|err| panic!("spawn {}: {err}", python.display()));
+        .unwrap_or_else(|err| panic!("spawn {command:?}: {err}"));
     let mut stdin = child
         .stdin
         .take()
@@ -99,7 +107,7 @@ fn staged_runner_starts_as_an_imported_module_and_caches_its_bytecode() {
 
     let runner = pykernel_runner::stage_runner().unwrap_or_else(|err| panic!("stage: {err}"));
     let cache = runner.with_file_name("__pycache__");
-    let cached = std::fs::read_dir(&cache)
+    let cached = fs::read_dir(&cache)
         .map(|entries| {
             entries.flatten().any(|entry| {
                 entry
@@ -110,4 +118,63 @@ fn staged_runner_starts_as_an_imported_module_and_caches_its_bytecode() {
         })
         .unwrap_or(false);
     assert!(cached, "no bytecode cached in {}", cache.display());
+}
+
+/// The kinds of the frames of execution `id`, and the stdout it wrote.
+fn cell_stdout(frames: &[Event], id: &str) -> (Vec<&'static str>, String) {
+    let cell: Vec<&Event> = frames
+        .iter()
+        .filter(|frame| frame.exec_id().is_some_and(|exec| exec.as_str() == id))
+        .collect();
+    let kinds = cell.iter().map(|frame| frame.kind()).collect();
+    let stdout = cell
+        .iter()
+        .filter_map(|frame| match frame {
+            Event::Stdout(out) => Some(out.data.as_str()),
+            _ => None,
+        })
+        .collect();
+    (kinds, stdout)
+}
+
+#[test]
+fn bytecode_is_cached_even_under_pythondontwritebytecode_which_user_code_still_sees() {
+    let Some(python) = python() else { return };
+    // A private copy, so no earlier run can have cached its bytecode already.
+    let dir = env::temp_dir().join(format!("pykernel-runner-it-bytecode-{}", process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("create {}: {err}", dir.display()));
+    let runner = dir.join(pykernel_runner::RUNNER_FILE_NAME);
+    fs::write(&runner, pykernel_runner::RUNNER_SOURCE)
+        .unwrap_or_else(|err| panic!("write {}: {err}", runner.display()));
+
+    let mut command = Command::new(&python);
+    command.env("PYTHONDONTWRITEBYTECODE", "1");
+    let frames = run_runner(
+        command,
+        &runner,
+        "import sys\nprint(sys.dont_write_bytecode)",
+    );
+    let (kinds, stdout) = cell_stdout(&frames, "cell");
+    let cached: Vec<String> = fs::read_dir(dir.join("__pycache__"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = fs::remove_dir_all(&dir);
+
+    assert_eq!(kinds, ["started", "stdout", "done"]);
+    assert_eq!(
+        stdout, "True\n",
+        "user code must keep PYTHONDONTWRITEBYTECODE"
+    );
+    assert!(
+        cached
+            .iter()
+            .any(|name| name.starts_with("pykernel_runner.")),
+        "no bytecode cached: {cached:?}"
+    );
 }
