@@ -23,7 +23,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pykernel_protocol::{Call, CallReply, ExecId, Hello, Request};
+use pykernel_protocol::{
+    Call, CallReply, Complete, Completions, ExecId, Hello, Request, RequestId,
+};
 use pykernel_transport::{Exit, ExitStatus, Incoming, Transport};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -47,6 +49,11 @@ pub(crate) enum Message {
     Shutdown(oneshot::Sender<ShutdownReport>),
     /// Kill the runner at once and report.
     Kill(oneshot::Sender<ShutdownReport>),
+    /// Ask for completions and send the runner's answer here.
+    Complete {
+        request: Complete,
+        answer: oneshot::Sender<Result<Completions, KernelError>>,
+    },
     /// The last kernel handle is gone (or the start was abandoned): shut down.
     KernelDropped,
 }
@@ -163,6 +170,8 @@ pub(crate) struct Driver {
     call_replies: mpsc::UnboundedReceiver<CallReply>,
     host_functions: HostFunctions,
     routes: HashMap<ExecId, Route>,
+    /// Completion requests waiting for the runner's answer.
+    completions: HashMap<RequestId, oneshot::Sender<Result<Completions, KernelError>>>,
     start: Option<oneshot::Sender<Result<Hello, KernelError>>>,
     shutdown_waiters: Vec<oneshot::Sender<ShutdownReport>>,
     health: Arc<Health>,
@@ -206,6 +215,7 @@ impl Driver {
             call_replies,
             host_functions: parts.host_functions,
             routes: HashMap::new(),
+            completions: HashMap::new(),
             start: Some(parts.start),
             shutdown_waiters: Vec::new(),
             health: parts.health,
@@ -308,6 +318,10 @@ impl Driver {
         }
         if !self.session.is_alive() {
             self.health.mark_stopping();
+            // A stopping runner answers no completion.
+            for (_, answer) in self.completions.drain() {
+                let _ = answer.send(Err(self.health.error()));
+            }
         }
     }
 
@@ -333,6 +347,13 @@ impl Driver {
             Message::Kill(waiter) => {
                 self.shutdown_waiters.push(waiter);
                 self.session.handle_command(now(), Command::Kill);
+            }
+            Message::Complete { request, answer } => {
+                // Callers that gave up waiting (see `Kernel::complete`) are forgotten.
+                self.completions.retain(|_, answer| !answer.is_closed());
+                self.completions.insert(request.id.clone(), answer);
+                self.session
+                    .handle_command(now(), Command::Complete(request));
             }
             Message::KernelDropped => {
                 debug!("every kernel handle is gone; shutting down");
@@ -367,6 +388,12 @@ impl Driver {
                 }
             }
             SessionEvent::HostCall(call) => self.call_host(call),
+            SessionEvent::Completions { id, result } => match self.completions.remove(&id) {
+                Some(answer) => {
+                    let _ = answer.send(result);
+                }
+                None => debug!(%id, "dropping completions nobody waits for"),
+            },
             SessionEvent::Stopped(ended) => {
                 let report = ended.report();
                 self.health.set_ended(ended);
@@ -509,6 +536,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Interrupt => "interrupt",
         Request::InputReply(_) => "input_reply",
         Request::CallReply(_) => "reply",
+        Request::Complete(_) => "complete",
     }
 }
 

@@ -71,6 +71,14 @@ pub enum KernelError {
     },
     /// The kernel was shut down; start a new one.
     NotRunning,
+    /// The runner did not announce an optional feature the call needs, such as
+    /// `complete` (an older runner).
+    Unsupported {
+        /// The feature, as the runner would announce it in its `hello`.
+        feature: &'static str,
+    },
+    /// The runner did not answer a completion request in time.
+    CompletionTimeout,
     /// The runner's channel failed.
     Transport(Arc<TransportError>),
 }
@@ -127,6 +135,12 @@ impl fmt::Display for KernelError {
                 Ok(())
             }
             Self::NotRunning => f.write_str("kernel is not running"),
+            Self::Unsupported { feature } => {
+                write!(f, "the runner does not support `{feature}`")
+            }
+            Self::CompletionTimeout => {
+                f.write_str("the runner did not answer the completion in time")
+            }
             Self::Transport(_) => f.write_str("kernel transport failed"),
         }
     }

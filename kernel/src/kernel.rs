@@ -15,12 +15,12 @@ use std::{
 };
 
 use futures::Stream;
-use pykernel_protocol::{ExecId, Execute, Hello, InputReply};
+use pykernel_protocol::{Complete, ExecId, Execute, Hello, InputReply, RequestId};
 use pykernel_transport::{ExitStatus, SpawnOptions, StdioTransport, Transport, TransportError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
+    COMPLETE_TIMEOUT, Completions, ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
     env::kernel_env,
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
@@ -90,6 +90,8 @@ struct Shared {
     health: Arc<Health>,
     info: KernelInfo,
     next_exec: AtomicU64,
+    /// Numbers completion requests, an id space apart from executions (`c-<n>`).
+    next_request: AtomicU64,
 }
 
 /// The sending side that tells the driver when the kernel's handles are all gone.
@@ -228,6 +230,49 @@ impl Kernel {
             .messages
             .send(Message::Command(Command::Interrupt))
             .map_err(|_| health.error())
+    }
+
+    /// Completions for `code` with the cursor after its first `cursor` characters
+    /// (Unicode scalar values, as `str::chars` counts them; a cursor past the end means
+    /// the end): names from the user's namespace, builtins and keywords, attributes after
+    /// a dot, modules after `import`, dict keys, file paths in strings, magics after `%`.
+    ///
+    /// The request goes to the runner at once, not behind queued cells, and the runner
+    /// answers it beside a running cell. It never runs user code with side effects
+    /// (attributes are looked up statically), so it never disturbs the cell.
+    ///
+    /// # Errors
+    /// [`KernelError::CompletionTimeout`] when the runner has not answered within
+    /// [`COMPLETE_TIMEOUT`]; [`KernelError::Unsupported`] when the runner does not
+    /// complete (it did not announce `complete`); [`KernelError::NotRunning`] or
+    /// [`KernelError::Died`] when the kernel is gone.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a dropped call's answer is discarded.
+    pub async fn complete(&self, code: &str, cursor: usize) -> Result<Completions, KernelError> {
+        let health = &self.shared.health;
+        if !health.is_alive() {
+            return Err(health.error());
+        }
+        let cursor = cursor.min(code.chars().count());
+        let number = self.shared.next_request.fetch_add(1, Ordering::Relaxed);
+        let request = Complete {
+            id: RequestId::new(format!("c-{number}")),
+            code: code.to_owned(),
+            cursor: u64::try_from(cursor).unwrap_or(u64::MAX),
+        };
+        let (answer, answered) = oneshot::channel();
+        self.shared
+            .handle
+            .messages
+            .send(Message::Complete { request, answer })
+            .map_err(|_| health.error())?;
+        match tokio::time::timeout(COMPLETE_TIMEOUT, answered).await {
+            Ok(Ok(result)) => result.map(|wire| Completions::from_wire(wire, code, cursor)),
+            // The driver ended without answering.
+            Ok(Err(_)) => Err(health.error()),
+            Err(_) => Err(KernelError::CompletionTimeout),
+        }
     }
 
     /// Shuts the kernel down: writes `exit` and closes the runner's input, waits
@@ -532,6 +577,7 @@ async fn launch(
             health,
             info,
             next_exec: AtomicU64::new(1),
+            next_request: AtomicU64::new(1),
         }),
     })
 }

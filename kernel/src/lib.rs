@@ -55,6 +55,7 @@
 //! - A consumer that falls behind pauses the runner's output; host memory stays bounded.
 #![warn(missing_docs)]
 
+mod complete;
 mod display;
 mod driver;
 mod env;
@@ -69,6 +70,7 @@ mod sessions;
 pub use pykernel_protocol::{ExecId, MimeBundle, Status};
 
 pub use crate::{
+    complete::{COMPLETE_TIMEOUT, Completions},
     error::KernelError,
     interpreter::{PythonSource, ResolvedPython, resolve_python},
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},

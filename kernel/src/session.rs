@@ -11,8 +11,9 @@ use std::{
 };
 
 use pykernel_protocol::{
-    Call, CallReply, Decoded, Done, Event, ExecId, Execute, Hello, InputReply, InputRequest,
-    PROTOCOL_VERSION, Request, Status,
+    Call, CallReply, Complete, Completions, Decoded, Done, Event, ExecId, Execute,
+    FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request, RequestId,
+    Status,
 };
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
@@ -69,6 +70,8 @@ pub(crate) enum Command {
     InputReply(InputReply),
     /// Answer a host call.
     CallReply(CallReply),
+    /// Ask the runner for completions; answered by [`SessionEvent::Completions`].
+    Complete(Complete),
 }
 
 /// Something the callers must learn.
@@ -94,6 +97,14 @@ pub(crate) enum SessionEvent {
     },
     /// The running cell calls a host function; answer with [`Command::CallReply`].
     HostCall(Call),
+    /// The answer to a [`Command::Complete`]: the runner's, or why there is none. A
+    /// request the runner never answers gets no event; the caller bounds its wait.
+    Completions {
+        /// The request.
+        id: RequestId,
+        /// The runner's answer.
+        result: Result<Completions, KernelError>,
+    },
     /// The session is over; nothing follows.
     Stopped(Ended),
 }
@@ -180,6 +191,8 @@ pub(crate) struct Session {
     signals: VecDeque<Signal>,
     close_input: bool,
     events: VecDeque<SessionEvent>,
+    /// The runner announced [`FEATURE_COMPLETE`] in its `hello`.
+    completes: bool,
 }
 
 #[derive(Debug)]
@@ -276,6 +289,7 @@ impl Session {
             signals: VecDeque::new(),
             close_input: false,
             events: VecDeque::new(),
+            completes: false,
         }
     }
 
@@ -337,6 +351,7 @@ impl Session {
             Command::Shutdown => self.handle_shutdown(now),
             Command::Kill => self.handle_kill(now),
             Command::InputReply(reply) => self.handle_input_reply(reply),
+            Command::Complete(complete) => self.handle_complete(complete),
             Command::CallReply(reply) => {
                 if self.runner_reads_input() {
                     self.transmits.push_back(Request::CallReply(reply));
@@ -475,6 +490,14 @@ impl Session {
         let event = match event {
             Event::Hello(hello) => return self.handle_hello(now, hello),
             Event::Call(call) => return self.handle_call(call),
+            Event::Completions(completions) => {
+                let id = completions.id.clone();
+                self.events.push_back(SessionEvent::Completions {
+                    id,
+                    result: Ok(completions),
+                });
+                return;
+            }
             event => event,
         };
         let Some(id) = event.exec_id().cloned() else {
@@ -502,7 +525,7 @@ impl Session {
             }
             Event::InputRequest(request) => return self.handle_input_request(now, request),
             Event::Done(done) => return self.handle_done(now, done),
-            Event::Hello(_) | Event::Call(_) => return,
+            Event::Hello(_) | Event::Call(_) | Event::Completions(_) => return,
         };
         if let State::Busy(_) = self.state {
             self.events.push_back(SessionEvent::Output { id, output });
@@ -528,6 +551,7 @@ impl Session {
             return self.fail_start(now, error);
         }
         debug!(python = %hello.python, pid = hello.pid, "runner said hello");
+        self.completes = hello.features.iter().any(|f| f == FEATURE_COMPLETE);
         let deadline = *deadline;
         let cells = std::mem::take(cells);
         self.next_startup_cell(now, deadline, hello, cells);
@@ -606,6 +630,28 @@ impl Session {
         debug!(id = %request.id, "the cell asked for input although stdin is not allowed");
         running.stdin_refused = true;
         self.interrupt_with_escalation(now);
+    }
+
+    /// Sends a completion request at once, also while a cell runs: the runner answers it
+    /// beside the cell. Answers at once without a runner that completes, or once the
+    /// runner stopped taking requests.
+    fn handle_complete(&mut self, complete: Complete) {
+        let error = match &self.state {
+            State::Idle { .. } | State::Busy(_) if self.completes => {
+                self.transmits.push_back(Request::Complete(complete));
+                return;
+            }
+            State::Idle { .. } | State::Busy(_) => KernelError::Unsupported {
+                feature: FEATURE_COMPLETE,
+            },
+            State::Dead { ended, .. } => ended.error(),
+            State::Starting { .. } | State::ShuttingDown { .. } => KernelError::NotRunning,
+        };
+        debug!(id = %complete.id, %error, "not sending a completion request");
+        self.events.push_back(SessionEvent::Completions {
+            id: complete.id,
+            result: Err(error),
+        });
     }
 
     fn handle_input_reply(&mut self, reply: InputReply) {

@@ -4,8 +4,8 @@
 //! The JSON shape of every version 1 frame is exactly the seed's: an execute request
 //! carries no `type` key, field names are camelCase (`storeHistory`, `executionCount`),
 //! and runner frames are tagged by `type`.
-//! Version 2 frames (`hello`, `interrupt`, `input_request`/`input_reply`, `call`/`reply`)
-//! are additive: a version 1 peer logs and skips them.
+//! Version 2 frames (`hello`, `interrupt`, `input_request`/`input_reply`, `call`/`reply`,
+//! `complete`/`completions`) are additive: a version 1 peer logs and skips them.
 //!
 //! Decoding is lenient where it is safe (unknown fields are ignored, a missing
 //! `cancelled` means `false`) and strict where a guess would lose data (a frame without
@@ -19,8 +19,13 @@ use serde_json::{Map, Value};
 /// The protocol version this crate speaks; the runner announces its own in [`Hello`].
 ///
 /// Version 1 is the seed's frame set. Version 2 adds the `hello` handshake, in-band
-/// `interrupt`, `input_request`/`input_reply` and `call`/`reply`.
+/// `interrupt`, `input_request`/`input_reply` and `call`/`reply`; `complete`/`completions`
+/// are an optional version 2 feature, which a runner announces in [`Hello::features`] as
+/// [`FEATURE_COMPLETE`].
 pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The [`Hello::features`] entry of a runner that answers [`Request::Complete`].
+pub const FEATURE_COMPLETE: &str = "complete";
 
 /// Identifies one execution; every runner frame about it carries the same id.
 ///
@@ -65,6 +70,31 @@ impl CallId {
 }
 
 impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Identifies one request that is not an execution, such as a [`Complete`] (version 2).
+///
+/// Its own id space: the runner echoes it in the answer, and it never names an execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Wraps a string as a request id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as it travels on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -193,6 +223,9 @@ pub enum Request {
     InputReply(InputReply),
     /// Answers a [`Call`] made from Python (version 2).
     CallReply(CallReply),
+    /// Asks for completions at a cursor (version 2, feature [`FEATURE_COMPLETE`]); the
+    /// runner answers with [`Event::Completions`], also while a cell runs.
+    Complete(Complete),
 }
 
 /// Runs a cell: `{"id", "code", "silent", "storeHistory", "cwd"?, "env"?, "allowStdin"?}`.
@@ -288,6 +321,17 @@ pub struct CallReply {
     pub result: Result<Value, String>,
 }
 
+/// Asks for completions: `{"type":"complete","id","code","cursor"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Complete {
+    /// Pairs the request with its [`Completions`].
+    pub id: RequestId,
+    /// The text being edited, such as the cell so far.
+    pub code: String,
+    /// The cursor in `code`, in Unicode code points (as Python indexes a `str`).
+    pub cursor: u64,
+}
+
 // ---------------------------------------------------------------------------------------
 // Runner -> host
 // ---------------------------------------------------------------------------------------
@@ -320,13 +364,15 @@ pub enum Event {
     InputRequest(InputRequest),
     /// Python calls a host function and blocks until the [`CallReply`] (version 2).
     Call(Call),
+    /// The answer to a [`Complete`] request (version 2).
+    Completions(Completions),
 }
 
 impl Event {
-    /// The execution this frame belongs to; `None` for `hello`.
+    /// The execution this frame belongs to; `None` for `hello` and `completions`.
     pub fn exec_id(&self) -> Option<&ExecId> {
         Some(match self {
-            Self::Hello(_) => return None,
+            Self::Hello(_) | Self::Completions(_) => return None,
             Self::Started { id } => id,
             Self::Stdout(frame) | Self::Stderr(frame) => &frame.id,
             Self::Display(frame) | Self::Result(frame) => &frame.id,
@@ -350,6 +396,7 @@ impl Event {
             Self::Done(_) => "done",
             Self::InputRequest(_) => "input_request",
             Self::Call(_) => "call",
+            Self::Completions(_) => "completions",
         }
     }
 }
@@ -446,6 +493,24 @@ pub struct Call {
     pub args: Value,
 }
 
+/// Completions at a cursor:
+/// `{"type":"completions","id","matches","cursorStart","cursorEnd"}`.
+///
+/// Each match replaces the text between `cursorStart` and `cursorEnd` (code point offsets
+/// into the request's `code`); no match means nothing to offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completions {
+    /// The [`Complete`] request answered.
+    pub id: RequestId,
+    /// The candidates, in the order to show them.
+    pub matches: Vec<String>,
+    /// Where the replaced text starts, in code points.
+    pub cursor_start: u64,
+    /// Where the replaced text ends, in code points.
+    pub cursor_end: u64,
+}
+
 // ---------------------------------------------------------------------------------------
 // Serde for the two enums. Both go through one flat struct of optional fields, because an
 // execute request has no `type` key and because serde's internally tagged enums buffer
@@ -464,6 +529,7 @@ impl Serialize for Request {
             Exit,
             Interrupt,
             InputReply(&'a InputReply),
+            Complete(&'a Complete),
             Reply {
                 #[serde(rename = "callId")]
                 call_id: &'a CallId,
@@ -479,6 +545,7 @@ impl Serialize for Request {
             Self::Exit => Tagged::Exit.serialize(serializer),
             Self::Interrupt => Tagged::Interrupt.serialize(serializer),
             Self::InputReply(reply) => Tagged::InputReply(reply).serialize(serializer),
+            Self::Complete(complete) => Tagged::Complete(complete).serialize(serializer),
             Self::CallReply(reply) => {
                 let (ok, value, error) = match &reply.result {
                     Ok(value) => (true, Some(value), None),
@@ -516,6 +583,7 @@ struct RequestRepr<'a> {
     call_id: Option<CallId>,
     ok: Option<bool>,
     error: Option<String>,
+    cursor: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for Request {
@@ -544,6 +612,11 @@ impl<'de> Deserialize<'de> for Request {
                     eof: repr.eof,
                 })
             }
+            "complete" => Self::Complete(Complete {
+                id: RequestId(required(repr.id, kind, "id")?.0),
+                code: required(repr.code, kind, "code")?,
+                cursor: required(repr.cursor, kind, "cursor")?,
+            }),
             "reply" => {
                 let result = if required(repr.ok, kind, "ok")? {
                     Ok(repr.value.unwrap_or(Value::Null))
@@ -588,6 +661,9 @@ struct EventRepr<'a> {
     call_id: Option<CallId>,
     name: Option<String>,
     args: Option<Value>,
+    matches: Option<Vec<String>>,
+    cursor_start: Option<u64>,
+    cursor_end: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for Event {
@@ -613,6 +689,9 @@ impl<'de> Deserialize<'de> for Event {
             call_id,
             name,
             args,
+            matches,
+            cursor_start,
+            cursor_end,
         } = from_object(deserializer, "a frame object")?;
         let kind = &*kind;
         Ok(match kind {
@@ -670,6 +749,12 @@ impl<'de> Deserialize<'de> for Event {
                 call_id: required(call_id, kind, "callId")?,
                 name: required(name, kind, "name")?,
                 args: args.unwrap_or(Value::Null),
+            }),
+            "completions" => Self::Completions(Completions {
+                id: RequestId(required(id, kind, "id")?.0),
+                matches: required(matches, kind, "matches")?,
+                cursor_start: required(cursor_start, kind, "cursorStart")?,
+                cursor_end: required(cursor_end, kind, "cursorEnd")?,
             }),
             other => {
                 return Err(de::Error::custom(format_args!(

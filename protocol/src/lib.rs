@@ -3,7 +3,7 @@
 //! The host talks to `runner.py` with one JSON object per line over the child's stdin
 //! (host -> runner [`Request`]s) and stdout (runner -> host [`Event`]s).
 //! Version 1 frames are byte-compatible with the seed design; version 2 adds a `hello`
-//! handshake, in-band interrupt, `input()` requests and host calls, all additive.
+//! handshake, in-band interrupt, `input()` requests, host calls and completion, all additive.
 //!
 //! This crate is sans-IO: it does no IO, spawns nothing and reads no clock.
 //! [`NdjsonCodec`] plugs into `tokio_util::codec::{FramedRead, FramedWrite}` or any
@@ -17,7 +17,7 @@ pub mod strategies;
 
 pub use codec::{DEFAULT_MAX_LINE_LENGTH, Decoded, Malformed, MalformedKind, NdjsonCodec};
 pub use frame::{
-    BundleData, Call, CallId, CallReply, Done, ErrorData, Event, ExecId, Execute, Hello,
-    InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION, Request, Status, StreamData,
-    StreamName,
+    BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
+    Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION,
+    Request, RequestId, Status, StreamData, StreamName,
 };

@@ -23,8 +23,8 @@ use proptest::{
 use serde_json::{Map, Number, Value};
 
 use crate::frame::{
-    BundleData, Call, CallId, CallReply, Done, ErrorData, Event, ExecId, Execute, Hello,
-    InputReply, InputRequest, MimeBundle, Request, Status, StreamData,
+    BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
+    Execute, Hello, InputReply, InputRequest, MimeBundle, Request, RequestId, Status, StreamData,
 };
 
 /// Characters that stress JSON string escaping and line framing.
@@ -118,6 +118,41 @@ pub fn arb_call_id() -> impl Strategy<Value = CallId> {
     ]
 }
 
+/// A request id: usually shaped like the kernel's completion ids (`c-<n>`), sometimes
+/// any text.
+pub fn arb_request_id() -> impl Strategy<Value = RequestId> {
+    prop_oneof![
+        3 => "c-[0-9]{1,6}".prop_map(RequestId::new),
+        1 => arb_text_up_to(12).prop_map(RequestId::new),
+    ]
+}
+
+/// A completion request, its cursor usually inside the code and sometimes anywhere.
+pub fn arb_complete() -> impl Strategy<Value = Complete> {
+    (
+        arb_request_id(),
+        arb_text_up_to(80),
+        prop_oneof![3 => 0u64..100, 1 => any::<u64>()],
+    )
+        .prop_map(|(id, code, cursor)| Complete { id, code, cursor })
+}
+
+/// A completion answer of up to eight matches, with any offsets.
+pub fn arb_completions() -> impl Strategy<Value = Completions> {
+    (
+        arb_request_id(),
+        vec(arb_text_up_to(20), 0..8),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(id, matches, cursor_start, cursor_end)| Completions {
+            id,
+            matches,
+            cursor_start,
+            cursor_end,
+        })
+}
+
 /// A finite `f64`, including zeros, subnormals and the extremes.
 pub fn arb_finite_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -206,6 +241,7 @@ pub fn arb_request() -> impl Strategy<Value = Request> {
             .prop_map(|(id, value, eof)| Request::InputReply(InputReply { id, value, eof })),
         2 => (arb_call_id(), prop_oneof![arb_json().prop_map(Ok), arb_text().prop_map(Err)])
             .prop_map(|(call_id, result)| Request::CallReply(CallReply { call_id, result })),
+        1 => arb_complete().prop_map(Request::Complete),
     ]
 }
 
@@ -264,6 +300,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
             .prop_map(|(id, prompt, password)| Event::InputRequest(InputRequest { id, prompt, password })),
         1 => (arb_exec_id(), arb_call_id(), arb_text_up_to(16), arb_json())
             .prop_map(|(id, call_id, name, args)| Event::Call(Call { id, call_id, name, args })),
+        1 => arb_completions().prop_map(Event::Completions),
     ]
 }
 

@@ -18,9 +18,9 @@ use std::{
 use async_trait::async_trait;
 use bytes::BytesMut;
 use pykernel_protocol::{
-    BundleData, Call, CallId, Decoded, Done, ErrorData, Event, ExecId, Execute, Hello,
-    InputRequest, Malformed, MimeBundle, NdjsonCodec, PROTOCOL_VERSION, Request, Status,
-    StreamData,
+    BundleData, Call, CallId, Complete, Completions, Decoded, Done, ErrorData, Event, ExecId,
+    Execute, FEATURE_COMPLETE, Hello, InputRequest, Malformed, MimeBundle, NdjsonCodec,
+    PROTOCOL_VERSION, Request, Status, StreamData,
 };
 use serde_json::Value;
 use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
@@ -642,12 +642,17 @@ pub struct FakeRunner {
     handle: RunnerHandle,
     hello: Option<Hello>,
     rule: Box<dyn FnMut(&Execute) -> Script + Send>,
+    /// Answers `complete` requests, at once, also while a cell runs.
+    complete_rule: Option<CompleteRule>,
     execution_count: u64,
     /// Requests read while a cell ran, to handle after it.
     queue: VecDeque<Request>,
     input_open: bool,
     n_calls: u64,
 }
+
+/// A fake runner's completion answers; `None` leaves the request unanswered.
+type CompleteRule = Box<dyn FnMut(&Complete) -> Option<Completions> + Send>;
 
 /// How a cell or the runner went on after a step that waits.
 enum Wake {
@@ -691,6 +696,7 @@ impl FakeRunner {
                 features: Vec::new(),
             }),
             rule: Box::new(|_| Script::new()),
+            complete_rule: None,
             execution_count: 0,
             queue: VecDeque::new(),
             input_open: true,
@@ -708,6 +714,20 @@ impl FakeRunner {
     /// Sets the rule that picks each execution's script.
     pub fn on_execute(mut self, rule: impl FnMut(&Execute) -> Script + Send + 'static) -> Self {
         self.rule = Box::new(rule);
+        self
+    }
+
+    /// Answers `complete` requests with `rule`, at once, also while a cell runs; `None`
+    /// from the rule leaves a request unanswered. Adds [`FEATURE_COMPLETE`] to the
+    /// greeting's features, so set the greeting (if at all) first.
+    pub fn on_complete(
+        mut self,
+        rule: impl FnMut(&Complete) -> Option<Completions> + Send + 'static,
+    ) -> Self {
+        if let Some(hello) = &mut self.hello {
+            hello.features.push(FEATURE_COMPLETE.to_owned());
+        }
+        self.complete_rule = Some(Box::new(rule));
         self
     }
 
@@ -739,6 +759,7 @@ impl FakeRunner {
                 }
                 Request::Exit => return self.exit(ExitStatus::Code(0), ""),
                 Request::Interrupt => {}
+                Request::Complete(complete) => self.complete(&complete),
                 other => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
             }
         }
@@ -972,7 +993,19 @@ impl FakeRunner {
                     return Wake::Ready(Some(Request::CallReply(reply)));
                 }
                 request @ (Request::Execute(_) | Request::Exit) => self.queue.push_back(request),
+                Request::Complete(complete) => self.complete(&complete),
                 other => tracing::debug!(?other, "fake runner ignores a reply nobody waits for"),
+            }
+        }
+    }
+
+    /// Answers a completion request by the rule, if there is one and it answers.
+    fn complete(&mut self, complete: &Complete) {
+        let answer = self.complete_rule.as_mut().and_then(|rule| rule(complete));
+        match answer {
+            Some(completions) => self.handle.send(Event::Completions(completions)),
+            None => {
+                tracing::debug!(id = %complete.id, "fake runner leaves a completion unanswered")
             }
         }
     }

@@ -1,13 +1,14 @@
 //! Session transitions, driven by a script on a virtual clock.
 //!
 //! Script lines (one per line, `#` starts a comment):
-//! - `hello [version]`: the runner says hello (default: this host's version).
+//! - `hello [version] [feature...]`: the runner says hello (default: this host's version,
+//!   no features).
 //! - `<- JSON` or `<- text`: the runner writes a line (a frame, or a malformed line).
 //! - `done ID [error] [cancelled]`: shorthand for a `done` frame.
 //! - `exit CODE [tail]`: the runner exits.
 //! - `exec ID [timeout=MS] [stdin] CODE`: a caller queues a cell.
 //! - `cancel ID`, `interrupt`, `shutdown`, `kill`, `input ID VALUE`, `input-eof ID`,
-//!   `reply CALL VALUE`.
+//!   `reply CALL VALUE`, `complete ID CURSOR CODE`.
 //! - `signal-failed NAME`, `send-failed`.
 //! - `advance MS`: time passes; every deadline on the way fires at its instant.
 //! - `idle?`: shows when the session last ran out of work (`~ idle since MS` or `~ busy`).
@@ -21,8 +22,8 @@ use std::{
 };
 
 use pykernel_protocol::{
-    CallId, CallReply, Decoded, Event, ExecId, Execute, InputReply, Malformed, MalformedKind,
-    PROTOCOL_VERSION,
+    CallId, CallReply, Complete, Decoded, Event, ExecId, Execute, InputReply, Malformed,
+    MalformedKind, PROTOCOL_VERSION, RequestId,
 };
 use pykernel_transport::{Exit, ExitStatus, Incoming, Signal};
 
@@ -85,13 +86,17 @@ impl Harness {
         let now = self.now;
         match verb {
             "hello" => {
-                let protocol = if rest.is_empty() {
-                    PROTOCOL_VERSION
-                } else {
-                    parse(rest)
-                };
+                let mut protocol = PROTOCOL_VERSION;
+                let mut features = Vec::new();
+                for word in rest.split_whitespace() {
+                    match word.parse() {
+                        Ok(version) => protocol = version,
+                        Err(_) => features.push(word),
+                    }
+                }
+                let features = serde_json::to_string(&features).unwrap_or_default();
                 let json = format!(
-                    r#"{{"type":"hello","protocol":{protocol},"runner":"test","python":"3.12.1","pid":42}}"#
+                    r#"{{"type":"hello","protocol":{protocol},"runner":"test","python":"3.12.1","pid":42,"features":{features}}}"#
                 );
                 self.recv(&json);
             }
@@ -159,6 +164,18 @@ impl Harness {
                     result: serde_json::from_str(value).map_err(|err| err.to_string()),
                 };
                 self.command(Command::CallReply(reply));
+            }
+            "complete" => {
+                let mut words = rest.splitn(3, ' ');
+                let id = words.next().unwrap_or_default();
+                let cursor = parse(words.next().unwrap_or_default());
+                let code = words.next().unwrap_or_default().to_owned();
+                let complete = Complete {
+                    id: RequestId::new(id),
+                    code,
+                    cursor,
+                };
+                self.command(Command::Complete(complete));
             }
             "signal-failed" => {
                 let signal = match rest {
@@ -282,6 +299,17 @@ fn render_event(event: &SessionEvent) -> String {
         SessionEvent::HostCall(call) => {
             format!("call {} {}({})", call.call_id, call.name, call.args)
         }
+        SessionEvent::Completions {
+            id,
+            result: Ok(completions),
+        } => format!(
+            "completions {id}: {:?} {}..{}",
+            completions.matches, completions.cursor_start, completions.cursor_end
+        ),
+        SessionEvent::Completions {
+            id,
+            result: Err(error),
+        } => format!("completions {id}: Err({error})"),
         SessionEvent::Stopped(Ended::Died(exit)) => format!("stopped: died ({})", exit.status),
         SessionEvent::Stopped(Ended::Stopped { exit: Some(exit) }) => {
             format!("stopped: confirmed ({})", exit.status)
@@ -971,4 +999,85 @@ fn the_end_of_input_is_relayed_once_like_a_line() {
     > {"type":"input_reply","id":"1","value":"","eof":true}
     = finished 1: Error count=7
     "#);
+}
+
+#[test]
+fn completion_goes_out_at_once_even_while_a_cell_runs() {
+    let transcript = Harness::new(Vec::new()).run(
+        "
+        hello complete
+        complete c-1 3 imp
+        <- {\"type\":\"completions\",\"id\":\"c-1\",\"matches\":[\"import\"],\"cursorStart\":0,\"cursorEnd\":3}
+        exec 1 long()
+        exec 2 queued()
+        complete c-2 2 x.
+        <- {\"type\":\"completions\",\"id\":\"c-2\",\"matches\":[\"x.real\"],\"cursorStart\":0,\"cursorEnd\":2}
+        idle?
+        done 1
+        done 2
+        ",
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"type":"complete","id":"c-1","code":"imp","cursor":3}
+    = completions c-1: ["import"] 0..3
+    > {"id":"1","code":"long()","silent":false,"storeHistory":true}
+    > {"type":"complete","id":"c-2","code":"x.","cursor":2}
+    = completions c-2: ["x.real"] 0..2
+    ~ busy
+    > {"id":"2","code":"queued()","silent":false,"storeHistory":true}
+    = finished 1: Ok count=7
+    = finished 2: Ok count=7
+    "#);
+}
+
+#[test]
+fn completion_needs_the_runner_feature() {
+    // `check_ready` says hello without features: an older runner is never asked.
+    let transcript = check_ready("complete c-1 1 x");
+    insta::assert_snapshot!(transcript, @"
+    = ready (python 3.12.1, pid 42)
+    = completions c-1: Err(the runner does not support `complete`)
+    ");
+}
+
+#[test]
+fn completion_after_the_end_fails_at_once() {
+    let transcript = Harness::new(Vec::new()).run(
+        "
+        hello complete
+        shutdown
+        complete c-1 1 x
+        exit 0
+        complete c-2 1 x
+        # An answer that comes late is passed on; the driver drops it if nobody waits.
+        <- {\"type\":\"completions\",\"id\":\"c-9\",\"matches\":[],\"cursorStart\":0,\"cursorEnd\":0}
+        ",
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"type":"exit"}
+    ! close input
+    = completions c-1: Err(kernel is not running)
+    = stopped: confirmed (exit code 0)
+    = completions c-2: Err(kernel is not running)
+    = completions c-9: [] 0..0
+    "#);
+}
+
+#[test]
+fn completion_after_death_names_the_death() {
+    let transcript = Harness::new(Vec::new()).run(
+        "
+        hello complete
+        exit 3 boom
+        complete c-1 1 x
+        ",
+    );
+    insta::assert_snapshot!(transcript, @"
+    = ready (python 3.12.1, pid 42)
+    = stopped: died (exit code 3)
+    = completions c-1: Err(kernel died (exit code 3); stderr:
+    boom)
+    ");
 }

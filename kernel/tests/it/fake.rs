@@ -169,6 +169,10 @@ fn render_log(log: &RunnerLog) -> String {
             Request::InputReply(reply) if reply.eof => format!("input_reply {} eof", reply.id),
             Request::InputReply(reply) => format!("input_reply {} {:?}", reply.id, reply.value),
             Request::CallReply(reply) => format!("reply {} {:?}", reply.call_id, reply.result),
+            Request::Complete(complete) => format!(
+                "complete {} {:?} at {}",
+                complete.id, complete.code, complete.cursor
+            ),
         };
         let _ = writeln!(out, "> {line}");
     }
@@ -796,4 +800,94 @@ async fn the_end_of_input_goes_to_the_runner_as_eof() {
         .execute("input", ExecuteOptions::new().with_stdin(true));
     let replied = later.reply_input_eof().map_err(|err| err.to_string());
     insta::assert_snapshot!(format!("{replied:?}"), @r#"Err("kernel is not running")"#);
+}
+
+/// A fake runner that completes `imp` to `import`, answers nothing for `stuck`, and
+/// offers every name that starts with the word before the cursor otherwise.
+fn completing(handle: pykernel_transport::RunnerHandle) -> FakeRunner {
+    FakeRunner::new(handle).on_complete(|complete| {
+        let cursor = usize::try_from(complete.cursor).unwrap_or(usize::MAX);
+        let before: String = complete.code.chars().take(cursor).collect();
+        if before == "stuck" {
+            return None;
+        }
+        let word_start = before
+            .rfind(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(0, |index| index + 1);
+        let word = &before[word_start..];
+        let matches = ["import", "in", "x_long_name"]
+            .into_iter()
+            .filter(|name| name.starts_with(word))
+            .map(str::to_owned)
+            .collect();
+        Some(pykernel_protocol::Completions {
+            id: complete.id.clone(),
+            matches,
+            cursor_start: before[..word_start].chars().count() as u64,
+            cursor_end: complete.cursor,
+        })
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn complete_answers_beside_a_running_cell() {
+    let (kernel, log, _runner) = match try_start(completing, options()).await {
+        (Ok(kernel), log, runner) => (kernel, log, runner),
+        (Err(err), ..) => panic!("start failed: {err}"),
+    };
+    let idle = kernel.complete("é = imp", 7).await;
+    let running = kernel.execute("wait", ExecuteOptions::new());
+    let busy = kernel.complete("x_l", 3).await;
+    running.cancel();
+    let outcome = running.outcome().await;
+    let mut out = format!("{idle:?}\n{busy:?}\n");
+    out.push_str(&render_outcome(outcome));
+    out.push_str(&render_log(&log));
+    insta::assert_snapshot!(out, @r#"
+    Ok(Completions { matches: ["import"], cursor_start: 4, cursor_end: 7 })
+    Ok(Completions { matches: ["x_long_name"], cursor_start: 0, cursor_end: 3 })
+    => Error count=1 cancelled error=KeyboardInterrupt
+    > execute init (silent)
+    > complete c-1 "é = imp" at 7
+    > execute 1 "wait"
+    > complete c-2 "x_l" at 3
+    ! Interrupt
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn complete_gives_up_on_a_runner_that_does_not_answer() {
+    let (kernel, _log, _runner) = match try_start(completing, options()).await {
+        (Ok(kernel), log, runner) => (kernel, log, runner),
+        (Err(err), ..) => panic!("start failed: {err}"),
+    };
+    let stuck = kernel.complete("stuck", 5).await;
+    // The kernel still serves cells and completions afterwards.
+    let later = kernel.complete("in", 2).await;
+    let outcome = kernel
+        .execute("print ok", ExecuteOptions::new())
+        .outcome()
+        .await;
+    insta::assert_snapshot!(format!("{stuck:?}\n{later:?}\n{}", render_outcome(outcome)), @r#"
+    Err(CompletionTimeout)
+    Ok(Completions { matches: ["in"], cursor_start: 0, cursor_end: 2 })
+    => Ok count=1
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn complete_needs_a_runner_that_announced_it() {
+    let fake = start(options()).await;
+    let unsupported = fake.kernel.complete("imp", 3).await;
+    fake.kernel.shutdown().await;
+    let stopped = fake.kernel.complete("imp", 3).await;
+    let log = render_log(&fake.log);
+    insta::assert_snapshot!(format!("{unsupported:?}\n{stopped:?}\n{log}"), @r#"
+    Err(Unsupported { feature: "complete" })
+    Err(NotRunning)
+    > execute init (silent)
+    > exit
+    ! input closed
+    exit: exit code 0
+    "#);
 }

@@ -289,6 +289,26 @@ fn missing_required_fields() {
 }
 
 #[test]
+fn completion_frames_missing_fields() {
+    let events = concat!(
+        "{\"type\":\"completions\",\"id\":\"c-1\",\"cursorStart\":0,\"cursorEnd\":0}\n",
+        "{\"type\":\"completions\",\"matches\":[],\"cursorStart\":0,\"cursorEnd\":0}\n",
+    );
+    insta::assert_snapshot!(check(100, &[events.as_bytes()]), @r#"
+    malformed (invalid frame: `completions` frame is missing `matches`) len=63 preview="{\"type\":\"completions\",\"id\":\"c-1\",\"cursorStart\":0,\"cursorEnd\":0}"
+    malformed (invalid frame: `completions` frame is missing `id`) len=65 preview="{\"type\":\"completions\",\"matches\":[],\"cursorStart\":0,\"cursorEnd\":0}"
+    "#);
+    let requests = concat!(
+        "{\"type\":\"complete\",\"id\":\"c-1\",\"code\":\"x\"}\n",
+        "{\"type\":\"complete\",\"id\":\"c-1\",\"code\":\"x\",\"cursor\":-1}\n",
+    );
+    insta::assert_snapshot!(check_requests(requests), @r#"
+    malformed (invalid frame: `complete` frame is missing `cursor`) len=41 preview="{\"type\":\"complete\",\"id\":\"c-1\",\"code\":\"x\"}"
+    malformed (invalid frame: invalid value: integer `-1`, expected u64 at line 1 column 52) len=53 preview="{\"type\":\"complete\",\"id\":\"c-1\",\"code\":\"x\",\"cursor\":-1}"
+    "#);
+}
+
+#[test]
 fn wrong_field_types() {
     let input = concat!(
         "{\"type\":\"done\",\"id\":\"a\",\"status\":\"maybe\"}\n",

@@ -6,8 +6,9 @@
 use std::{collections::BTreeMap, io};
 
 use pykernel_protocol::{
-    BundleData, Call, CallId, CallReply, Decoded, Done, ErrorData, Event, ExecId, Execute, Hello,
-    InputReply, InputRequest, MimeBundle, NdjsonCodec, Request, Status, StreamData,
+    BundleData, Call, CallId, CallReply, Complete, Completions, Decoded, Done, ErrorData, Event,
+    ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle, NdjsonCodec, Request, RequestId,
+    Status, StreamData,
 };
 use serde_json::json;
 use tokio_util::codec::{Decoder, Encoder};
@@ -112,6 +113,17 @@ fn call_reply_error() {
         result: Err("no tool named `grep`".to_owned()),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"reply","callId":"c2","ok":false,"error":"no tool named `grep`"}"#);
+}
+
+#[test]
+fn complete() {
+    // The cursor counts code points: "é" is one, so the cursor after `x.é` is 3.
+    let line = check_wire(Request::Complete(Complete {
+        id: RequestId::new("c-1"),
+        code: "x.é".to_owned(),
+        cursor: 3,
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"complete","id":"c-1","code":"x.é","cursor":3}"#);
 }
 
 #[test]
@@ -256,6 +268,28 @@ fn call_without_args_sends_null() {
         args: serde_json::Value::Null,
     }));
     insta::assert_snapshot!(line, @r#"{"type":"call","id":"py-1","callId":"c2","name":"now","args":null}"#);
+}
+
+#[test]
+fn completions() {
+    let line = check_wire(Event::Completions(Completions {
+        id: RequestId::new("c-1"),
+        matches: vec!["import".to_owned(), "in".to_owned()],
+        cursor_start: 0,
+        cursor_end: 2,
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"completions","id":"c-1","matches":["import","in"],"cursorStart":0,"cursorEnd":2}"#);
+}
+
+#[test]
+fn completions_empty() {
+    let line = check_wire(Event::Completions(Completions {
+        id: RequestId::new("c-2"),
+        matches: Vec::new(),
+        cursor_start: 5,
+        cursor_end: 5,
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"completions","id":"c-2","matches":[],"cursorStart":5,"cursorEnd":5}"#);
 }
 
 #[test]
