@@ -159,6 +159,7 @@ class _Exec:
         "finished",
         "shown_figs",
         "captures",
+        "heads",
     )
 
     def __init__(self, rid, silent, store, allow_stdin, filename, number):
@@ -171,6 +172,7 @@ class _Exec:
         self.finished = False
         self.shown_figs = []
         self.captures = []
+        self.heads = {}  # stream -> frame head, see _stream_head
 
 
 # ---------------------------------------------------------------------------------------
@@ -353,6 +355,49 @@ def _encode_frame(frame):
         return line.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
 
+def _json_escapes():
+    """(byte, escape) pairs that turn UTF-8 text into the inside of a JSON string the
+    way the JSON encoder writes it: the backslash first, then '"' and the control
+    characters (short forms where JSON has them, ``\\u00XX`` otherwise)."""
+    short = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r"}
+    escapes = {b"\\": b"\\\\", b'"': b'\\"'}
+    for code in range(0x20):
+        escapes[bytes((code,))] = short.get(code) or b"\\u%04x" % code
+    return tuple(escapes.items())
+
+
+_JSON_ESCAPES = _json_escapes()
+
+
+def _stream_head(stream, rid):
+    """A stream frame up to the opening quote of its ``data``, as ``_encode_frame``
+    writes it; None when the id cannot go out as UTF-8."""
+    try:
+        return ('{"type":"%s","id":%s,"data":"' % (stream, _json_dumps(rid))).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return None
+
+
+def _stream_frame(head, text):
+    """The frame line for stream text, built without the JSON encoder; or None.
+
+    The encoder looks at text one character at a time; here each byte JSON escapes is
+    found with one fast ``bytes.replace`` over the UTF-8 (no byte of a multi-byte
+    sequence is below 0x80, so this is safe), which makes large output several times
+    cheaper. The result is byte for byte what ``_encode_frame`` gives. None (use the
+    general path) for text with lone surrogates, or when there is no head.
+    """
+    if head is None:
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    for raw, escape in _JSON_ESCAPES:
+        data = data.replace(raw, escape)
+    return b"".join((head, data, b'"}\n'))
+
+
 def _emit(frame):
     """Writes one frame to the host: one line, written whole under the frame lock."""
     if _S.in_child:
@@ -478,6 +523,10 @@ class _Output:
         self.owner = None
         self.pending = _Event()
         self.python_pending = False
+        # While nothing needs looking at between two writes, the stream and the chunk
+        # list of the last segment, which ``_Stream.write`` appends to directly.
+        self.tail_stream = None
+        self.tail = None
 
     def write(self, stream, text):
         """A Python-level write. The first one after a flush first takes in bytes
@@ -510,8 +559,20 @@ class _Output:
             if self.size >= _FLUSH_SIZE:
                 self._flush_locked()
                 return
+            # Until the next flush, the next Python write to the same stream needs
+            # none of the checks above: the fd pipes were synced since the last flush,
+            # the owner is current, and a %%capture that starts resets the tail.
+            if self.python_pending and not ex.captures:
+                self.tail_stream, self.tail = segments[-1]
+            else:
+                self.tail_stream = self.tail = None
         if not self.pending.is_set():
             self.pending.set()
+
+    def reset_tail(self):
+        """Sends the next write through ``append`` (a capture has started)."""
+        with self.lock:
+            self.tail_stream = self.tail = None
 
     def flush(self):
         try:
@@ -527,14 +588,23 @@ class _Output:
             self.segments = []
             self.size = 0
             self.python_pending = False
+            self.tail_stream = self.tail = None
             if owner is None or owner.finished:
                 return
+            heads = owner.heads
             for stream, chunks in segments:
                 data = "".join(chunks)
+                head = heads.get(stream, False)
+                if head is False:
+                    head = heads[stream] = _stream_head(stream, owner.id)
                 for start in range(0, len(data), _MAX_FRAME_CHARS):
-                    _emit(
-                        {"type": stream, "id": owner.id, "data": data[start : start + _MAX_FRAME_CHARS]}
-                    )
+                    text = data[start : start + _MAX_FRAME_CHARS]
+                    line = _stream_frame(head, text)
+                    if line is None:
+                        _emit({"type": stream, "id": owner.id, "data": text})
+                    elif not _S.in_child:
+                        with _FRAME_LOCK:
+                            _send_bytes(line)
         finally:
             _after_critical()
 
@@ -575,8 +645,27 @@ class _Stream(io.TextIOBase):
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
-        if text:
-            _OUT.write(self._stream, text)
+        out = _OUT
+        # The hot path (print in a loop): append to the last segment while that is
+        # allowed (see _Output.append), flushing at the size limit as append does.
+        # This function is critical (a SIGINT meanwhile is deferred to its end), so
+        # the lock is taken without the slower ``with``.
+        lock = out.lock
+        lock.acquire()
+        try:
+            tail = out.tail_stream is self._stream
+            if tail:
+                out.tail.append(text)
+                size = out.size + len(text)
+                out.size = size
+                if size >= _FLUSH_SIZE:
+                    out._flush_locked()
+        finally:
+            lock.release()
+        if not tail and text:
+            out.write(self._stream, text)
+        if _S.deferred_sigint:
+            _after_critical()
         return len(text)
 
     def writelines(self, lines):
@@ -2729,6 +2818,7 @@ def _cell_capture(line, body, offset):
     _flush_output()
     if ex is not None:
         ex.captures.append(capture)
+        _OUT.reset_tail()
     try:
         value = _run_source(body, ex.filename if ex else "<capture>", offset)
         if value is not None:
@@ -2915,6 +3005,7 @@ def _install_builtins():
 def _after_fork_in_child():
     """A forked child must never touch the frame channel: give it plain fd streams."""
     _S.in_child = True
+    _OUT.tail_stream = _OUT.tail = None
     for fd in [_FRAME_FD, _LOG_FD, _REQ_FD] + [cap.fd for cap in _FD_CAPTURES]:
         try:
             os.close(fd)
@@ -2937,7 +3028,13 @@ def _after_fork_in_child():
 
 _RUNNER_FILE = _setup_fds.__code__.co_filename
 _CRITICAL_CODES = frozenset(
-    (_emit.__code__, _send_bytes.__code__, _Output._flush_locked.__code__, _finish.__code__)
+    (
+        _emit.__code__,
+        _send_bytes.__code__,
+        _Output._flush_locked.__code__,
+        _finish.__code__,
+        _Stream.write.__code__,
+    )
 )
 
 

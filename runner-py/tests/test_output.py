@@ -231,3 +231,107 @@ def test_concurrent_writers_never_interleave_inside_a_frame(kernel):
     assert sorted(lines) == sorted("%d-%d" % (n, i) for n in range(8) for i in range(300))
     assert len(of_type(frames, "display")) == 8 * 6
     assert stderr(frames).count("\n") == 8 * 100
+
+
+# Text that JSON must escape in every way, and text it need not escape at all.
+TRICKY = (
+    "plain ascii\n"
+    "quotes \" and ' and \\ backslashes, a literal \\n and \\u0041\n"
+    "tab\there\r\ncarriage\rreturn\n"
+    + "".join(chr(c) for c in range(32))
+    + "\x7f\n"
+    "unicode \u00e9 \u2603 \U0001f600 \u2028 \u2029 \ufeff\n"
+    "no newline at the end"
+)
+
+
+def wire_form(frame):
+    """The line the runner's JSON encoder writes for a frame."""
+    return (json.dumps(frame, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def test_stream_frames_carry_every_character_exactly(kernel):
+    frames = kernel.run(
+        "import sys\nsys.stdout.write(%r)\nsys.stderr.write(%r)" % (TRICKY, TRICKY[::-1])
+    )
+    assert stdout(frames) == TRICKY
+    assert stderr(frames) == TRICKY[::-1]
+    # Byte for byte what the JSON encoder writes, however the runner built the line.
+    assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+
+
+def test_large_output_that_needs_escapes_is_exact_across_frames(kernel):
+    line = '%d "q" \\ \t \x1b[31mred\x1b[0m \r \u00e9 \u2603 \x00\n'
+    frames = kernel.run("import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)" % line)
+    assert len(of_type(frames, "stdout")) > 5
+    assert stdout(frames) == "".join(line % i for i in range(20000))
+    assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+
+
+def test_a_lone_surrogate_in_large_output_is_replaced_and_nothing_else_changes(kernel):
+    frames = kernel.run(
+        "line = 'x' * 999\n"
+        "for i in range(300):\n"
+        "    print(line)\n"
+        "    if i == 150:\n"
+        "        print('bad \\udcff here')"
+    )
+    want = ("x" * 999 + "\n") * 151 + "bad \ufffd here\n" + ("x" * 999 + "\n") * 149
+    assert ok(frames) == want
+
+
+def test_plain_text_frames_skip_the_json_encoder(kernel):
+    ok(
+        kernel.run(
+            "runner = __pykernel__.line_magic.__globals__\n"
+            "encoded = []\n"
+            "def spy(frame, encode=runner['_encode_frame']):\n"
+            "    encoded.append(frame.get('type'))\n"
+            "    return encode(frame)\n"
+            "runner['_encode_frame'] = spy"
+        )
+    )
+    frames = kernel.run("for i in range(5000):\n    print('line', i, 'with \"quotes\", \\\\ and \u00e9')")
+    assert len(of_type(frames, "stdout")) >= 2
+    assert ok(kernel.run("print(encoded.count('stdout'))")) == "0\n"
+    # Lone surrogates still take the encoder's path, which replaces them.
+    assert ok(kernel.run("print('a\\udcffb')")) == "a\ufffdb\n"
+    assert ok(kernel.run("print(encoded.count('stdout'))")) == "1\n"
+
+
+def test_interleaved_streams_keep_their_order_over_many_writes(kernel):
+    frames = kernel.run(
+        "import sys\n"
+        "for i in range(3000):\n"
+        "    print('o%d' % i)\n"
+        "    if i % 3 == 0:\n"
+        "        print('e%d' % i, file=sys.stderr)\n"
+        "    if i % 1000 == 999:\n"
+        "        sys.stdout.flush()"
+    )
+    # A flush can fall between two writes of one print: join runs of one stream first.
+    runs = []
+    for f in frames:
+        if f["type"] in ("stdout", "stderr"):
+            if runs and runs[-1][0] == f["type"]:
+                runs[-1][1] += f["data"]
+            else:
+                runs.append([f["type"], f["data"]])
+    merged = [(stream, line) for stream, data in runs for line in data.splitlines()]
+    want = []
+    for i in range(3000):
+        want.append(("stdout", "o%d" % i))
+        if i % 3 == 0:
+            want.append(("stderr", "e%d" % i))
+    assert merged == want
+
+
+def test_a_capture_started_mid_cell_takes_only_its_own_output(kernel):
+    frames = kernel.run(
+        "for i in range(3):\n"
+        "    print('before', i)\n"
+        "__pykernel__.cell_magic('capture', 'inner', \"print('inside')\")\n"
+        "print('after')\n"
+        "print(repr(inner.stdout))"
+    )
+    assert ok(frames) == "before 0\nbefore 1\nbefore 2\nafter\n'inside\\n'\n"

@@ -156,3 +156,30 @@ def test_many_interrupts_never_corrupt_frames(kernel):
         assert done(frames)["cancelled"] is True
         assert set(stdout(frames).replace("ready\n", "")) <= {"x", "\n"}
     assert result(kernel.run("'fine'")) == "'fine'"
+
+
+@pytest.mark.parametrize("how", ["sigint", "in-band"])
+def test_one_interrupt_cancels_a_tight_write_loop_and_output_still_works(kernel, how):
+    # These loops spend most of their time inside the stream's write(), where an
+    # interrupt is deferred to the end of the write: a single one must still land
+    # (a lost one would leave the cell running into the timeout), and leave the output
+    # path usable.
+    loops = ["while True:\n    print('x')", "import sys\nwhile True:\n    sys.stdout.write('x')"]
+    for round_number in range(10):
+        rid = kernel.start("print('ready', flush=True)\n" + loops[round_number % 2])
+        kernel.wait_for(rid, "stdout")
+        if how == "sigint":
+            kernel.signal(signal.SIGINT)
+        else:
+            kernel.send({"type": "interrupt"})
+        frames = []
+        deadline = time.monotonic() + 10
+        while not frames or frames[-1]["type"] != "done":
+            assert time.monotonic() < deadline, "the interrupt did not land"
+            frames.append(kernel.next_frame())
+            assert frames[-1]["id"] == rid, frames[-1]
+        assert_cancelled(frames)
+        assert set(stdout(frames).replace("ready\n", "")) <= {"x", "\n"}
+        assert ok(kernel.run("print('still writing', %d)" % round_number, timeout=10)) == (
+            "still writing %d\n" % round_number
+        )
