@@ -587,3 +587,97 @@ async fn kill_takes_the_process_group_down_without_sigterm() {
     assert!(!marker.exists(), "the runner got SIGTERM");
     assert_eq!(kernel.shutdown().await, report);
 }
+
+/// Completes `code` with the cursor at its end, as `matches (start..end)`. A busy
+/// machine may need longer than [`pykernel::COMPLETE_TIMEOUT`] for the first answer
+/// (the runner imports what completion needs then), so a timeout is retried.
+async fn complete(kernel: &Kernel, code: &str) -> String {
+    let cursor = code.chars().count();
+    for _ in 0..10 {
+        match timeout(HANG, kernel.complete(code, cursor)).await {
+            Ok(Ok(found)) => {
+                return format!(
+                    "{:?} ({}..{})",
+                    found.matches, found.cursor_start, found.cursor_end
+                );
+            }
+            Ok(Err(KernelError::CompletionTimeout)) => {}
+            Ok(Err(err)) => panic!("completing {code:?} failed: {err}"),
+            Err(_) => panic!("completing {code:?} hung"),
+        }
+    }
+    panic!("completing {code:?} timed out ten times")
+}
+
+#[tokio::test]
+async fn completes_names_attributes_modules_and_dict_keys() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    assert!(
+        kernel.info().features.iter().any(|f| f == "complete"),
+        "{:?}",
+        kernel.info()
+    );
+    let (_, _, setup) = run(
+        &kernel,
+        "import json\nx_long_name = 1\nconf = {'alpha': 1, 'alps': 2}\n\
+         class P:\n    @property\n    def boom(self):\n        raise SystemExit('ran')\np = P()",
+    )
+    .await;
+    assert!(setup.is_ok(), "{setup:?}");
+    let mut out = String::new();
+    for code in [
+        "impo",
+        "x_lo",
+        "é = x_lo",
+        "json.dum",
+        "p.bo",
+        "p.boom.",
+        "import jso",
+        "from json import JSONDec",
+        "conf['al",
+        "%timei",
+    ] {
+        out.push_str(&format!("{code:?} -> {}\n", complete(&kernel, code).await));
+    }
+    insta::assert_snapshot!(out, @r#"
+    "impo" -> ["import"] (0..4)
+    "x_lo" -> ["x_long_name"] (0..4)
+    "é = x_lo" -> ["x_long_name"] (4..8)
+    "json.dum" -> ["dump", "dumps"] (5..8)
+    "p.bo" -> ["boom"] (2..4)
+    "p.boom." -> [] (7..7)
+    "import jso" -> ["json"] (7..10)
+    "from json import JSONDec" -> ["JSONDecodeError", "JSONDecoder"] (17..24)
+    "conf['al" -> ["alpha", "alps"] (6..8)
+    "%timei" -> ["%timeit"] (0..6)
+    "#);
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn completes_while_a_cell_runs() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let (_, _, setup) = run(&kernel, "x_long_name = 1").await;
+    assert!(setup.is_ok(), "{setup:?}");
+    let mut execution = kernel.execute(
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(60)",
+        ExecuteOptions::new(),
+    );
+    wait_for_output(&mut execution, "sleeping").await;
+    assert_eq!(complete(&kernel, "x_lo").await, r#"["x_long_name"] (0..4)"#);
+    // A cell queued behind the running one does not hold completion up either.
+    let queued = kernel.execute("y_queued = 2", ExecuteOptions::new());
+    assert_eq!(complete(&kernel, "x_lo").await, r#"["x_long_name"] (0..4)"#);
+    execution.cancel();
+    let interrupted = outcome(execution)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(interrupted.cancelled, "{interrupted:?}");
+    assert!(outcome(queued).await.is_ok_and(|outcome| outcome.is_ok()));
+    assert_eq!(complete(&kernel, "y_qu").await, r#"["y_queued"] (0..4)"#);
+    kernel.shutdown().await;
+}
