@@ -7,6 +7,10 @@
 //! the first one; it keeps those bytes in the editor for its next read (the
 //! `buffer-redux` feature), and they are lost if the editor is dropped.
 //!
+//! Tab asks the read's [`CompleteFn`] (the REPL's asks the kernel): it runs on the editor
+//! thread and must answer quickly, so it waits a bounded time and offers nothing when
+//! the answer does not come.
+//!
 //! A rustyline editor on a terminal also installs its own SIGINT handler for as long as
 //! it exists, which would hide Ctrl-C from [`crate::signals::Interrupts`] while a cell
 //! runs. The editor is therefore created with pyk's own SIGINT handler put back right
@@ -21,12 +25,12 @@ use std::{
     ffi::OsString,
     fs, io,
     path::{Path, PathBuf},
-    sync::mpsc,
+    sync::{Arc, mpsc},
     thread,
 };
 
 use rustyline::{
-    Config, Editor, Helper,
+    Config, Context, Editor, Helper,
     completion::Completer,
     error::ReadlineError,
     highlight::{CmdKind, Highlighter},
@@ -49,6 +53,11 @@ pub(crate) enum ReadLine {
     Failed(String),
 }
 
+/// Answers Tab: given the line and the cursor in it (in characters), where the completed
+/// text starts (in characters) and the candidates that replace it up to the cursor;
+/// `None` offers nothing. Called on the editor thread; it blocks the editor while it runs.
+pub(crate) type CompleteFn = Arc<dyn Fn(&str, usize) -> Option<(usize, Vec<String>)> + Send + Sync>;
+
 /// The line editor shared between the REPL loop and `input()` answers: a handle on the
 /// thread that owns the rustyline editor. The thread ends when every handle is gone.
 #[derive(Clone)]
@@ -62,6 +71,7 @@ enum Request {
     Read {
         prompt: String,
         password: bool,
+        complete: Option<CompleteFn>,
         reply: oneshot::Sender<ReadLine>,
     },
     /// Add a cell to the history (and its file); `done` says it is saved.
@@ -102,9 +112,9 @@ impl LineEditor {
         }
     }
 
-    /// Reads one line after `prompt`.
-    pub(crate) async fn read(&self, prompt: String) -> ReadLine {
-        match self.start_read(prompt, false).await {
+    /// Reads one line after `prompt`; Tab asks `complete`, when given.
+    pub(crate) async fn read(&self, prompt: String, complete: Option<CompleteFn>) -> ReadLine {
+        match self.start_read_with(prompt, false, complete).await {
             Ok(line) => line,
             Err(err) => ReadLine::Failed(format!("the line editor stopped: {err}")),
         }
@@ -114,10 +124,20 @@ impl LineEditor {
     /// The line is not added to the history (see [`LineEditor::remember`]). Reads are
     /// served one at a time, in the order they were asked for.
     pub(crate) fn start_read(&self, prompt: String, password: bool) -> JoinHandle<ReadLine> {
+        self.start_read_with(prompt, password, None)
+    }
+
+    fn start_read_with(
+        &self,
+        prompt: String,
+        password: bool,
+        complete: Option<CompleteFn>,
+    ) -> JoinHandle<ReadLine> {
         let (reply, line) = oneshot::channel();
         let sent = self.requests.send(Request::Read {
             prompt,
             password,
+            complete,
             reply,
         });
         tokio::spawn(async move {
@@ -177,9 +197,13 @@ fn serve(mut editor: RustyEditor, path: Option<&Path>, requests: &mpsc::Receiver
             Request::Read {
                 prompt,
                 password,
+                complete,
                 reply,
             } => {
-                editor.set_helper(Some(Mask { on: password }));
+                editor.set_helper(Some(Mask {
+                    on: password,
+                    complete,
+                }));
                 let line = match editor.readline(&prompt) {
                     Ok(line) => ReadLine::Line(line),
                     Err(ReadlineError::Eof) => ReadLine::Eof,
@@ -265,9 +289,10 @@ impl SigintAction {
     }
 }
 
-/// Hides a password as `*`s while on.
+/// Hides a password as `*`s while on; completes with `complete` otherwise.
 struct Mask {
     on: bool,
+    complete: Option<CompleteFn>,
 }
 
 impl Highlighter for Mask {
@@ -286,6 +311,34 @@ impl Highlighter for Mask {
 
 impl Completer for Mask {
     type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        let nothing = Ok((pos, Vec::new()));
+        let (false, Some(complete)) = (self.on, &self.complete) else {
+            return nothing;
+        };
+        let Some(before) = line.get(..pos) else {
+            return nothing;
+        };
+        let Some((start, matches)) = complete(line, before.chars().count()) else {
+            return nothing;
+        };
+        // Rustyline counts bytes; the completer counts characters.
+        let Some(start) = before
+            .char_indices()
+            .map(|(index, _)| index)
+            .chain([before.len()])
+            .nth(start)
+        else {
+            return nothing;
+        };
+        Ok((start, matches))
+    }
 }
 
 impl Hinter for Mask {

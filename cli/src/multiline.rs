@@ -48,6 +48,16 @@ impl PendingCell {
         self.lines.is_empty()
     }
 
+    /// The lines entered so far, each followed by a newline: what comes before the line
+    /// being edited.
+    pub(crate) fn text_so_far(&self) -> String {
+        self.lines.iter().fold(String::new(), |mut text, line| {
+            text.push_str(line);
+            text.push('\n');
+            text
+        })
+    }
+
     /// Adds one entry: a typed line, or several lines separated by `\n` from a paste.
     /// Returns the code once the cell is complete, and starts over.
     pub(crate) fn add(&mut self, entry: &str) -> Option<String> {

@@ -5,12 +5,14 @@
 //! Ctrl-C while a cell runs interrupts it, Ctrl-D (or `exit`/`quit`) leaves and shuts
 //! the kernel down. A kernel that dies is replaced by a fresh one.
 
-use pykernel::{ExecuteOptions, Kernel, KernelOptions, Outcome};
+use std::{sync::Arc, sync::mpsc, time::Duration};
+
+use pykernel::{COMPLETE_TIMEOUT, ExecuteOptions, Kernel, KernelOptions, Outcome};
 
 use crate::{
     args::ReplArgs,
     cell::{Answer, run_cell},
-    editor::{LineEditor, ReadLine, history_path},
+    editor::{CompleteFn, LineEditor, ReadLine, history_path},
     error_chain,
     exec::{report_start_failure, shut_down},
     exit::Exit,
@@ -48,7 +50,7 @@ pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
     loop {
         printer.finish_line();
         let number = count + 1;
-        let cell = match read_cell(&editor, number).await {
+        let cell = match read_cell(&editor, &kernel, number).await {
             Entered::Cell(cell) => cell,
             Entered::Cleared => continue,
             Entered::Leave => break,
@@ -140,8 +142,8 @@ async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<K
     started.map_err(|err| report_start_failure(&err)).ok()
 }
 
-/// Reads lines until they make a complete cell.
-async fn read_cell(editor: &LineEditor, number: u64) -> Entered {
+/// Reads lines until they make a complete cell; Tab completes from `kernel`.
+async fn read_cell(editor: &LineEditor, kernel: &Kernel, number: u64) -> Entered {
     let prompt = format!("In [{number}]: ");
     let continuation = format!("{:>width$}: ", "...", width = prompt.len() - 2);
     let mut cell = PendingCell::default();
@@ -151,7 +153,8 @@ async fn read_cell(editor: &LineEditor, number: u64) -> Entered {
         } else {
             &continuation
         };
-        match editor.read(prompt.clone()).await {
+        let complete = completer(kernel, cell.text_so_far());
+        match editor.read(prompt.clone(), Some(complete)).await {
             ReadLine::Line(line) => {
                 if let Some(code) = cell.add(&line) {
                     return Entered::Cell(code);
@@ -173,6 +176,36 @@ async fn read_cell(editor: &LineEditor, number: u64) -> Entered {
             }
         }
     }
+}
+
+/// Tab completion for one line of a cell whose earlier lines are `before`: asks the
+/// kernel (on the runtime, from the editor thread) and waits a bounded time, so a
+/// stuck kernel never freezes the prompt. Errors and timeouts offer nothing.
+fn completer(kernel: &Kernel, before: String) -> CompleteFn {
+    let kernel = kernel.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let offset = before.chars().count();
+    Arc::new(move |line: &str, cursor: usize| {
+        if !kernel.is_alive() {
+            return None;
+        }
+        let code = format!("{before}{line}");
+        let (answer, answered) = mpsc::sync_channel(1);
+        let kernel = kernel.clone();
+        // The REPL's runtime keeps running while the editor thread waits: its own thread
+        // is parked in `block_on`, waiting for this very read.
+        runtime.spawn(async move {
+            let _ = answer.send(kernel.complete(&code, offset + cursor).await);
+        });
+        let found = answered
+            .recv_timeout(COMPLETE_TIMEOUT + Duration::from_millis(500))
+            .ok()?
+            .map_err(|err| tracing::debug!("completion failed: {err}"))
+            .ok()?;
+        // A match that starts on an earlier line cannot be shown on this one.
+        let start = found.cursor_start.checked_sub(offset)?;
+        Some((start, found.matches))
+    })
 }
 
 /// Says what the outcome means beyond the outputs already shown.

@@ -136,6 +136,27 @@ mod pty {
     // paste or a fast typist does, so the editor gets them all in one read.
 
     #[test]
+    fn tab_completes_keywords_and_names_from_the_kernel() {
+        let Some(mut repl) = spawn_repl() else { return };
+        // `impo` alone would be a NameError: the cell runs only if Tab completed it.
+        repl.send("impo\t").expect("pty write");
+        repl.expect("import").expect("Tab completed the keyword");
+        repl.send(" json\r").expect("pty write");
+        repl.expect("In [2]: ").expect("the import ran");
+        repl.send("x_long_name = 41\r").expect("pty write");
+        repl.expect("In [3]: ").expect("the assignment ran");
+        repl.send("x_lo\t").expect("pty write");
+        repl.expect("x_long_name").expect("Tab completed the name");
+        repl.send(" + 1\r").expect("pty write");
+        repl.expect("Out[3]: 42").expect("the completed name ran");
+        repl.send("json.du\t").expect("pty write");
+        repl.expect("json.dump")
+            .expect("Tab completed the attribute");
+        repl.send("s(1)\r").expect("pty write");
+        repl.expect("Out[4]: '1'").expect("the completed call ran");
+    }
+
+    #[test]
     fn lines_sent_in_one_write_all_run_in_order() {
         let Some(mut repl) = spawn_repl() else { return };
         repl.send("x = 1\rx = x * 10 + 2\rx = x * 10 + 3\rx\r")
