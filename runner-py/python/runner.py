@@ -47,6 +47,11 @@ _FLUSH_SIZE = 64 * 1024
 _MAX_FRAME_CHARS = 1024 * 1024
 _FLUSH_DELAY = 0.005
 _FD_SYNC_BUDGET = 0.2
+# What the first error report imports (linecache, tokenize with re, traceback, ast:
+# 5-18 ms on a fresh kernel). They are imported ahead of time, once the runner has been
+# idle this long after an execution (never during startup, which must stay fast).
+_WARM_MODULES = ("linecache", "tokenize", "traceback", "ast")
+_WARM_AFTER_IDLE = 0.1
 _CO_COROUTINE = 0x0080
 _PYCF_ONLY_AST = 0x0400
 _PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
@@ -87,6 +92,7 @@ class _State:
         self.loop = None
         self.loop_waiter = None
         self.deferred_sigint = False
+        self.sigint_on = True  # unknown at first: the first _set_sigint(False) installs
         self.redelivering = False
         self.in_child = False
         self.closing = False
@@ -104,6 +110,8 @@ class _State:
         self.future_flags = 0
         self.oldpwd = None
         self.sources = {}
+        self.last_source = None  # the filename registered last
+        self.cold = list(_WARM_MODULES)  # still to import ahead of time
         self.pyplot_patched = False
         self.getpass_patched = False
 
@@ -486,8 +494,11 @@ def _after_critical():
 
 
 def _set_sigint(enabled):
-    if _thread.get_ident() != _S.main_ident:
+    """Installs the handler (always: user code may have replaced it) or ignores SIGINT
+    (unless it already is, as when a cell's error path and its end both turn it off)."""
+    if _thread.get_ident() != _S.main_ident or not (enabled or _S.sigint_on):
         return
+    _S.sigint_on = enabled
     try:
         signal.signal(signal.SIGINT, _sigint_handler if enabled else signal.SIG_IGN)
     except (OSError, ValueError):
@@ -1152,6 +1163,12 @@ def _next_item():
         except _queue.Empty:
             pass
         if loop is None or loop.is_closed() or not _loop_has_work(loop):
+            if _S.cold and (_S.count or _S.silent_seq):
+                try:
+                    return _QUEUE.get(True, _WARM_AFTER_IDLE)
+                except _queue.Empty:
+                    _warm_up()
+                    continue
             return _QUEUE.get()
         # Background tasks of earlier async cells keep running while the runner is idle.
         waiter = loop.create_future()
@@ -1163,6 +1180,49 @@ def _next_item():
             _log("event loop failed while idle: %r" % (exc,))
         finally:
             _S.loop_waiter = None
+
+
+def _warm_up():
+    """Imports what the first error report needs while the runner is idle, one module
+    at a time, stopping as soon as a request waits (the rest waits for the next idle
+    spell). Nothing is imported when one of them would not come from the standard
+    library: a file of the user's by that name runs only if their code asks for it."""
+    cold = _S.cold
+    if cold == list(_WARM_MODULES) and not _warmable(cold):
+        del cold[:]
+        return
+    while cold and _QUEUE.empty():
+        name = cold.pop(0)
+        if name in sys.modules:
+            continue
+        try:
+            __import__(name)
+        except BaseException as exc:
+            _log("could not import %s ahead of time: %r" % (name, exc))
+
+
+def _warmable(names):
+    """Whether each module of ``names`` not yet imported would come from the standard
+    library, found next to ``os``."""
+    stdlib = os.path.dirname(getattr(os, "__file__", None) or "")
+    try:
+        from importlib.machinery import PathFinder
+
+        for name in names:
+            if name in sys.modules:
+                continue
+            spec = PathFinder.find_spec(name)
+            origin = getattr(spec, "origin", None)
+            if not stdlib or not origin or os.path.dirname(origin) != stdlib:
+                _log(
+                    "not importing %s ahead of time: %s is not the standard library's"
+                    % (", ".join(names), origin or name)
+                )
+                return False
+    except Exception as exc:
+        _log("not importing ahead of time: %r" % (exc,))
+        return False
+    return True
 
 
 def _loop_has_work(loop):
@@ -1308,6 +1368,7 @@ def _record_input(code, number):
 
 def _register_source(filename, source):
     _S.sources[filename] = source
+    _S.last_source = filename
     linecache = sys.modules.get("linecache")
     if linecache is not None:
         _linecache_add(linecache, filename, source)
@@ -1812,7 +1873,10 @@ def _check_patches(just_loaded=None):
         except Exception as exc:
             _log("could not set the event loop: %r" % (exc,))
     linecache = modules.get("linecache")
-    if linecache is not None:
+    # Cell sources go into linecache as they register; all of them are added again
+    # only when it has lost them (linecache.clearcache(), or linecache imported since),
+    # which the latest one shows, so a cell does not cost O(cells) here.
+    if linecache is not None and _S.last_source not in linecache.cache:
         for filename, source in _S.sources.items():
             if filename not in linecache.cache:
                 _linecache_add(linecache, filename, source)

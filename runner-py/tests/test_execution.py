@@ -81,6 +81,13 @@ def test_cell_source_is_available_to_inspect_and_linecache(kernel):
     assert ok(frames) == "def documented():\n    return 'body line'\n"
 
 
+def test_cell_sources_come_back_after_linecache_is_cleared(kernel):
+    ok(kernel.run("first = 'cell one'"))
+    ok(kernel.run("import linecache\nlinecache.clearcache()"))
+    frames = kernel.run("print(repr(linecache.getline('<cell-1>', 1)), repr(linecache.getline('<cell-2>', 2)))")
+    assert ok(frames) == "\"first = 'cell one'\\n\" 'linecache.clearcache()\\n'\n"
+
+
 def test_top_level_await(kernel):
     assert result(kernel.run("import asyncio\nx = await asyncio.sleep(0, result=21)\nx * 2")) == "42"
     assert result(kernel.run("x + 1")) == "22"
@@ -256,3 +263,27 @@ def test_a_failing_repr_method_skips_only_that_mime(kernel):
 def test_errors_print_nothing_to_stdout(kernel):
     frames = kernel.run("raise ValueError('x')")
     assert stdout(frames) == ""
+
+
+WARM_MODULES = ("linecache", "tokenize", "traceback", "ast")
+
+
+def test_what_error_reports_import_is_imported_once_the_kernel_idles(kernel):
+    # So the first error on a fresh kernel is as quick as later ones.
+    ok(kernel.run("pass"))
+    check = "import sys\nprint(all(name in sys.modules for name in %r))" % (WARM_MODULES,)
+    deadline = time.monotonic() + 10
+    time.sleep(0.3)
+    while ok(kernel.run(check)) != "True\n":
+        assert time.monotonic() < deadline, "never imported ahead of time"
+        time.sleep(0.3)
+
+
+def test_a_user_module_shadowing_one_is_not_imported_ahead_of_time(kernel, tmp_path):
+    (tmp_path / "ast.py").write_text("open('shadow-ran', 'w').close()\nraise SystemExit('shadowed')\n")
+    if result(kernel.run("import sys\n'ast' in sys.modules")) == "True":
+        return  # this interpreter imported it at startup: nothing to import ahead of time
+    kernel.wait_log("not importing", timeout=10)
+    assert "ast.py is not the standard library's" in kernel.log
+    assert not (tmp_path / "shadow-ran").exists()
+    assert ok(kernel.run("print('alive')")) == "alive\n"
