@@ -91,6 +91,23 @@ impl SpawnOptions {
     }
 }
 
+/// The frame pipe's buffer size, and the reader's initial buffer.
+///
+/// Linux's default 64 KiB pipe makes the runner block, and both sides switch, once per
+/// output frame under heavy output; 256 KiB measurably raises throughput. It stays small
+/// because every pipe counts against the user's pipe budget (`pipe-user-pages-soft`).
+const FRAME_PIPE_BYTES: usize = 256 * 1024;
+
+/// Enlarges the frame pipe; a refusal (an exhausted pipe budget) only costs speed.
+fn grow_frame_pipe(stdout: &ChildStdout) {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::pipe::fcntl_setpipe_size(stdout, FRAME_PIPE_BYTES) {
+        tracing::debug!(target: "pykernel::runner", error = %err, "could not enlarge the frame pipe");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = stdout;
+}
+
 /// A runner child process spoken to over its stdin and stdout.
 ///
 /// Created by [`StdioTransport::spawn`]; must be created and used inside a tokio runtime.
@@ -212,6 +229,7 @@ impl StdioTransport {
                 "the child's stdio is not piped",
             )));
         };
+        grow_frame_pipe(&stdout);
         let tail = Arc::new(Mutex::new(Tail::new(stderr_tail_bytes)));
         let task = tokio::spawn(drain_stderr(stderr, Arc::clone(&tail), pgid.as_raw_pid()));
         tracing::debug!(
@@ -227,7 +245,11 @@ impl StdioTransport {
             encoder: NdjsonCodec::new_with_max_length(max_line_length),
             write_buf: BytesMut::new(),
             reader: Reader::Reading {
-                frames: FramedRead::new(stdout, NdjsonCodec::new_with_max_length(max_line_length)),
+                frames: FramedRead::with_capacity(
+                    stdout,
+                    NdjsonCodec::new_with_max_length(max_line_length),
+                    FRAME_PIPE_BYTES,
+                ),
                 reaped: None,
             },
             stderr: StderrReader {
