@@ -68,6 +68,11 @@ pub(crate) struct ExecArgs {
     #[arg(value_name = "FILE")]
     pub(crate) file: Option<PathBuf>,
 
+    /// Arguments for the code, after `--`: it sees `sys.argv` as `python` would give it
+    /// (`[FILE, ARGS...]`, `['-c', ARGS...]` or `['-', ARGS...]`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub(crate) script_args: Vec<String>,
+
     /// Interrupt the code after this many seconds (fractions allowed); exit code 124.
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,

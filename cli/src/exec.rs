@@ -49,6 +49,12 @@ pub(crate) async fn exec(args: &ExecArgs, interrupts: &mut Interrupts) -> Exit {
         }
     };
 
+    if let Err(message) = set_script_context(&kernel, &source, &args.script_args).await {
+        eprintln!("pyk: {message}");
+        shut_down(&kernel).await;
+        return Exit::Failure;
+    }
+
     let mut options = ExecuteOptions::new();
     if let Some(timeout) = args.timeout {
         options = options.with_timeout(timeout);
@@ -118,6 +124,57 @@ fn report_end(end: &CellEnd, printer: &mut Printer, args: &ExecArgs) -> Exit {
     Exit::from_outcome(outcome, end.interrupted)
 }
 
+/// Gives the code the `sys.argv` and `__file__` that `python` would: `[FILE, ARGS...]`
+/// with an absolute `__file__` for a file, `['-c', ARGS...]` and `['-', ARGS...]` otherwise.
+///
+/// It runs as a silent cell, so it shows nothing and is not counted in history.
+async fn set_script_context(
+    kernel: &Kernel,
+    source: &Source,
+    script_args: &[String],
+) -> Result<(), String> {
+    let code = script_context_code(source, script_args)?;
+    let outcome = kernel
+        .execute(code, ExecuteOptions::new().silent())
+        .outcome()
+        .await
+        .map_err(|err| error_chain(&err))?;
+    match outcome.error {
+        None => Ok(()),
+        Some(error) => Err(format!(
+            "cannot set sys.argv: {}: {}",
+            error.ename, error.evalue
+        )),
+    }
+}
+
+/// The Python source of [`set_script_context`]. JSON strings are valid Python string
+/// literals, so the values go in through `serde_json`.
+fn script_context_code(source: &Source, script_args: &[String]) -> Result<String, String> {
+    let (argv0, file) = match source {
+        Source::Inline(_) => ("-c".to_owned(), None),
+        Source::Stdin => ("-".to_owned(), None),
+        Source::File(path) => {
+            let absolute = std::path::absolute(path)
+                .map_err(|err| format!("cannot resolve {}: {err}", path.display()))?;
+            (
+                path.to_string_lossy().into_owned(),
+                Some(absolute.to_string_lossy().into_owned()),
+            )
+        }
+    };
+    let argv: Vec<&str> = std::iter::once(argv0.as_str())
+        .chain(script_args.iter().map(String::as_str))
+        .collect();
+    let argv = serde_json::to_string(&argv).map_err(|err| err.to_string())?;
+    let mut code = format!("import sys as __pyk_sys\n__pyk_sys.argv = {argv}\ndel __pyk_sys\n");
+    if let Some(file) = file {
+        let file = serde_json::to_string(&file).map_err(|err| err.to_string())?;
+        code.push_str(&format!("__file__ = {file}\n"));
+    }
+    Ok(code)
+}
+
 /// The code to run, or a message saying why it cannot be read.
 fn read_source(source: &Source) -> Result<String, String> {
     match source {
@@ -132,5 +189,37 @@ fn read_source(source: &Source) -> Result<String, String> {
                 .map_err(|err| format!("cannot read the code from stdin: {err}"))?;
             Ok(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Source, script_context_code};
+
+    #[test]
+    fn script_context_quotes_every_value() {
+        let code = script_context_code(
+            &Source::Inline(String::new()),
+            &["it's \"quoted\"\\".to_owned(), "naïve\n".to_owned()],
+        );
+        insta::assert_snapshot!(code.unwrap_or_else(|err| err), @r#"
+        import sys as __pyk_sys
+        __pyk_sys.argv = ["-c","it's \"quoted\"\\","naïve\n"]
+        del __pyk_sys
+        "#);
+    }
+
+    #[test]
+    fn script_context_of_a_file_sets_an_absolute_file() {
+        let path = PathBuf::from("/work/script.py");
+        let code = script_context_code(&Source::File(path), &[]);
+        insta::assert_snapshot!(code.unwrap_or_else(|err| err), @r#"
+        import sys as __pyk_sys
+        __pyk_sys.argv = ["/work/script.py"]
+        del __pyk_sys
+        __file__ = "/work/script.py"
+        "#);
     }
 }

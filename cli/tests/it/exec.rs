@@ -216,6 +216,51 @@ fn code_from_stdin_and_from_a_file() {
 }
 
 #[test]
+fn the_code_sees_sys_argv_and_file_as_python_gives_them() {
+    let Some(python) = python() else { return };
+    let dir = temp_dir("argv");
+    let script = dir.join("args.py");
+    std::fs::write(
+        &script,
+        "import sys\nprint(sys.argv[1:])\nprint(__file__)\nprint(sys.argv[0].endswith('args.py'))\n",
+    )
+    .expect("temp dir is writable");
+    let script = script.to_str().expect("utf-8 temp path");
+    // Everything after `--` goes to the code, so `--python` comes first here.
+    let mut command = pyk();
+    command.args([
+        "exec",
+        "--python",
+        &python,
+        script,
+        "--",
+        "one",
+        "two words",
+        "--flag",
+    ]);
+    let finished = run(command, "");
+    assert_eq!(finished.code, Some(0), "{finished:?}");
+    assert_eq!(
+        finished.stdout,
+        format!("['one', 'two words', '--flag']\n{script}\nTrue\n")
+    );
+
+    let mut command = pyk();
+    command.args([
+        "exec",
+        "--python",
+        &python,
+        "-c",
+        "import sys; print(sys.argv)",
+        "--",
+        "x",
+    ]);
+    let finished = run(command, "");
+    assert_eq!(finished.code, Some(0), "{finished:?}");
+    assert_eq!(finished.stdout, "['-c', 'x']\n");
+}
+
+#[test]
 fn env_and_cwd_reach_the_kernel() {
     let Some(python) = python() else { return };
     let dir = temp_dir("cwd");
