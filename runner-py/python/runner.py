@@ -42,6 +42,9 @@ RUNNER_VERSION = "0.1.0"
 
 _POSIX = os.name == "posix"
 _FLUSH_SIZE = 64 * 1024
+# Writes the hot path takes before one goes down the slow path, which seals them into
+# the buffer and checks its size.
+_HOT_CHUNKS = 64
 # One stream frame carries at most this many characters: even fully escaped it stays
 # far below the host's line limit (64 MiB), however large a single write() is.
 _MAX_FRAME_CHARS = 1024 * 1024
@@ -526,7 +529,18 @@ def _interrupt_main():
 
 
 class _Output:
-    """Coalesces stream writes of the running execution into few, ordered frames."""
+    """Coalesces stream writes of the running execution into few, ordered frames.
+
+    Writes land in ``segments`` ([stream, [chunks]] in write order) under the lock,
+    except on the hot path (``print`` in a loop): while nothing needs looking at
+    between two writes, the stream written last appends to its own live list, up to
+    ``_HOT_CHUNKS`` chunks, with one ``list.append`` and no lock. A live list is never
+    replaced, only emptied from the front, so a write that races with a flush is never
+    lost: the next flush takes it. Every flush and every slow write first seals the
+    live lists into ``segments``, which keeps the order of writes; a full live list
+    sends the next write down the slow path, which flushes at ``_FLUSH_SIZE`` (so
+    frames stay bounded and a slow host holds the writer back).
+    """
 
     def __init__(self):
         self.lock = _thread.allocate_lock()
@@ -535,56 +549,85 @@ class _Output:
         self.owner = None
         self.pending = _Event()
         self.python_pending = False
-        # While nothing needs looking at between two writes, the stream and the chunk
-        # list of the last segment, which ``_Stream.write`` appends to directly.
-        self.tail_stream = None
-        self.tail = None
+        self.streams = []  # every _Stream, for their live lists
+        self.hot = None  # the _Stream whose hot path is on
 
     def write(self, stream, text):
-        """A Python-level write. The first one after a flush first takes in bytes
-        already waiting in the fd pipes (``os.system`` output, say), so they keep their
-        place before it; later ones skip that syscall."""
+        """A Python-level write off the hot path. The first one after a flush first
+        takes in bytes already waiting in the fd pipes (``os.system`` output, say), so
+        they keep their place before it; it then turns the hot path on."""
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+        if not text:
+            return 0
         if not self.python_pending and _FD_CAPTURES:
             _sync_fds()
         self.python_pending = True
-        self.append(stream, text)
+        self.append(stream._stream, text, stream)
+        return len(text)
 
-    def append(self, stream, text):
-        ex = _S.current
-        if ex is not None and ex.captures and ex.captures[-1].take(stream, text):
-            return
-        with self.lock:
+    def append(self, stream, text, hot=None):
+        try:
             ex = _S.current
-            if ex is None or ex.finished:
-                _log_text(text)
+            if ex is not None and ex.captures and ex.captures[-1].take(stream, text):
                 return
-            if self.owner is not ex:
-                if self.segments:
+            with self.lock:
+                ex = _S.current
+                if ex is None or ex.finished:
+                    _log_text(text)
+                    return
+                self._seal_locked()
+                if self.owner is not ex:
+                    if self.segments:
+                        self._flush_locked()
+                    self.owner = ex
+                segments = self.segments
+                if segments and segments[-1][0] == stream:
+                    segments[-1][1].append(text)
+                else:
+                    segments.append([stream, [text]])
+                self.size += len(text)
+                if self.size >= _FLUSH_SIZE:
                     self._flush_locked()
-                self.owner = ex
-            segments = self.segments
-            if segments and segments[-1][0] == stream:
-                segments[-1][1].append(text)
-            else:
-                segments.append([stream, [text]])
-            self.size += len(text)
-            if self.size >= _FLUSH_SIZE:
-                self._flush_locked()
-                return
-            # Until the next flush, the next Python write to the same stream needs
-            # none of the checks above: the fd pipes were synced since the last flush,
-            # the owner is current, and a %%capture that starts resets the tail.
-            if self.python_pending and not ex.captures:
-                self.tail_stream, self.tail = segments[-1]
-            else:
-                self.tail_stream = self.tail = None
-        if not self.pending.is_set():
-            self.pending.set()
+                    return
+                # Until the next flush, the next write to this stream needs none of
+                # the checks above: the fd pipes were synced since the last flush, the
+                # owner is current, and a %%capture that starts turns the hot path off.
+                if hot is not None and self.python_pending and not ex.captures:
+                    hot._hot = hot._live
+                    self.hot = hot
+            if not self.pending.is_set():
+                self.pending.set()
+        finally:
+            _after_critical()
 
-    def reset_tail(self):
-        """Sends the next write through ``append`` (a capture has started)."""
+    def _seal_locked(self):
+        """Turns the hot path off and moves what it appended into ``segments``."""
+        try:
+            hot = self.hot
+            if hot is not None:
+                hot._hot = None
+                self.hot = None
+            for source in self.streams:
+                live = source._live
+                count = len(live)
+                if not count:
+                    continue
+                chunks = live[:count]
+                del live[:count]
+                segments = self.segments
+                if segments and segments[-1][0] == source._stream:
+                    segments[-1][1].extend(chunks)
+                else:
+                    segments.append([source._stream, chunks])
+                self.size += sum(map(len, chunks))
+        finally:
+            _after_critical()
+
+    def seal(self):
+        """Turns the hot path off, so the next write is looked at (a capture starts)."""
         with self.lock:
-            self.tail_stream = self.tail = None
+            self._seal_locked()
 
     def flush(self):
         try:
@@ -595,12 +638,12 @@ class _Output:
 
     def _flush_locked(self):
         try:
+            self._seal_locked()
             owner = self.owner
             segments = self.segments
             self.segments = []
             self.size = 0
             self.python_pending = False
-            self.tail_stream = self.tail = None
             if owner is None or owner.finished:
                 return
             heads = owner.heads
@@ -639,6 +682,10 @@ class _Stream(io.TextIOBase):
         self._stream = stream
         self._fd = fd
         self._buffer = None
+        # The hot path: ``_hot`` is ``_live`` while _OUT allows it (see _Output).
+        self._live = []
+        self._hot = None
+        _OUT.streams.append(self)
 
     @property
     def name(self):
@@ -655,30 +702,13 @@ class _Stream(io.TextIOBase):
         return self._buffer
 
     def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
-        out = _OUT
-        # The hot path (print in a loop): append to the last segment while that is
-        # allowed (see _Output.append), flushing at the size limit as append does.
-        # This function is critical (a SIGINT meanwhile is deferred to its end), so
-        # the lock is taken without the slower ``with``.
-        lock = out.lock
-        lock.acquire()
-        try:
-            tail = out.tail_stream is self._stream
-            if tail:
-                out.tail.append(text)
-                size = out.size + len(text)
-                out.size = size
-                if size >= _FLUSH_SIZE:
-                    out._flush_locked()
-        finally:
-            lock.release()
-        if not tail and text:
-            out.write(self._stream, text)
-        if _S.deferred_sigint:
-            _after_critical()
-        return len(text)
+        # print() in a loop comes here twice per call: keep it to one list append.
+        if type(text) is str:
+            live = self._hot
+            if live is not None and len(live) < _HOT_CHUNKS:
+                live.append(text)
+                return len(text)
+        return _OUT.write(self, text)
 
     def writelines(self, lines):
         for line in lines:
@@ -2885,7 +2915,7 @@ def _cell_capture(line, body, offset):
     _flush_output()
     if ex is not None:
         ex.captures.append(capture)
-        _OUT.reset_tail()
+        _OUT.seal()
     try:
         value = _run_source(body, ex.filename if ex else "<capture>", offset)
         if value is not None:
@@ -3380,7 +3410,11 @@ def _install_builtins():
 def _after_fork_in_child():
     """A forked child must never touch the frame channel: give it plain fd streams."""
     _S.in_child = True
-    _OUT.tail_stream = _OUT.tail = None
+    # Another thread may have held the lock at the fork: the child gets its own.
+    _OUT.lock = _thread.allocate_lock()
+    for stream in _OUT.streams:
+        stream._hot = None
+    _OUT.hot = None
     for fd in [_FRAME_FD, _LOG_FD, _REQ_FD] + [cap.fd for cap in _FD_CAPTURES]:
         try:
             os.close(fd)
@@ -3406,9 +3440,10 @@ _CRITICAL_CODES = frozenset(
     (
         _emit.__code__,
         _send_bytes.__code__,
+        _Output.append.__code__,
+        _Output._seal_locked.__code__,
         _Output._flush_locked.__code__,
         _finish.__code__,
-        _Stream.write.__code__,
     )
 )
 

@@ -20,7 +20,8 @@ def test_large_output_goes_out_in_bounded_frames(kernel):
     chunks = of_type(frames, "stdout")
     assert stdout(frames) == ("y" * 999 + "\n") * 1000
     assert len(chunks) >= 10
-    assert max(len(c["data"]) for c in chunks) <= 64 * 1024 + 1000
+    # At most the flush size plus one batch of hot-path writes (64 chunks) per frame.
+    assert max(len(c["data"]) for c in chunks) <= 64 * 1024 + 64 * 1000
 
 
 def test_fifty_megabytes_of_prints_need_few_frames(kernel):
@@ -231,6 +232,33 @@ def test_concurrent_writers_never_interleave_inside_a_frame(kernel):
     assert sorted(lines) == sorted("%d-%d" % (n, i) for n in range(8) for i in range(300))
     assert len(of_type(frames, "display")) == 8 * 6
     assert stderr(frames).count("\n") == 8 * 100
+
+
+def test_hot_path_writes_racing_with_flushes_and_other_streams_lose_nothing(kernel):
+    # A tiny switch interval makes threads swap in the middle of writes and flushes;
+    # the main thread keeps switching streams, which turns the hot path on and off.
+    frames = kernel.run(
+        "import threading, sys\n"
+        "sys.setswitchinterval(1e-6)\n"
+        "def work(n):\n"
+        "    for i in range(2000):\n"
+        "        sys.stdout.write('%d-%d\\n' % (n, i))\n"
+        "threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]\n"
+        "for t in threads: t.start()\n"
+        "for i in range(500):\n"
+        "    print('m%d' % i, file=sys.stderr)\n"
+        "    if i % 100 == 0:\n"
+        "        sys.stdout.flush()\n"
+        "for t in threads: t.join()\n"
+        "sys.setswitchinterval(0.005)",
+        timeout=60,
+    )
+    lines = stdout(frames).splitlines()
+    for n in range(4):
+        mine = [line for line in lines if line.startswith("%d-" % n)]
+        assert mine == ["%d-%d" % (n, i) for i in range(2000)]
+    assert len(lines) == 4 * 2000
+    assert stderr(frames).splitlines() == ["m%d" % i for i in range(500)]
 
 
 # Text that JSON must escape in every way, and text it need not escape at all.
