@@ -28,10 +28,11 @@
 //!   status and the execute_reply). p99 is nearest-rank. Details: `rtt_cpu_host_us` and
 //!   `rtt_cpu_kernel_us`, CPU time (user + system, all threads, from `/proc/<pid>/stat`, 10 ms
 //!   ticks) of the host process and of the kernel process per round trip.
-//! - `stdout_mb_per_s`: one cell printing 50 MiB as 1 KiB lines (`print` of 1023 `x`),
-//!   bytes / 10^6 / seconds from the request until the execution is over, with every
-//!   stdout output consumed and its byte count checked. Details: `stdout_cpu_host_ms_per_mb`
-//!   and `stdout_cpu_kernel_ms_per_mb`, CPU time per MB of each process.
+//! - `stdout_mb_per_s`: median of 3. One cell printing 50 MiB as 1 KiB lines (`print` of
+//!   1023 `x`), bytes / 10^6 / seconds from the request until the execution is over, with
+//!   every stdout output consumed and its byte count checked. Details (medians too):
+//!   `stdout_cpu_host_ms_per_mb` and `stdout_cpu_kernel_ms_per_mb`, CPU time per MB of each
+//!   process.
 //! - `interrupt_ms`: median of 5. A cell prints a flushed marker then runs `while True: pass`;
 //!   100 ms after the marker arrives the host interrupts (pykernel `kernel.interrupt()`,
 //!   Jupyter `interrupt_kernel()`, both SIGINT) and the time runs until the execution is over
