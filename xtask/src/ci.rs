@@ -2,11 +2,12 @@
 
 use crate::{
     fuzz,
-    python::{TEST_PYTHON_VAR, ensure_test_venv, pytest},
+    python::{TEST_PYTHON_VAR, ensure_test_venv, pytest, pytest_other_versions},
     shell::{cargo, run},
 };
 
-/// Formatting, lints, every test (real Python included), the runner's pytest suite.
+/// Formatting, lints, every test (real Python included), the runner's pytest suite (on
+/// every CPython 3.9+ found).
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -20,6 +21,7 @@ pub(crate) fn run_ci() -> Result<(), String> {
     ]))?;
     let python = ensure_test_venv()?;
     pytest(&python)?;
+    pytest_other_versions(&python)?;
     // insta must never write snapshots in CI: a mismatch fails the test instead.
     run(cargo()
         .args(["test", "--workspace"])
