@@ -201,3 +201,18 @@ def bare_kernel(tmp_path):
     k = Kernel(cwd=str(tmp_path), prelude=False)
     yield k
     k.close()
+
+
+def alive(pid):
+    """Whether process ``pid`` still runs (a zombie counts as dead: it has exited)."""
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            return "\nState:\tZ" not in handle.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import RUNNER, Kernel, done, error, of_type, ok, result, stdout
+from conftest import RUNNER, Kernel, alive, done, error, of_type, ok, result, stdout
 
 
 def test_hello_is_the_first_frame_and_describes_the_runner(bare_kernel):
@@ -174,25 +174,11 @@ def test_runner_exits_when_its_parent_dies(tmp_path):
         proc.kill()
         proc.wait(timeout=10)
         deadline = time.monotonic() + 15
-        while _alive(pid):
+        while alive(pid):
             assert time.monotonic() < deadline, "runner outlived its parent"
             time.sleep(0.1)
     finally:
         proc.stdin.close()
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/status" % pid) as handle:
-            return "\nState:\tZ" not in handle.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 def test_cwd_is_applied_per_request_and_put_first_on_sys_path(kernel, tmp_path):

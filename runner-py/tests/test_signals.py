@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import done, error, ok, result, stdout
+from conftest import alive, done, error, ok, result, stdout
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -112,23 +112,9 @@ def test_interrupting_a_shell_command_stops_the_child(kernel, tmp_path):
     assert_cancelled(kernel.collect(rid))
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while _alive(child):
+    while alive(child):
         assert time.monotonic() < deadline, "the shell child survived the interrupt"
         time.sleep(0.05)
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/status" % pid) as handle:
-            return "\nState:\tZ" not in handle.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 def test_output_before_the_interrupt_is_kept(kernel):
