@@ -1,5 +1,5 @@
-//! `cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter]`: pykernel against
-//! jupyter_client + ipykernel, side by side, on the same interpreter.
+//! `cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter] [--runs N]`: pykernel
+//! against jupyter_client + ipykernel, side by side, on the same interpreter.
 //!
 //! The bench virtualenv `target/bench-venv` is created from `python3` (or `PYKERNEL_PYTHON`)
 //! and gets `xtask/bench/requirements.txt` (ipykernel, jupyter_client). Both sides use its
@@ -45,7 +45,10 @@
 //! Wall-clock numbers depend on what else runs: on a shared 2-core machine compare them only
 //! with a quiet load average, and use the CPU-time details, which move much less.
 //! `--quick` runs fewer iterations and prints 2 MiB instead of 50 (a smoke test; its numbers
-//! are not the benchmark). `--no-pykernel` and `--no-jupyter` skip a side.
+//! are not the benchmark). `--no-pykernel` and `--no-jupyter` skip a side. `--runs N` repeats
+//! the whole bench N times, alternating the sides: the table and the report then give each
+//! metric's median over the runs, pykernel's range, and in how many runs each target was met,
+//! and the report lists every run's value (`pykernel_runs`, `jupyter_runs`).
 
 use std::{
     collections::BTreeMap,
@@ -71,52 +74,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .map_err(|err| format!("cannot create {}: {err}", out_dir.display()))?;
     let python = ensure_bench_venv()?;
 
-    let pykernel = if flags.pykernel {
-        let path = out_dir.join("pykernel.json");
-        remove_stale(&path)?;
-        let mut command = cargo();
-        command
-            .args([
-                "run",
-                "--release",
-                "--package",
-                "pykernel",
-                "--example",
-                "bench",
-                "--",
-            ])
-            .arg("--python")
-            .arg(&python)
-            .arg("--json")
-            .arg(&path);
-        if flags.quick {
-            command.arg("--quick");
+    // Rounds alternate the sides, so a change in the machine's load touches both.
+    let (mut pykernel_runs, mut jupyter_runs) = (Vec::new(), Vec::new());
+    for round in 1..=flags.runs {
+        if flags.runs > 1 {
+            eprintln!("xtask: bench round {round} of {}", flags.runs);
         }
-        run_command(&mut command)?;
-        Some(read_results(&path)?)
-    } else {
-        None
-    };
-
-    let jupyter = if flags.jupyter {
-        let path = out_dir.join("jupyter.json");
-        remove_stale(&path)?;
-        let mut command = cmd(&python);
-        command
-            .arg(root.join("xtask").join("bench").join("jupyter_bench.py"))
-            .arg("--json")
-            .arg(&path);
-        if flags.quick {
-            command.arg("--quick");
+        if flags.pykernel {
+            pykernel_runs.push(run_pykernel_side(&python, &out_dir, flags.quick)?);
         }
-        run_command(&mut command)?;
-        Some(read_results(&path)?)
-    } else {
-        None
-    };
+        if flags.jupyter {
+            jupyter_runs.push(run_jupyter_side(&python, &out_dir, flags.quick)?);
+        }
+    }
 
-    let report = Report::new(pykernel.unwrap_or_default(), jupyter.unwrap_or_default());
-    let meta = meta(&python, flags.quick);
+    let report = Report::from_runs(pykernel_runs, jupyter_runs);
+    let meta = meta(&python, flags.quick, flags.runs);
     println!("\n{}", report.table());
     for (key, value) in &meta {
         println!("{key}: {value}");
@@ -128,32 +101,87 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// One run of `kernel/examples/bench.rs`, built in release mode.
+fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
+    let path = out_dir.join("pykernel.json");
+    remove_stale(&path)?;
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--release",
+            "--package",
+            "pykernel",
+            "--example",
+            "bench",
+            "--",
+        ])
+        .arg("--python")
+        .arg(python)
+        .arg("--json")
+        .arg(&path);
+    if quick {
+        command.arg("--quick");
+    }
+    run_command(&mut command)?;
+    read_results(&path)
+}
+
+/// One run of `xtask/bench/jupyter_bench.py` on the bench interpreter.
+fn run_jupyter_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
+    let path = out_dir.join("jupyter.json");
+    remove_stale(&path)?;
+    let mut command = cmd(python);
+    command
+        .arg(
+            project_root()
+                .join("xtask")
+                .join("bench")
+                .join("jupyter_bench.py"),
+        )
+        .arg("--json")
+        .arg(&path);
+    if quick {
+        command.arg("--quick");
+    }
+    run_command(&mut command)?;
+    read_results(&path)
+}
+
 /// The command line of `cargo xtask bench`.
 #[derive(Debug, PartialEq, Eq)]
 struct Flags {
     quick: bool,
     pykernel: bool,
     jupyter: bool,
+    /// Full rounds of both sides; the report gives medians and ranges over them.
+    runs: usize,
 }
 
 impl Flags {
     fn parse(args: &[String]) -> Result<Self, String> {
+        const USAGE: &str =
+            "usage: cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter] [--runs N]";
         let mut flags = Self {
             quick: false,
             pykernel: true,
             jupyter: true,
+            runs: 1,
         };
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => flags.quick = true,
                 "--no-pykernel" => flags.pykernel = false,
                 "--no-jupyter" => flags.jupyter = false,
-                other => {
-                    return Err(format!(
-                        "unknown bench flag `{other}`\nusage: cargo xtask bench [--quick] \
-                         [--no-pykernel] [--no-jupyter]"
-                    ));
+                "--runs" => {
+                    flags.runs = args
+                        .next()
+                        .and_then(|runs| runs.parse().ok())
+                        .filter(|runs| *runs >= 1)
+                        .ok_or_else(|| format!("--runs needs a count of 1 or more\n{USAGE}"))?;
                 }
+                other => return Err(format!("unknown bench flag `{other}`\n{USAGE}")),
             }
         }
         Ok(flags)
@@ -294,20 +322,42 @@ const METRICS: &[Metric] = &[
 
 /// Both sides' results, merged.
 struct Report {
+    /// Each side's median over the runs.
     pykernel: Results,
     jupyter: Results,
+    /// Each side's runs, for the ranges (no run for a side that was skipped).
+    pykernel_runs: Vec<Results>,
+    jupyter_runs: Vec<Results>,
 }
 
 impl Report {
-    fn new(mut pykernel: Results, mut jupyter: Results) -> Self {
-        for side in [&mut pykernel, &mut jupyter] {
+    /// The report of one run of each side.
+    #[cfg(test)]
+    fn new(pykernel: Results, jupyter: Results) -> Self {
+        Self::from_runs(vec![pykernel], vec![jupyter])
+    }
+
+    /// The report of several runs of each side: medians, with the ranges when there are
+    /// several.
+    fn from_runs(mut pykernel_runs: Vec<Results>, mut jupyter_runs: Vec<Results>) -> Self {
+        for side in pykernel_runs.iter_mut().chain(&mut jupyter_runs) {
             let total = match (side.get("rss_host_mb"), side.get("rss_kernel_mb")) {
                 (Some(Some(host)), Some(Some(kernel))) => Some(host + kernel),
                 _ => None,
             };
             side.insert("rss_mb".to_owned(), total);
         }
-        Self { pykernel, jupyter }
+        Self {
+            pykernel: medians(&pykernel_runs),
+            jupyter: medians(&jupyter_runs),
+            pykernel_runs,
+            jupyter_runs,
+        }
+    }
+
+    /// How many runs the report covers (the larger side).
+    fn run_count(&self) -> usize {
+        self.pykernel_runs.len().max(self.jupyter_runs.len())
     }
 
     /// Every key in table order: the known metrics (details when reported), then extras
@@ -333,11 +383,17 @@ impl Report {
     }
 
     fn table(&self) -> String {
+        let runs = self.run_count();
         let mut rows = vec![[
             "metric".to_owned(),
             "pykernel".to_owned(),
             "jupyter".to_owned(),
             "py/jup".to_owned(),
+            if runs > 1 {
+                format!("pykernel, {runs} runs")
+            } else {
+                String::new()
+            },
             "target".to_owned(),
         ]];
         let mut missed = Vec::new();
@@ -349,26 +405,40 @@ impl Report {
                 (Some(ours), Some(theirs)) if theirs != 0.0 => format!("{:.3}", ours / theirs),
                 _ => "-".to_owned(),
             };
+            let our_runs = self.runs_of(&self.pykernel_runs, &key);
             let target = match (metric.and_then(|metric| metric.target), ours) {
                 (Some(target), Some(value)) => {
                     let met = target.met(value);
                     if !met {
                         missed.push(key.clone());
                     }
-                    format!("{} {}", target.render(), if met { "met" } else { "MISSED" })
+                    let mut cell =
+                        format!("{} {}", target.render(), if met { "met" } else { "MISSED" });
+                    if runs > 1 {
+                        let met_runs = our_runs.iter().filter(|value| target.met(**value)).count();
+                        let _ = write!(cell, " (in {met_runs} of {} runs)", our_runs.len());
+                    }
+                    cell
                 }
                 (Some(target), None) => target.render(),
                 (None, _) => String::new(),
+            };
+            let range = match (our_runs.first(), our_runs.last()) {
+                (Some(low), Some(high)) if runs > 1 => {
+                    format!("{}-{}", number(*low), number(*high))
+                }
+                _ => String::new(),
             };
             rows.push([
                 metric.map_or_else(|| key.clone(), |metric| metric.label.to_owned()),
                 ours.map_or_else(|| "-".to_owned(), number),
                 theirs.map_or_else(|| "-".to_owned(), number),
                 ratio,
+                range,
                 target,
             ]);
         }
-        let mut widths = [0; 5];
+        let mut widths = [0; 6];
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
@@ -381,7 +451,9 @@ impl Report {
                 // The label is left-aligned, the numbers right-aligned, the target as is.
                 let _ = match column {
                     0 => write!(line, "{cell:<width$}"),
-                    4 => write!(line, "  {cell}"),
+                    5 => write!(line, "  {cell}"),
+                    // An empty range column takes no room.
+                    4 if width == 0 => Ok(()),
                     _ => write!(line, "  {cell:>width$}"),
                 };
             }
@@ -394,15 +466,39 @@ impl Report {
         out
     }
 
+    /// A side's values of `key` over its runs, sorted, runs without it left out.
+    fn runs_of(&self, runs: &[Results], key: &str) -> Vec<f64> {
+        let mut values: Vec<f64> = runs
+            .iter()
+            .filter_map(|run| Self::value(run, key))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values
+    }
+
     fn json(&self, meta: &[(&'static str, String)]) -> String {
         let mut out = String::from("{\n");
         for key in self.keys() {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "  \"{key}\": {{\"pykernel\": {}, \"jupyter\": {}}},",
+                "  \"{key}\": {{\"pykernel\": {}, \"jupyter\": {}",
                 json_number(Self::value(&self.pykernel, &key)),
                 json_number(Self::value(&self.jupyter, &key)),
             );
+            // With several runs, every run's value too, in run order.
+            if self.run_count() > 1 {
+                for (name, runs) in [
+                    ("pykernel_runs", &self.pykernel_runs),
+                    ("jupyter_runs", &self.jupyter_runs),
+                ] {
+                    let values: Vec<String> = runs
+                        .iter()
+                        .map(|run| json_number(Self::value(run, &key)))
+                        .collect();
+                    let _ = write!(out, ", \"{name}\": [{}]", values.join(", "));
+                }
+            }
+            out.push_str("},\n");
         }
         out.push_str("  \"meta\": {");
         for (index, (key, value)) in meta.iter().enumerate() {
@@ -412,6 +508,29 @@ impl Report {
         out.push_str("\n  }\n}\n");
         out
     }
+}
+
+/// Each key's median over `runs` (`None` where no run has a value for it).
+fn medians(runs: &[Results]) -> Results {
+    let mut keys: Vec<&String> = runs.iter().flat_map(BTreeMap::keys).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let mut values: Vec<f64> = runs
+                .iter()
+                .filter_map(|run| run.get(key).copied().flatten())
+                .collect();
+            values.sort_by(f64::total_cmp);
+            let mid = values.len() / 2;
+            let median = match values.len() {
+                0 => None,
+                len if len % 2 == 0 => Some((values[mid - 1] + values[mid]) / 2.0),
+                _ => Some(values[mid]),
+            };
+            (key.clone(), median)
+        })
+        .collect()
 }
 
 /// A value for the table: three significant digits or so, never scientific notation.
@@ -512,7 +631,7 @@ fn ensure_bench_venv() -> Result<PathBuf, String> {
 }
 
 /// When and where the bench ran, and with what.
-fn meta(python: &Path, quick: bool) -> Vec<(&'static str, String)> {
+fn meta(python: &Path, quick: bool, runs: usize) -> Vec<(&'static str, String)> {
     let versions = output(cmd(python).args([
         "-c",
         "import importlib.metadata as m, platform\n\
@@ -553,6 +672,7 @@ fn meta(python: &Path, quick: bool) -> Vec<(&'static str, String)> {
             }
             .to_owned(),
         ),
+        ("runs", runs.to_string()),
     ]
 }
 
@@ -593,19 +713,28 @@ mod tests {
             Ok(Flags {
                 quick: false,
                 pykernel: true,
-                jupyter: true
+                jupyter: true,
+                runs: 1
             })
         );
         assert_eq!(
-            Flags::parse(&args(&["--quick", "--no-jupyter"])),
+            Flags::parse(&args(&["--quick", "--no-jupyter", "--runs", "3"])),
             Ok(Flags {
                 quick: true,
                 pykernel: true,
-                jupyter: false
+                jupyter: false,
+                runs: 3
             })
         );
         let err = Flags::parse(&args(&["--fast"])).expect_err("unknown flag");
         assert!(err.starts_with("unknown bench flag `--fast`"), "{err}");
+        for bad in [&["--runs"][..], &["--runs", "0"], &["--runs", "x"]] {
+            let err = Flags::parse(&args(bad)).expect_err("bad count");
+            assert!(
+                err.starts_with("--runs needs a count of 1 or more"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -669,6 +798,49 @@ pykernel targets missed: warm_start_ms, stdout_mb_per_s",
   }
 }
 "#,
+        );
+    }
+
+    #[test]
+    fn several_runs_give_medians_ranges_and_every_value() {
+        let run = |stdout: &str, rtt: &str| {
+            parse_flat_json(&format!(
+                r#"{{"stdout_mb_per_s": {stdout}, "rtt_median_ms": {rtt}}}"#
+            ))
+            .expect("test input is valid")
+        };
+        let report = Report::from_runs(
+            vec![run("350", "0.15"), run("250", "0.25"), run("310", "null")],
+            vec![run("50", "7"), run("60", "8"), run("55", "9")],
+        );
+        let table = report.table();
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|line| {
+                line.starts_with("metric")
+                    || line.starts_with("stdout")
+                    || line.starts_with("round trip 1+1, ms (median)")
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "metric                           pykernel  jupyter  py/jup  pykernel, 3 runs  target",
+                "round trip 1+1, ms (median)         0.200     8.00   0.025       0.150-0.250  < 0.200 MISSED (in 1 of 2 runs)",
+                "stdout, MB/s                          310     55.0   5.636           250-350  >= 300 met (in 2 of 3 runs)",
+            ]
+        );
+        let json = report.json(&[("runs", "3".to_owned())]);
+        assert!(
+            json.contains(
+                "\"stdout_mb_per_s\": {\"pykernel\": 310, \"jupyter\": 55, \
+                 \"pykernel_runs\": [350, 250, 310], \"jupyter_runs\": [50, 60, 55]},"
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"pykernel_runs\": [0.15, 0.25, null]"),
+            "{json}"
         );
     }
 
