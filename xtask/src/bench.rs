@@ -103,8 +103,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// One run of `kernel/examples/bench.rs`, built in release mode.
 fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
-    let path = out_dir.join("pykernel.json");
-    remove_stale(&path)?;
     let mut command = cargo();
     command
         .args([
@@ -117,35 +115,31 @@ fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Resul
             "--",
         ])
         .arg("--python")
-        .arg(python)
-        .arg("--json")
-        .arg(&path);
-    if quick {
-        command.arg("--quick");
-    }
-    run_command(&mut command)?;
-    read_results(&path)
+        .arg(python);
+    run_side(command, &out_dir.join("pykernel.json"), quick)
 }
 
 /// One run of `xtask/bench/jupyter_bench.py` on the bench interpreter.
 fn run_jupyter_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
-    let path = out_dir.join("jupyter.json");
-    remove_stale(&path)?;
+    let script = project_root()
+        .join("xtask")
+        .join("bench")
+        .join("jupyter_bench.py");
     let mut command = cmd(python);
-    command
-        .arg(
-            project_root()
-                .join("xtask")
-                .join("bench")
-                .join("jupyter_bench.py"),
-        )
-        .arg("--json")
-        .arg(&path);
+    command.arg(script);
+    run_side(command, &out_dir.join("jupyter.json"), quick)
+}
+
+/// Runs one side's `command` with `--json path` (and `--quick`), then reads its results.
+fn run_side(mut command: Command, path: &Path, quick: bool) -> Result<Results, String> {
+    // A stale file from an earlier run must not pass for this run's results.
+    remove_stale(path)?;
+    command.arg("--json").arg(path);
     if quick {
         command.arg("--quick");
     }
     run_command(&mut command)?;
-    read_results(&path)
+    read_results(path)
 }
 
 /// The command line of `cargo xtask bench`.
