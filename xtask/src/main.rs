@@ -15,7 +15,8 @@ mod shell;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | test-python | fuzz [TARGET] [--seconds N] | bench [--runs N]>";
+const USAGE: &str =
+    "usage: cargo xtask <ci | test-python | fuzz [TARGET] [--seconds N] | bench [--runs N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
