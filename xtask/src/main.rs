@@ -3,9 +3,9 @@
 //! - `ci`: everything CI checks (fmt, clippy, all tests with real Python, the runner's
 //!   Python tests, a fuzz build and smoke run).
 //! - `test-python`: bootstraps the test virtualenv under `target/`, then runs the runner's
-//!   pytest suite and the real-Python Rust tests.
+//!   pytest suite (on every CPython 3.9+ found) and the real-Python Rust tests.
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
-//! - `bench`: pykernel against jupyter_client + ipykernel, side by side.
+//! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
 
 mod bench;
 mod ci;
