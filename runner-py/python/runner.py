@@ -42,8 +42,8 @@ RUNNER_VERSION = "0.1.0"
 
 _POSIX = os.name == "posix"
 _FLUSH_SIZE = 64 * 1024
-# Writes the hot path takes before one goes down the slow path, which seals them into
-# the buffer and checks its size.
+# Writes the hot path takes before the next one goes down the slow path, which seals
+# them into the buffer and checks its size.
 _HOT_CHUNKS = 64
 # One stream frame carries at most this many characters: even fully escaped it stays
 # far below the host's line limit (64 MiB), however large a single write() is.
@@ -702,11 +702,16 @@ class _Stream(io.TextIOBase):
         return self._buffer
 
     def write(self, text):
-        # print() in a loop comes here twice per call: keep it to one list append.
+        # print() in a loop comes here twice per call: keep it to one list append. Nothing
+        # between reading ``_hot`` and the append lets another thread run (under the GIL),
+        # so a flush that turns the hot path off never misses a write.
         if type(text) is str:
             live = self._hot
-            if live is not None and len(live) < _HOT_CHUNKS:
+            if live is not None:
                 live.append(text)
+                if len(live) >= _HOT_CHUNKS:
+                    # Full: the next write takes the slow path, which seals the list.
+                    self._hot = None
                 return len(text)
         return _OUT.write(self, text)
 
