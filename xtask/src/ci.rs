@@ -2,12 +2,13 @@
 
 use crate::{
     fuzz,
-    python::{TEST_PYTHON_VAR, ensure_test_venv, pytest, pytest_other_versions},
+    python::{ensure_test_venv, pytest, pytest_other_versions, rust_tests, rust_tests_on_extremes},
     shell::{cargo, run},
 };
 
 /// Formatting, lints, every test (real Python included), the runner's pytest suite (on
-/// every CPython 3.9+ found).
+/// every CPython 3.9+ found), the real-Python Rust tests also on the oldest and newest of
+/// those.
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -21,13 +22,9 @@ pub(crate) fn run_ci() -> Result<(), String> {
     ]))?;
     let python = ensure_test_venv()?;
     pytest(&python)?;
-    pytest_other_versions(&python)?;
-    // insta must never write snapshots in CI: a mismatch fails the test instead.
-    run(cargo()
-        .args(["test", "--workspace"])
-        .env(TEST_PYTHON_VAR, &python)
-        .env("INSTA_UPDATE", "no")
-        .env("CI", "true"))?;
+    let others = pytest_other_versions(&python)?;
+    rust_tests(&python, true)?;
+    rust_tests_on_extremes(&others, true)?;
     // A short smoke run of every fuzz target over its seed corpus and fresh inputs.
     fuzz::build()?;
     fuzz::run(None, FUZZ_SMOKE_SECONDS)

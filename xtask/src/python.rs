@@ -20,17 +20,42 @@ use crate::shell::{cargo, cmd, project_root, run};
 
 /// The environment variable that turns on real-Python Rust tests; its value is the
 /// interpreter they use.
-pub(crate) const TEST_PYTHON_VAR: &str = "PYKERNEL_TEST_PYTHON";
+const TEST_PYTHON_VAR: &str = "PYKERNEL_TEST_PYTHON";
 
 /// Bootstraps the virtualenv, then runs pytest (on every Python version found) and the
-/// real-Python Rust tests.
+/// real-Python Rust tests (on the main version and the oldest and newest other one).
 pub(crate) fn test_python() -> Result<(), String> {
     let python = ensure_test_venv()?;
     pytest(&python)?;
-    pytest_other_versions(&python)?;
-    run(cargo()
+    let others = pytest_other_versions(&python)?;
+    rust_tests(&python, false)?;
+    rust_tests_on_extremes(&others, false)
+}
+
+/// Runs every Rust test with the real-Python ones on `python`; `ci` also forbids insta from
+/// writing snapshots (a mismatch fails instead).
+pub(crate) fn rust_tests(python: &Path, ci: bool) -> Result<(), String> {
+    let mut command = cargo();
+    command
         .args(["test", "--workspace"])
-        .env(TEST_PYTHON_VAR, &python))
+        .env(TEST_PYTHON_VAR, python);
+    if ci {
+        command.env("INSTA_UPDATE", "no").env("CI", "true");
+    }
+    run(&mut command)
+}
+
+/// The real-Python Rust tests again on the oldest and the newest of `others` (the
+/// interpreters `pytest_other_versions` tested, oldest first), where version differences
+/// in starting and staging the runner would show.
+pub(crate) fn rust_tests_on_extremes(others: &[PathBuf], ci: bool) -> Result<(), String> {
+    let mut extremes: Vec<&PathBuf> = others.first().into_iter().chain(others.last()).collect();
+    extremes.dedup();
+    for python in extremes {
+        eprintln!("xtask: the real-Python Rust tests on {}", python.display());
+        rust_tests(python, ci)?;
+    }
+    Ok(())
 }
 
 /// Runs the runner's Python test suite with the virtualenv's interpreter.
@@ -46,14 +71,16 @@ pub(crate) fn pytest(python: &PathBuf) -> Result<(), String> {
 }
 
 /// Runs the runner's suite on every other CPython 3.9+ found, besides `main_python`'s
-/// version; says which versions ran.
-pub(crate) fn pytest_other_versions(main_python: &Path) -> Result<(), String> {
+/// version; says which versions ran and returns their virtualenvs' interpreters, oldest
+/// first.
+pub(crate) fn pytest_other_versions(main_python: &Path) -> Result<Vec<PathBuf>, String> {
     let main_version = python_version(main_python.as_os_str());
     let requirements = project_root()
         .join("runner-py")
         .join("tests")
         .join("requirements-versions.txt");
     let mut tested: Vec<String> = main_version.iter().cloned().collect();
+    let mut interpreters = Vec::new();
     for (version, base) in other_pythons().into_values() {
         if Some(&version) == main_version.as_ref() {
             continue;
@@ -65,12 +92,13 @@ pub(crate) fn pytest_other_versions(main_python: &Path) -> Result<(), String> {
         let python = ensure_venv_from(&format!("pyvenv-{version}"), &base, &requirements)?;
         pytest(&python)?;
         tested.push(version);
+        interpreters.push(python);
     }
     eprintln!(
         "xtask: the runner's suite ran on Python {}",
         tested.join(", ")
     );
-    Ok(())
+    Ok(interpreters)
 }
 
 /// The oldest minor version the runner supports.
