@@ -41,6 +41,9 @@ class Kernel:
         )
         self.frames = queue.Queue()
         self.raw_lines = []
+        # Cleared by pause_reading(): the reader stops taking lines off the pipe.
+        self._reading = threading.Event()
+        self._reading.set()
         self._stderr = []
         self._seq = 0
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -52,6 +55,7 @@ class Kernel:
 
     def _read_stdout(self):
         for line in self.proc.stdout:
+            self._reading.wait()
             self.raw_lines.append(line)
             self.frames.put(json.loads(line))
         self.frames.put(None)
@@ -80,6 +84,14 @@ class Kernel:
         if frame is None:
             raise AssertionError("runner closed its output; log:\n%s" % self.log)
         return frame
+
+    def pause_reading(self):
+        """Stops reading the runner's frames (a host that falls behind), after at most the
+        line being read."""
+        self._reading.clear()
+
+    def resume_reading(self):
+        self._reading.set()
 
     def send(self, obj):
         self.send_raw(json.dumps(obj).encode("utf-8") + b"\n")

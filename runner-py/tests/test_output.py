@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -22,6 +23,30 @@ def test_large_output_goes_out_in_bounded_frames(kernel):
     assert len(chunks) >= 10
     # At most the flush size plus one batch of hot-path writes (64 chunks) per frame.
     assert max(len(c["data"]) for c in chunks) <= 64 * 1024 + 64 * 1000
+
+
+def test_a_host_that_stops_reading_holds_the_printing_cell_back(kernel):
+    # While the host reads nothing, the cell must block on the full pipe rather than
+    # keep its output in memory; all of it arrives once the host reads again.
+    assert ok(kernel.run("print('warm')")) == "warm\n"
+    baseline = vm_rss_kib(kernel.proc.pid)
+    kernel.pause_reading()
+    rid = kernel.start("line = 'p' * 1023\nfor _ in range(32 * 1024):\n    print(line)")
+    time.sleep(1.0)
+    held = vm_rss_kib(kernel.proc.pid)
+    kernel.resume_reading()
+    frames = kernel.collect(rid, timeout=120)
+    assert ok(frames) == ("p" * 1023 + "\n") * (32 * 1024)
+    # 32 MB printed; a runner that buffered it would have grown by about that much.
+    assert held - baseline < 8 * 1024, (baseline, held)
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def test_fifty_megabytes_of_prints_need_few_frames(kernel):
