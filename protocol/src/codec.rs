@@ -5,6 +5,14 @@
 //! discarded as it streams in rather than buffered.
 //! A line that is not a frame (bad UTF-8, bad JSON, unknown `type`, too long) is returned
 //! as [`Decoded::Malformed`]; it never ends the stream. `Err` is reserved for I/O.
+//!
+//! A stream frame may also carry its text as a raw payload, so the runner need not
+//! JSON-escape large output: a header line whose last member is `"bytes":N`, then exactly
+//! N bytes of UTF-8 text, then a newline:
+//! `{"type":"stdout","id":"r1","bytes":6}\nhello\n\n`. The decoder yields it as the same
+//! frame as `{"type":"stdout","id":"r1","data":"hello\n"}`. Runners send this form only
+//! when the host asks for it (see [`STREAM_PAYLOADS_ENV`]); the N bytes count against the
+//! line limit like a line.
 
 use std::{fmt, io, marker::PhantomData};
 
@@ -17,6 +25,25 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 64 * 1024 * 1024;
 
 /// How many bytes of a malformed line are kept for its [`Malformed::preview`].
 const PREVIEW_BYTES: usize = 120;
+
+/// The environment variable a host sets to `1` in the runner's environment to receive
+/// stream text as raw payloads (see the module docs). The runner removes it at start, so
+/// user code and its child processes never see it.
+pub const STREAM_PAYLOADS_ENV: &str = "PYKERNEL_STREAM_PAYLOADS";
+
+/// The member that ends a payload header line.
+const PAYLOAD_MEMBER: &[u8] = b",\"bytes\":";
+
+/// A frame type the decoder can give a raw payload to.
+pub trait Frame: DeserializeOwned {
+    /// Takes the text of a raw payload for a frame decoded from its header line (with
+    /// `"bytes":N` read as `"data":""`); false when this frame cannot carry one, which
+    /// makes the header malformed.
+    fn attach_payload(&mut self, text: String) -> bool {
+        let _ = text;
+        false
+    }
+}
 
 /// One item from the decoder: a frame, or a line that is not one.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,7 +102,20 @@ pub struct NdjsonCodec<T> {
     next_index: usize,
     /// Set while an over-long line is being thrown away.
     discarding: Option<Discarding>,
+    /// Set between a payload header and the end of its payload (boxed: a frame is large
+    /// and rarely pending).
+    payload: Option<Box<Payload<T>>>,
     frame: PhantomData<fn() -> T>,
+}
+
+/// A decoded payload header waiting for its payload.
+struct Payload<T> {
+    frame: T,
+    /// The payload's length in bytes, without its closing newline.
+    len: usize,
+    /// The header line's preview and length, for a malformed payload.
+    header: String,
+    header_len: usize,
 }
 
 struct Discarding {
@@ -101,6 +141,7 @@ impl<T> NdjsonCodec<T> {
             max_length,
             next_index: 0,
             discarding: None,
+            payload: None,
             frame: PhantomData,
         }
     }
@@ -123,14 +164,18 @@ impl<T> fmt::Debug for NdjsonCodec<T> {
             .field("max_length", &self.max_length)
             .field("next_index", &self.next_index)
             .field("discarding", &self.discarding.is_some())
+            .field("payload", &self.payload.as_ref().map(|payload| payload.len))
             .finish()
     }
 }
 
-impl<T: DeserializeOwned> NdjsonCodec<T> {
+impl<T: Frame> NdjsonCodec<T> {
     /// Finds the next complete line, or discards what an over-long line has shown so far.
     fn next_line(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
         loop {
+            if self.payload.is_some() {
+                return self.next_payload(buf);
+            }
             let newline = memchr::memchr(b'\n', &buf[self.next_index..]);
             if let Some(discarding) = &mut self.discarding {
                 let Some(offset) = newline else {
@@ -191,8 +236,66 @@ impl<T: DeserializeOwned> NdjsonCodec<T> {
         }
     }
 
-    /// Decodes one line without its newline; `None` for a blank line.
-    fn decode_line(&self, line: &[u8]) -> Option<Decoded<T>> {
+    /// The payload the last header announced, once all of it is buffered.
+    fn next_payload(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
+        let len = self.payload.as_ref()?.len;
+        if buf.len() <= len {
+            // At most `max_length` bytes and one read are buffered: `len` is bounded.
+            return None;
+        }
+        let Payload {
+            mut frame,
+            header,
+            header_len,
+            ..
+        } = *self.payload.take()?;
+        let malformed = |kind| {
+            Some(Decoded::Malformed(Malformed {
+                kind,
+                preview: header.clone(),
+                len: header_len,
+            }))
+        };
+        if buf[len] != b'\n' {
+            // The header lied about the length: report it and read what follows as lines,
+            // so the next good frame is found again.
+            return malformed(MalformedKind::InvalidFrame(format!(
+                "no newline after the {len}-byte payload"
+            )));
+        }
+        let body = buf.split_to(len + 1);
+        let Ok(text) = std::str::from_utf8(&body[..len]) else {
+            return malformed(MalformedKind::InvalidUtf8);
+        };
+        if frame.attach_payload(text.to_owned()) {
+            Some(Decoded::Frame(frame))
+        } else {
+            malformed(MalformedKind::InvalidFrame(
+                "this frame cannot carry a payload".to_owned(),
+            ))
+        }
+    }
+
+    /// For a payload header (a line ending in `,"bytes":N}`), the line with that member
+    /// read as `,"data":""` and N.
+    fn payload_header(line: &[u8]) -> Option<(Vec<u8>, usize)> {
+        let body = line.strip_suffix(b"}")?;
+        let digits_start = body.iter().rposition(|byte| !byte.is_ascii_digit())? + 1;
+        let (head, digits) = body.split_at(digits_start);
+        let head = head.strip_suffix(PAYLOAD_MEMBER)?;
+        if digits.is_empty() || digits.len() > 20 {
+            return None;
+        }
+        let len = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        let mut rewritten = Vec::with_capacity(head.len() + 11);
+        rewritten.extend_from_slice(head);
+        rewritten.extend_from_slice(b",\"data\":\"\"}");
+        Some((rewritten, len))
+    }
+
+    /// Decodes one line without its newline; `None` for a blank line or a payload header
+    /// (whose frame comes with its payload).
+    fn decode_line(&mut self, line: &[u8]) -> Option<Decoded<T>> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return None;
@@ -206,6 +309,30 @@ impl<T: DeserializeOwned> NdjsonCodec<T> {
         };
         if line.len() > self.max_length {
             return malformed(MalformedKind::TooLong);
+        }
+        if let Some((header, len)) = Self::payload_header(line) {
+            if len > self.max_length {
+                // Not waited for: what follows is read as lines.
+                return malformed(MalformedKind::InvalidFrame(format!(
+                    "a payload of {len} bytes exceeds the limit of {}",
+                    self.max_length
+                )));
+            }
+            return match serde_json::from_slice::<T>(&header) {
+                Ok(frame) => {
+                    self.payload = Some(Box::new(Payload {
+                        frame,
+                        len,
+                        header: preview(line),
+                        header_len: line.len(),
+                    }));
+                    None
+                }
+                Err(err) if err.is_data() => {
+                    malformed(MalformedKind::InvalidFrame(err.to_string()))
+                }
+                Err(err) => malformed(MalformedKind::InvalidJson(err.to_string())),
+            };
         }
         let Ok(text) = std::str::from_utf8(line) else {
             return malformed(MalformedKind::InvalidUtf8);
@@ -282,7 +409,7 @@ fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-impl<T: DeserializeOwned> Decoder for NdjsonCodec<T> {
+impl<T: Frame> Decoder for NdjsonCodec<T> {
     type Item = Decoded<T>;
     type Error = io::Error;
 
@@ -293,6 +420,9 @@ impl<T: DeserializeOwned> Decoder for NdjsonCodec<T> {
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
         if let Some(decoded) = self.next_line(buf) {
             return Ok(Some(decoded));
+        }
+        if let Some(truncated) = self.truncated_payload(buf) {
+            return Ok(Some(truncated));
         }
         // What is left is a final line without a newline.
         self.next_index = 0;
@@ -311,7 +441,28 @@ impl<T: DeserializeOwned> Decoder for NdjsonCodec<T> {
             return Ok(None);
         }
         let line = buf.split();
-        Ok(self.decode_line(&line))
+        match self.decode_line(&line) {
+            // A header as the very last line: its payload can never come.
+            None => Ok(self.truncated_payload(buf)),
+            decoded => Ok(decoded),
+        }
+    }
+}
+
+impl<T> NdjsonCodec<T> {
+    /// At the end of the stream: a payload that will never be complete, as malformed.
+    fn truncated_payload(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
+        let payload = self.payload.take()?;
+        let got = buf.len();
+        buf.clear();
+        Some(Decoded::Malformed(Malformed {
+            kind: MalformedKind::InvalidFrame(format!(
+                "the stream ended {got} bytes into a {}-byte payload",
+                payload.len
+            )),
+            len: payload.header_len,
+            preview: payload.header,
+        }))
     }
 }
 

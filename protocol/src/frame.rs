@@ -666,6 +666,22 @@ struct EventRepr<'a> {
     cursor_end: Option<u64>,
 }
 
+/// Requests never carry a raw payload.
+impl crate::codec::Frame for Request {}
+
+/// A `stdout` or `stderr` frame takes a raw payload as its text.
+impl crate::codec::Frame for Event {
+    fn attach_payload(&mut self, text: String) -> bool {
+        match self {
+            Self::Stdout(frame) | Self::Stderr(frame) => {
+                frame.data = text;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let EventRepr {

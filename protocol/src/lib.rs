@@ -15,7 +15,10 @@ mod frame;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
-pub use codec::{DEFAULT_MAX_LINE_LENGTH, Decoded, Malformed, MalformedKind, NdjsonCodec};
+pub use codec::{
+    DEFAULT_MAX_LINE_LENGTH, Decoded, Frame, Malformed, MalformedKind, NdjsonCodec,
+    STREAM_PAYLOADS_ENV,
+};
 pub use frame::{
     BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
     Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION,

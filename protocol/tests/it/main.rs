@@ -4,6 +4,7 @@
 mod edges;
 mod framed;
 mod memory;
+mod payload;
 mod props;
 mod seed;
 mod wire;
@@ -11,6 +12,7 @@ mod wire;
 use std::{fmt::Debug, io};
 
 use bytes::BytesMut;
+use proptest::sample::Index;
 use pykernel_protocol::{Decoded, Event, MalformedKind, NdjsonCodec, Request};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -83,4 +85,17 @@ fn render<T: Debug>(items: &[Decoded<T>]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Cuts `bytes` at the given points (taken modulo its length) into consecutive chunks.
+pub(crate) fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[Index]) -> Vec<&'a [u8]> {
+    let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+    points.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for point in points.into_iter().chain([bytes.len()]) {
+        chunks.push(&bytes[start..point]);
+        start = point;
+    }
+    chunks
 }

@@ -14,7 +14,7 @@ use pykernel_protocol::{
 };
 use tokio_util::codec::Decoder;
 
-use crate::{Frame, decode_all, decode_chunks, encode};
+use crate::{Frame, decode_all, decode_chunks, encode, split_at_cuts};
 
 /// Encodes `frame`, checks it is one line ending in its only newline, and decodes it.
 fn check_round_trip<T: Frame>(frame: &T) -> Result<(), TestCaseError>
@@ -35,19 +35,6 @@ where
     let decoded = decode_all::<T>(usize::MAX, &bytes);
     prop_assert_eq!(decoded, vec![Decoded::Frame(frame.clone())]);
     Ok(())
-}
-
-/// Cuts `bytes` at the given points (taken modulo its length) into consecutive chunks.
-fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[Index]) -> Vec<&'a [u8]> {
-    let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
-    points.sort_unstable();
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for point in points.into_iter().chain([bytes.len()]) {
-        chunks.push(&bytes[start..point]);
-        start = point;
-    }
-    chunks
 }
 
 /// What one line must decode to.
