@@ -117,6 +117,8 @@ class _State:
         self.cold = list(_WARM_MODULES)  # still to import ahead of time
         self.pyplot_patched = False
         self.getpass_patched = False
+        # Stream text goes out as raw payloads after a header line (the host asked).
+        self.payloads = False
 
 
 _S = _State()
@@ -383,9 +385,11 @@ _JSON_ESCAPES = _json_escapes()
 
 def _stream_head(stream, rid):
     """A stream frame up to the opening quote of its ``data``, as ``_encode_frame``
-    writes it; None when the id cannot go out as UTF-8."""
+    writes it (or, with payloads, up to its ``bytes`` count); None when the id cannot go
+    out as UTF-8."""
+    member = "bytes\":" if _S.payloads else "data\":\""
     try:
-        return ('{"type":"%s","id":%s,"data":"' % (stream, _json_dumps(rid))).encode("utf-8")
+        return ('{"type":"%s","id":%s,"%s' % (stream, _json_dumps(rid), member)).encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError):
         return None
 
@@ -396,8 +400,10 @@ def _stream_frame(head, text):
     The encoder looks at text one character at a time; here each byte JSON escapes is
     found with one fast ``bytes.replace`` over the UTF-8 (no byte of a multi-byte
     sequence is below 0x80, so this is safe), which makes large output several times
-    cheaper. The result is byte for byte what ``_encode_frame`` gives. None (use the
-    general path) for text with lone surrogates, or when there is no head.
+    cheaper. The result is byte for byte what ``_encode_frame`` gives. With payloads it is
+    a header line ending in ``"bytes":N}`` and then the N bytes of UTF-8 as they are, which
+    needs no scan at all. None (use the general path) for text with lone surrogates, or
+    when there is no head.
     """
     if head is None:
         return None
@@ -405,6 +411,9 @@ def _stream_frame(head, text):
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         return None
+    if _S.payloads:
+        # The header line, then the UTF-8 as it is: nothing to escape.
+        return b"".join((head, b"%d}\n" % len(data), data, b"\n"))
     for raw, escape in _JSON_ESCAPES:
         data = data.replace(raw, escape)
     return b"".join((head, data, b'"}\n'))
@@ -3485,6 +3494,8 @@ def _thread_main(target, name):
 
 def main():
     """Sets up the process, greets the host and serves requests until exit."""
+    # Asked for by this host only: user code and its children never see it.
+    _S.payloads = os.environ.pop("PYKERNEL_STREAM_PAYLOADS", "") == "1"
     _setup_fds()
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Import from the working directory like IPython, never from the runner's cache dir.
@@ -3513,7 +3524,8 @@ def main():
             "runner": RUNNER_VERSION,
             "python": sys.version.split()[0],
             "pid": os.getpid(),
-            "features": ["interrupt", "input", "call", "complete"],
+            "features": ["interrupt", "input", "call", "complete"]
+            + (["stream_payloads"] if _S.payloads else []),
         }
     )
     _start_thread(_reader_main, "pykernel-reader")

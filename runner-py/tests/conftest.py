@@ -26,10 +26,14 @@ TIMEOUT = 60.0
 class Kernel:
     """One runner process and the frames it sends."""
 
-    def __init__(self, cwd=None, env=None, prelude=True):
+    def __init__(self, cwd=None, env=None, prelude=True, payloads=False):
         child_env = dict(os.environ if env is None else env)
         child_env["PYTHONUNBUFFERED"] = "1"
         child_env["PYTHONIOENCODING"] = "utf-8"
+        # Stream text as raw payloads after a header line, as the Rust host asks for it.
+        child_env.pop("PYKERNEL_STREAM_PAYLOADS", None)
+        if payloads:
+            child_env["PYKERNEL_STREAM_PAYLOADS"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-u", str(RUNNER)],
             stdin=subprocess.PIPE,
@@ -54,10 +58,23 @@ class Kernel:
             assert done(frames)["status"] == "ok", frames
 
     def _read_stdout(self):
-        for line in self.proc.stdout:
+        """Frames as they come; a payload's text becomes the frame's ``data``, and its
+        raw line holds the header and the payload."""
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
             self._reading.wait()
+            frame = json.loads(line)
+            if frame.get("type") in ("stdout", "stderr") and "bytes" in frame:
+                payload = self.proc.stdout.read(frame.pop("bytes") + 1)
+                line += payload
+                if payload.endswith(b"\n"):
+                    frame["data"] = payload[:-1].decode("utf-8")
+                else:
+                    frame = {"type": "bad payload", "line": line}
             self.raw_lines.append(line)
-            self.frames.put(json.loads(line))
+            self.frames.put(frame)
         self.frames.put(None)
 
     def _read_stderr(self):

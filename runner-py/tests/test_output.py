@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import done, of_type, ok, result, stderr, stdout
+from conftest import Kernel, done, of_type, ok, result, stderr, stdout
 
 
 def test_many_prints_coalesce_into_few_frames(kernel):
@@ -311,6 +311,49 @@ def test_stream_frames_carry_every_character_exactly(kernel):
     assert stderr(frames) == TRICKY[::-1]
     # Byte for byte what the JSON encoder writes, however the runner built the line.
     assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+
+
+def payload_form(frame):
+    """The header line and raw payload the runner writes for a stream frame when the host
+    asked for payloads."""
+    data = frame["data"].encode("utf-8")
+    header = {"type": frame["type"], "id": frame["id"], "bytes": len(data)}
+    return json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + data + b"\n"
+
+
+def test_stream_payloads_carry_every_character_exactly_and_unescaped(tmp_path):
+    kernel = Kernel(cwd=str(tmp_path), payloads=True)
+    try:
+        assert "stream_payloads" in kernel.hello["features"]
+        frames = kernel.run(
+            "import sys, os\n"
+            "sys.stdout.write(%r)\n"
+            "sys.stderr.write(%r)\n"
+            "print('PYKERNEL_STREAM_PAYLOADS' in os.environ)" % (TRICKY, TRICKY[::-1])
+        )
+        assert stdout(frames) == TRICKY + "False\n"
+        assert stderr(frames) == TRICKY[::-1]
+        streams = [f for f in frames if f["type"] in ("stdout", "stderr")]
+        raw = [line for line in kernel.raw_lines if b'"bytes":' in line.split(b"\n", 1)[0]]
+        assert raw[-len(streams) :] == [payload_form(f) for f in streams]
+        # Much output, over many frames; a lone surrogate still goes out as JSON.
+        line = '%d "q" \\ \t \x1b[31mred\x1b[0m \r \u00e9 \u2603 \x00\n'
+        frames = kernel.run(
+            "import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)\n"
+            "print('bad \\udcff here')" % line
+        )
+        assert len(of_type(frames, "stdout")) > 5
+        want = "".join(line % i for i in range(20000)) + "bad \ufffd here\n"
+        assert ok(frames) == want
+        last = kernel.raw_lines[-2]  # the last stdout frame, before done
+        assert last.startswith(b'{"type":"stdout",') and b'"data":' in last, last[:80]
+    finally:
+        kernel.close()
+    kernel = Kernel(cwd=str(tmp_path))
+    try:
+        assert "stream_payloads" not in kernel.hello["features"]
+    finally:
+        kernel.close()
 
 
 def test_large_output_that_needs_escapes_is_exact_across_frames(kernel):
