@@ -595,6 +595,14 @@ fn spawn(
     options.args = pykernel_runner::python_args(runner);
     options.cwd = Some(cwd.to_path_buf());
     options.env = env;
+    // Stream text as raw payloads: the runner then escapes nothing (the codec reads both
+    // forms, so an older runner that ignores this still works).
+    options
+        .env
+        .retain(|(name, _)| name != pykernel_protocol::STREAM_PAYLOADS_ENV);
+    options
+        .env
+        .push((pykernel_protocol::STREAM_PAYLOADS_ENV.into(), "1".into()));
     StdioTransport::spawn(options).map_err(|err| match err {
         TransportError::Spawn { source, .. } => KernelError::Spawn {
             path: python.to_path_buf(),

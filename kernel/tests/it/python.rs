@@ -180,6 +180,43 @@ async fn cells_share_a_namespace_and_report_their_interpreter() {
 }
 
 #[tokio::test]
+async fn stream_text_comes_as_raw_payloads_exactly() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    assert!(
+        kernel
+            .info()
+            .features
+            .iter()
+            .any(|feature| feature == "stream_payloads"),
+        "{:?}",
+        kernel.info()
+    );
+    // Every character JSON would escape, across many frames, and a lone surrogate (which
+    // still goes out as JSON); user code does not see the variable that asked for payloads.
+    let code = "import os, sys\n\
+        line = '%d \"q\" \\\\ \\t \\x1b[31m \\r\\n \\x00 \\u00e9 \\u2603\\n'\n\
+        for i in range(5000):\n    sys.stdout.write(line % i)\n\
+        print('bad \\udcff', 'PYKERNEL_STREAM_PAYLOADS' in os.environ)";
+    let (stdout, _, outcome) = run(&kernel, code).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let mut expected: String = (0..5000)
+        .map(|i| format!("{i} \"q\" \\ \t \u{1b}[31m \r\n \u{0} \u{e9} \u{2603}\n"))
+        .collect();
+    expected.push_str("bad \u{fffd} False\n");
+    assert!(
+        stdout == expected,
+        "stdout differs at byte {:?}",
+        stdout
+            .bytes()
+            .zip(expected.bytes())
+            .position(|(a, b)| a != b)
+    );
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
 async fn output_streams_before_the_cell_ends() {
     let Some(python) = python() else { return };
     let cwd = scratch();
