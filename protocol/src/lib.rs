@@ -3,7 +3,8 @@
 //! The host talks to `runner.py` with one JSON object per line over the child's stdin
 //! (host -> runner [`Request`]s) and stdout (runner -> host [`Event`]s).
 //! Version 1 frames are byte-compatible with the seed design; version 2 adds a `hello`
-//! handshake, in-band interrupt, `input()` requests, host calls and completion, all additive.
+//! handshake, in-band interrupt, `input()` requests, host calls, completion, and stream
+//! text as raw payloads when the host asks for them ([`STREAM_PAYLOADS_ENV`]), all additive.
 //!
 //! This crate is sans-IO: it does no IO, spawns nothing and reads no clock.
 //! [`NdjsonCodec`] plugs into `tokio_util::codec::{FramedRead, FramedWrite}` or any
