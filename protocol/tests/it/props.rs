@@ -199,6 +199,22 @@ fn arb_stream() -> impl Strategy<Value = (usize, Vec<(Line, bool)>, bool)> {
 }
 
 /// Checks decoded items against the expected lines, in order.
+/// Decodes `bytes` in one read and checks it against `lines`, then checks that reads cut
+/// at `cuts` decode to the same items.
+fn check_whole_and_split(
+    max_length: usize,
+    bytes: &[u8],
+    lines: &[(Line, bool)],
+    cuts: &[Index],
+) -> Result<(), TestCaseError> {
+    let whole = decode_all::<Event>(max_length, bytes);
+    check_against(&whole, lines)?;
+    let mut codec = NdjsonCodec::new_with_max_length(max_length);
+    let split = decode_chunks(&mut codec, split_at_cuts(bytes, cuts));
+    prop_assert_eq!(split, whole);
+    Ok(())
+}
+
 fn check_against(items: &[Decoded<Event>], lines: &[(Line, bool)]) -> Result<(), TestCaseError> {
     let expected: Vec<&Expect> = lines
         .iter()
@@ -257,11 +273,7 @@ proptest! {
                 bytes.pop();
             }
         }
-        let whole = decode_all::<Event>(max_length, &bytes);
-        check_against(&whole, &lines)?;
-        let mut codec = NdjsonCodec::new_with_max_length(max_length);
-        let split = decode_chunks(&mut codec, split_at_cuts(&bytes, &cuts));
-        prop_assert_eq!(split, whole);
+        check_whole_and_split(max_length, &bytes, &lines, &cuts)?;
     }
 
     /// Garbage lines between frames cost exactly one `Malformed` each, blank lines cost
@@ -281,11 +293,7 @@ proptest! {
                 bytes.pop();
             }
         }
-        let whole = decode_all::<Event>(max_length, &bytes);
-        check_against(&whole, &lines)?;
-        let mut codec = NdjsonCodec::new_with_max_length(max_length);
-        let split = decode_chunks(&mut codec, split_at_cuts(&bytes, &cuts));
-        prop_assert_eq!(split, whole);
+        check_whole_and_split(max_length, &bytes, &lines, &cuts)?;
     }
 
     /// Requests, which have no `type` for execute, survive garbage as well.
