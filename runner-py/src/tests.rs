@@ -149,6 +149,15 @@ fn describe(path: &Path, root: &Path, temp: &Path) -> String {
     out
 }
 
+/// Puts `contents` where the staged runner goes, in a private directory, before staging.
+fn plant(root: &Path, contents: impl AsRef<[u8]>) {
+    let dir = hashed_dir(root, SOURCE);
+    must(fs::create_dir_all(&dir), "mkdir");
+    #[cfg(unix)]
+    set_mode(&dir, 0o700);
+    must(fs::write(dir.join(RUNNER_FILE_NAME), contents), "plant");
+}
+
 #[test]
 fn a_fresh_cache_gets_a_private_directory_named_by_the_hash() {
     let report = check(|_| {});
@@ -186,16 +195,7 @@ fn an_identical_file_is_left_untouched() {
 
 #[test]
 fn a_planted_file_is_replaced() {
-    let report = check(|root| {
-        let dir = hashed_dir(root, SOURCE);
-        must(fs::create_dir_all(&dir), "mkdir");
-        #[cfg(unix)]
-        set_mode(&dir, 0o700);
-        must(
-            fs::write(dir.join(RUNNER_FILE_NAME), "import os; os.system('evil')\n"),
-            "plant",
-        );
-    });
+    let report = check(|root| plant(root, "import os; os.system('evil')\n"));
     assert_snapshot!(report, @r#"
     location: cache, runner-cac0715d6bcc93e7/pykernel_runner.py
     modes: dir 700, file 600
@@ -206,16 +206,7 @@ fn a_planted_file_is_replaced() {
 
 #[test]
 fn a_truncated_file_is_replaced() {
-    let report = check(|root| {
-        let dir = hashed_dir(root, SOURCE);
-        must(fs::create_dir_all(&dir), "mkdir");
-        #[cfg(unix)]
-        set_mode(&dir, 0o700);
-        must(
-            fs::write(dir.join(RUNNER_FILE_NAME), &SOURCE[..5]),
-            "truncate",
-        );
-    });
+    let report = check(|root| plant(root, &SOURCE[..5]));
     assert!(report.contains("content: verified"), "{report}");
     assert!(report.starts_with("location: cache"), "{report}");
 }
