@@ -60,4 +60,24 @@ impl Outcome {
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
     }
+
+    /// Whether the cell was interrupted (caller cancel, timeout or `KeyboardInterrupt`).
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// Whether the cell hit its timeout.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Whether the cell called `input()` although stdin was not allowed.
+    pub fn stdin_requested(&self) -> bool {
+        self.stdin_requested
+    }
+
+    /// Whether the kernel was killed to end this cell; it is gone.
+    pub fn kernel_killed(&self) -> bool {
+        self.kernel_killed
+    }
 }
