@@ -166,7 +166,7 @@ async fn interrupt(kernel: &Kernel, execution: &Execution, n_interrupts: u32, ki
         *killed = true;
         // SIGKILL to the runner's process group at once: the user asked twice.
         let report = kernel.kill().await;
-        if !report.confirmed {
+        if !report.confirmed() {
             tracing::warn!("the kernel's exit could not be confirmed");
         }
     }

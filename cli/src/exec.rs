@@ -89,7 +89,7 @@ pub(crate) fn report_start_failure(err: &KernelError) {
 /// Shuts the kernel down and logs an exit that could not be confirmed.
 pub(crate) async fn shut_down(kernel: &Kernel) {
     let report = kernel.shutdown().await;
-    if !report.confirmed {
+    if !report.confirmed() {
         tracing::warn!("the kernel's exit could not be confirmed");
     }
 }
@@ -109,16 +109,16 @@ fn report_end(end: &CellEnd, printer: &mut Printer, args: &ExecArgs) -> Exit {
         }
     };
     printer.json_line(&JsonEvent::from_outcome(outcome));
-    if outcome.timed_out {
+    if outcome.timed_out() {
         let secs = args.timeout.map_or(0.0, |timeout| timeout.as_secs_f64());
         eprintln!("pyk: timed out after {secs} s");
     }
     if end.killed {
         eprintln!("pyk: the kernel was killed");
-    } else if outcome.kernel_killed {
+    } else if outcome.kernel_killed() {
         eprintln!("pyk: the kernel was killed because the code did not stop after the interrupt");
     }
-    if outcome.stdin_requested {
+    if outcome.stdin_requested() {
         eprintln!("pyk: the code called input(), but there is no stdin to answer it here");
     }
     Exit::from_outcome(outcome, end.interrupted)

@@ -36,9 +36,9 @@ impl Exit {
     pub(crate) fn from_outcome(outcome: &Outcome, interrupted: bool) -> Self {
         if interrupted {
             Self::Interrupted
-        } else if outcome.timed_out {
+        } else if outcome.timed_out() {
             Self::TimedOut
-        } else if outcome.is_ok() && !outcome.kernel_killed {
+        } else if outcome.is_ok() && !outcome.kernel_killed() {
             Self::Success
         } else {
             Self::Failure

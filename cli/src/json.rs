@@ -91,10 +91,10 @@ impl JsonEvent {
         Self::Outcome(JsonOutcome {
             status: outcome.status,
             execution_count: outcome.execution_count,
-            cancelled: outcome.cancelled,
-            timed_out: outcome.timed_out,
-            kernel_killed: outcome.kernel_killed,
-            stdin_requested: outcome.stdin_requested,
+            cancelled: outcome.cancelled(),
+            timed_out: outcome.timed_out(),
+            kernel_killed: outcome.kernel_killed(),
+            stdin_requested: outcome.stdin_requested(),
             error: outcome.error.as_ref().map(JsonError::from),
             kernel_error: None,
         })

@@ -210,10 +210,10 @@ fn completer(kernel: &Kernel, before: String) -> CompleteFn {
 
 /// Says what the outcome means beyond the outputs already shown.
 fn report(outcome: &Outcome) {
-    if outcome.kernel_killed {
+    if outcome.kernel_killed() {
         eprintln!("pyk: the kernel was killed because the cell did not stop after the interrupt");
     }
-    if outcome.stdin_requested {
+    if outcome.stdin_requested() {
         eprintln!("pyk: the cell called input(), which could not be answered");
     }
 }

@@ -424,7 +424,7 @@ async fn interrupt_latency(kernel: &Kernel, trials: usize) -> Result<f64, String
                 .await
                 .map_err(|err| format!("interrupted cell failed: {err}"))?;
             let elapsed = ms(started.elapsed());
-            if !outcome.cancelled || outcome.kernel_killed {
+            if !outcome.cancelled() || outcome.kernel_killed() {
                 return Err(format!("interrupt ended with {outcome:?}"));
             }
             Ok(elapsed)

@@ -30,10 +30,15 @@ use crate::{
 /// What [`Kernel::shutdown`] or [`Kernel::kill`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Whether the runner's exit was observed (it is gone).
-    pub confirmed: bool,
-    /// How the runner exited, when it was observed.
+    /// How the runner exited; `None` when its exit could not be observed.
     pub status: Option<ExitStatus>,
+}
+
+impl ShutdownReport {
+    /// Whether the runner's exit was observed (it is gone).
+    pub fn confirmed(&self) -> bool {
+        self.status.is_some()
+    }
 }
 
 /// What is known about a started kernel.
@@ -332,10 +337,7 @@ impl Kernel {
             Ok(report) => report,
             // The driver ended without answering: it had already finished the session.
             Err(_) => health.ended().map_or(
-                ShutdownReport {
-                    confirmed: false,
-                    status: None,
-                },
+                ShutdownReport { status: None },
                 |ended| ended.report(),
             ),
         }

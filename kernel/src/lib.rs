@@ -78,7 +78,7 @@ pub use crate::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
         ExecuteOptions, HostFunction, HostFunctions, KernelOptions,
     },
-    outcome::{Outcome, Output, PyError},
+    outcome::{Interrupt, Outcome, Output, PyError, Stop},
 };
 
 pub use crate::sessions::{SessionId, Sessions, SessionsOptions};

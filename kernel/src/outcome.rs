@@ -41,18 +41,41 @@ pub struct PyError {
 pub struct Outcome {
     /// `Ok` when the cell ran to the end, `Error` when it raised or was stopped.
     pub status: Status,
-    /// The execution counter the runner reported, when it reported one.
+    /// The execution counter the runner reported, when it reported one (`None` for a cell
+    /// that never ran, or whose kernel was killed under it).
     pub execution_count: Option<u64>,
     /// The exception that ended the cell.
     pub error: Option<PyError>,
-    /// The cell was interrupted (caller cancel, timeout or `KeyboardInterrupt`).
-    pub cancelled: bool,
-    /// The cell hit its timeout.
-    pub timed_out: bool,
-    /// The cell called `input()` although stdin was not allowed.
-    pub stdin_requested: bool,
-    /// The kernel was killed to end this cell (it ignored the interrupt); it is gone.
-    pub kernel_killed: bool,
+    /// Why the cell stopped before its own end; `None` when it ran to its end, with or
+    /// without an exception of its own.
+    pub stop: Option<Stop>,
+}
+
+/// Why a cell stopped before its own end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stop {
+    /// An interruption ended the cell (or took it off the queue before it ran); the kernel
+    /// lives on with its namespace.
+    Interrupted(Interrupt),
+    /// The kernel was killed or shut down while the cell ran or waited in the queue, so the
+    /// kernel and its namespace are gone. The interruption the cell ignored, if one came first.
+    KernelKilled(Option<Interrupt>),
+}
+
+/// What interrupted a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interrupt {
+    /// The caller cancelled the execution ([`crate::Execution::cancel`], or dropping it).
+    Cancel,
+    /// The execution's timeout fired.
+    Timeout,
+    /// The cell called `input()` although stdin was not allowed for it.
+    StdinRefused,
+    /// A `KeyboardInterrupt` this execution did not ask for: [`crate::Kernel::interrupt`],
+    /// a SIGINT from elsewhere, or user code raising it.
+    Other,
 }
 
 impl Outcome {
@@ -61,23 +84,38 @@ impl Outcome {
         self.status == Status::Ok
     }
 
-    /// Whether the cell was interrupted (caller cancel, timeout or `KeyboardInterrupt`).
-    pub fn cancelled(&self) -> bool {
-        self.cancelled
+    /// The interruption that stopped the cell, whether or not the kernel was killed after it.
+    pub fn interrupt(&self) -> Option<Interrupt> {
+        match self.stop? {
+            Stop::Interrupted(interrupt) => Some(interrupt),
+            Stop::KernelKilled(interrupt) => interrupt,
+        }
     }
 
-    /// Whether the cell hit its timeout.
+    /// Whether the cell was cancelled, timed out, interrupted or killed: every stop but a
+    /// refused `input()`.
+    pub fn cancelled(&self) -> bool {
+        match self.stop {
+            None | Some(Stop::Interrupted(Interrupt::StdinRefused)) => false,
+            Some(_) => true,
+        }
+    }
+
+    /// Whether the cell hit its timeout (the kernel may have been killed after it).
     pub fn timed_out(&self) -> bool {
-        self.timed_out
+        self.interrupt() == Some(Interrupt::Timeout)
     }
 
     /// Whether the cell called `input()` although stdin was not allowed.
     pub fn stdin_requested(&self) -> bool {
-        self.stdin_requested
+        self.interrupt() == Some(Interrupt::StdinRefused)
     }
 
-    /// Whether the kernel was killed to end this cell; it is gone.
+    /// Whether the kernel was killed or shut down under this cell; it is gone.
     pub fn kernel_killed(&self) -> bool {
-        self.kernel_killed
+        matches!(self.stop, Some(Stop::KernelKilled(_)))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@ use pykernel_protocol::{
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
 
-use crate::{KernelError, Outcome, Output, PyError, ShutdownReport};
+use crate::{Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, Stop};
 
 /// What a session needs to know when it is created.
 #[derive(Debug)]
@@ -130,7 +130,6 @@ impl Ended {
             Self::Stopped { exit } => exit.as_ref(),
         };
         ShutdownReport {
-            confirmed: exit.is_some(),
             status: exit.map(|exit| exit.status),
         }
     }
@@ -241,11 +240,9 @@ struct Running {
     /// When the kernel is killed if the cell has not ended; armed by cancel, timeout or a
     /// refused `input()`.
     kill_at: Option<Instant>,
-    /// The caller cancelled it or its timeout fired.
-    cancelled: bool,
-    timed_out: bool,
-    /// It called `input()` although stdin was not allowed; the host interrupted it.
-    stdin_refused: bool,
+    /// Why the host interrupted it (the first reason wins): the caller cancelled it, its
+    /// timeout fired, or it called `input()` although stdin was not allowed.
+    interrupt: Option<Interrupt>,
     /// Its `input()` waits for the caller's reply.
     awaiting_input: bool,
     error: Option<PyError>,
@@ -416,8 +413,7 @@ impl Session {
                 {
                     debug!(id = %running.id, "cell timed out; interrupting it");
                     running.timeout_at = None;
-                    running.timed_out = true;
-                    running.cancelled = true;
+                    running.interrupt.get_or_insert(Interrupt::Timeout);
                     self.interrupt_with_escalation(now);
                 }
             }
@@ -628,7 +624,7 @@ impl Session {
         // The runner should refuse `input()` itself when stdin is not allowed; one that asks
         // anyway gets its cell interrupted, so the cell ends with an error.
         debug!(id = %request.id, "the cell asked for input although stdin is not allowed");
-        running.stdin_refused = true;
+        running.interrupt.get_or_insert(Interrupt::StdinRefused);
         self.interrupt_with_escalation(now);
     }
 
@@ -746,7 +742,7 @@ impl Session {
             debug!(%id, "cancelled before it was sent");
             self.queue.remove(index);
             let outcome = Outcome {
-                cancelled: true,
+                stop: Some(Stop::Interrupted(Interrupt::Cancel)),
                 ..not_run()
             };
             self.events.push_back(SessionEvent::Finished {
@@ -762,7 +758,7 @@ impl Session {
             return;
         }
         debug!(%id, "cancelling the running cell");
-        running.cancelled = true;
+        running.interrupt.get_or_insert(Interrupt::Cancel);
         self.interrupt_with_escalation(now);
     }
 
@@ -911,8 +907,7 @@ impl Session {
         };
         self.end_queued(|| {
             Ok(Outcome {
-                cancelled: true,
-                kernel_killed: true,
+                stop: Some(Stop::KernelKilled(None)),
                 ..not_run()
             })
         });
@@ -975,9 +970,7 @@ impl Running {
             allow_stdin,
             timeout_at,
             kill_at: None,
-            cancelled: false,
-            timed_out: false,
-            stdin_refused: false,
+            interrupt: None,
             awaiting_input: false,
             error: None,
         }
@@ -990,22 +983,23 @@ impl Running {
         } else {
             done.status
         };
-        // A `KeyboardInterrupt` the host raised to refuse `input()` is not a cancellation.
-        let runner_cancelled = done.cancelled && !self.stdin_refused;
         // A runner refuses `input()` itself when stdin is not allowed, with this exception.
         let runner_refused_stdin = !self.allow_stdin
             && self
                 .error
                 .as_ref()
                 .is_some_and(|error| error.ename == STDIN_REFUSED);
+        let interrupt = match self.interrupt {
+            Some(interrupt) => Some(interrupt),
+            None if runner_refused_stdin => Some(Interrupt::StdinRefused),
+            None if done.cancelled => Some(Interrupt::Other),
+            None => None,
+        };
         let outcome = Outcome {
             status,
             execution_count: done.execution_count,
             error: self.error,
-            cancelled: self.cancelled || runner_cancelled,
-            timed_out: self.timed_out,
-            stdin_requested: self.stdin_refused || runner_refused_stdin,
-            kernel_killed: false,
+            stop: interrupt.map(Stop::Interrupted),
         };
         (outcome, self.id)
     }
@@ -1016,10 +1010,7 @@ impl Running {
             status: Status::Error,
             execution_count: None,
             error: self.error,
-            cancelled: true,
-            timed_out: self.timed_out,
-            stdin_requested: self.stdin_refused,
-            kernel_killed: true,
+            stop: Some(Stop::KernelKilled(self.interrupt)),
         };
         (outcome, self.id)
     }
@@ -1034,10 +1025,7 @@ fn not_run() -> Outcome {
         status: Status::Error,
         execution_count: None,
         error: None,
-        cancelled: false,
-        timed_out: false,
-        stdin_requested: false,
-        kernel_killed: false,
+        stop: None,
     }
 }
 

@@ -346,7 +346,7 @@ impl Sessions {
             .into_iter()
             .flatten()
             .chain(pool_reports)
-            .filter(|report| !report.confirmed)
+            .filter(|report| !report.confirmed())
             .count();
         if unconfirmed > 0 {
             tracing::warn!(unconfirmed, "kernel shutdown not confirmed");
@@ -617,7 +617,7 @@ async fn stop_session(
         Slot::Stopping { stop, .. } => stop.await,
     };
     if let Some(report) = report {
-        if !report.confirmed {
+        if !report.confirmed() {
             tracing::warn!(session = %id, "kernel shutdown not confirmed");
         }
     }

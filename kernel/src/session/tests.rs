@@ -278,10 +278,10 @@ fn render_event(event: &SessionEvent) -> String {
                 let _ = write!(line, " count={count}");
             }
             for (flag, set) in [
-                ("cancelled", outcome.cancelled),
-                ("timed_out", outcome.timed_out),
-                ("stdin_requested", outcome.stdin_requested),
-                ("kernel_killed", outcome.kernel_killed),
+                ("cancelled", outcome.cancelled()),
+                ("timed_out", outcome.timed_out()),
+                ("stdin_requested", outcome.stdin_requested()),
+                ("kernel_killed", outcome.kernel_killed()),
             ] {
                 if set {
                     let _ = write!(line, " {flag}");

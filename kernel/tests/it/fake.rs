@@ -139,10 +139,10 @@ fn render_outcome(result: Result<pykernel::Outcome, KernelError>) -> String {
         let _ = write!(line, " count={count}");
     }
     for (flag, set) in [
-        ("cancelled", outcome.cancelled),
-        ("timed_out", outcome.timed_out),
-        ("stdin_requested", outcome.stdin_requested),
-        ("kernel_killed", outcome.kernel_killed),
+        ("cancelled", outcome.cancelled()),
+        ("timed_out", outcome.timed_out()),
+        ("stdin_requested", outcome.stdin_requested()),
+        ("kernel_killed", outcome.kernel_killed()),
     ] {
         if set {
             let _ = write!(line, " {flag}");
@@ -189,7 +189,7 @@ fn render_log(log: &RunnerLog) -> String {
 }
 
 fn report(report: ShutdownReport) -> String {
-    format!("confirmed={} status={:?}", report.confirmed, report.status)
+    format!("confirmed={} status={:?}", report.confirmed(), report.status)
 }
 
 #[test]
@@ -661,7 +661,7 @@ async fn a_consumer_that_stops_reading_delays_nothing_else() {
     let _stalled = fake.kernel.execute("flood 1000", ExecuteOptions::new());
     settle().await;
     let report = tokio::time::timeout(Duration::from_secs(10), fake.kernel.shutdown()).await;
-    insta::assert_snapshot!(format!("{report:?}"), @"Ok(ShutdownReport { confirmed: true, status: Some(Signal(15)) })");
+    insta::assert_snapshot!(format!("{report:?}"), @"Ok(ShutdownReport { status: Some(Signal(15)) })");
 }
 
 #[tokio::test(start_paused = true)]

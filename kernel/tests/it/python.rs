@@ -175,7 +175,7 @@ async fn cells_share_a_namespace_and_report_their_interpreter() {
     let error = failed.error.map(|error| (error.ename, error.evalue));
     assert_eq!(error, Some(("ValueError".to_owned(), "boom".to_owned())));
     let report = kernel.shutdown().await;
-    assert!(report.confirmed, "{report:?}");
+    assert!(report.confirmed(), "{report:?}");
     assert_gone(info.pid, "the runner").await;
 }
 
@@ -254,7 +254,7 @@ async fn a_busy_loop_is_interrupted_and_the_kernel_stays_usable() {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert!(
-        interrupted.cancelled && !interrupted.kernel_killed,
+        interrupted.cancelled() && !interrupted.kernel_killed(),
         "{interrupted:?}"
     );
     assert_eq!(
@@ -276,7 +276,7 @@ async fn a_cell_timeout_interrupts_it() {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     assert!(
-        timed_out.timed_out && timed_out.cancelled && !timed_out.kernel_killed,
+        timed_out.timed_out() && timed_out.cancelled() && !timed_out.kernel_killed(),
         "{timed_out:?}"
     );
     assert!(kernel.is_alive());
@@ -300,7 +300,7 @@ async fn an_ignored_interrupt_escalates_to_killing_the_kernel() {
     let killed = outcome(execution)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert!(killed.kernel_killed && killed.cancelled, "{killed:?}");
+    assert!(killed.kernel_killed() && killed.cancelled(), "{killed:?}");
     assert!(!kernel.is_alive());
     assert_gone(pid, "the runner").await;
     let later = kernel
@@ -332,7 +332,7 @@ async fn a_runner_that_exits_mid_cell_reports_its_exit_code() {
     );
     assert!(!kernel.is_alive());
     let report = kernel.shutdown().await;
-    assert!(report.confirmed, "{report:?}");
+    assert!(report.confirmed(), "{report:?}");
 }
 
 #[tokio::test]
@@ -402,7 +402,7 @@ async fn processes_started_by_user_code_are_gone_after_shutdown() {
         .unwrap_or_else(|_| panic!("no pid in {stdout:?}"));
     assert!(is_running(child));
     let report = kernel.shutdown().await;
-    assert!(report.confirmed, "{report:?}");
+    assert!(report.confirmed(), "{report:?}");
     assert_gone(child, "the subprocess").await;
 }
 
@@ -445,7 +445,7 @@ async fn twenty_kernels_start_and_stop_concurrently_without_leftovers() {
     let reports = timeout(HANG * 2, join_all(kernels.iter().map(Kernel::shutdown)))
         .await
         .unwrap_or_else(|_| panic!("shutting 20 kernels down hung"));
-    assert!(reports.iter().all(|report| report.confirmed), "{reports:?}");
+    assert!(reports.iter().all(|report| report.confirmed()), "{reports:?}");
     for pid in pids {
         assert_gone(pid, "a runner").await;
     }
@@ -536,7 +536,7 @@ async fn input_round_trips_when_allowed_and_is_flagged_otherwise() {
     let refused = outcome(kernel.execute("input('name? ')", ExecuteOptions::new()))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert!(refused.stdin_requested && !refused.cancelled, "{refused:?}");
+    assert!(refused.stdin_requested() && !refused.cancelled(), "{refused:?}");
     // The end of input raises EOFError in the cell, as Python's own input() does.
     let code = "try:\n    input()\nexcept EOFError as exc:\n    print('eof:', exc)";
     let mut execution = kernel.execute(code, ExecuteOptions::new().with_stdin(true));
@@ -611,13 +611,13 @@ async fn kill_takes_the_process_group_down_without_sigterm() {
     let report = timeout(HANG, kernel.kill())
         .await
         .unwrap_or_else(|_| panic!("the kill hung"));
-    assert!(report.confirmed, "{report:?}");
+    assert!(report.confirmed(), "{report:?}");
     assert_eq!(report.status, Some(ExitStatus::Signal(9)));
     for (name, execution) in [("running", running), ("queued", queued)] {
         let ended = outcome(execution)
             .await
             .unwrap_or_else(|err| panic!("{err}"));
-        assert!(ended.kernel_killed && ended.cancelled, "{name}: {ended:?}");
+        assert!(ended.kernel_killed() && ended.cancelled(), "{name}: {ended:?}");
     }
     assert_gone(pid, "the runner").await;
     assert_gone(child, "the subprocess").await;
@@ -713,7 +713,7 @@ async fn completes_while_a_cell_runs() {
     let interrupted = outcome(execution)
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert!(interrupted.cancelled, "{interrupted:?}");
+    assert!(interrupted.cancelled(), "{interrupted:?}");
     assert!(outcome(queued).await.is_ok_and(|outcome| outcome.is_ok()));
     assert_eq!(complete(&kernel, "y_qu").await, r#"["y_queued"] (0..4)"#);
     kernel.shutdown().await;

@@ -289,7 +289,7 @@ async fn concurrent_resets_share_one_shutdown() {
         sessions.reset(&id),
     );
     assert_eq!(first, second);
-    assert!(first.is_some_and(|report| report.confirmed), "{first:?}");
+    assert!(first.is_some_and(|report| report.confirmed()), "{first:?}");
     let _: () = third;
     assert!(sessions.session_ids().is_empty());
     assert_eq!(sessions.remove(&id).await, None);
@@ -441,7 +441,7 @@ async fn a_long_cell_run_on_a_handed_out_kernel_is_not_reaped() {
     let started = time::Instant::now();
     let execution = kernel.execute("sleep 30", ExecuteOptions::new());
     let outcome = execution.outcome().await.unwrap();
-    assert!(outcome.is_ok() && !outcome.kernel_killed, "{outcome:?}");
+    assert!(outcome.is_ok() && !outcome.kernel_killed(), "{outcome:?}");
     let ended = time::Instant::now();
     assert_eq!(ended - started, Duration::from_secs(30));
 
