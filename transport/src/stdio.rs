@@ -1,7 +1,8 @@
 //! The real transport: a runner child process over piped stdin, stdout and stderr.
 //!
-//! The child runs in its own process group so that terminate and kill reach whatever user
-//! code spawned, and on Linux it gets `SIGKILL` when the host goes away.
+//! The child runs in a session of its own (so it has no controlling terminal) and leads its
+//! process group, so that terminate and kill reach whatever user code spawned; on Linux it
+//! gets `SIGHUP` when the host goes away.
 //! Its stdout carries frames; its stderr is not part of the protocol and goes to `tracing`
 //! (target `pykernel::runner`), with a bounded tail kept for the exit report.
 //!
@@ -113,11 +114,17 @@ fn grow_frame_pipe(stdout: &ChildStdout) {
 /// Created by [`StdioTransport::spawn`]; must be created and used inside a tokio runtime.
 ///
 /// # Process lifetime
-/// - The child is its own process group leader. [`Signal::Interrupt`] goes to the child
-///   only (the runner turns it into `KeyboardInterrupt`); [`Signal::Terminate`] and
-///   [`Signal::Kill`] go to the whole group.
+/// - The child leads a new session (`setsid`), and so its own process group, with no
+///   controlling terminal: code that reads `/dev/tty` (a password prompt of `ssh`,
+///   `sudo` or `git`) fails at once instead of stopping the runner with `SIGTTIN`.
+///   [`Signal::Interrupt`] goes to the child only (the runner turns it into
+///   `KeyboardInterrupt`); [`Signal::Terminate`] and [`Signal::Kill`] go to the whole
+///   group.
 /// - Dropping the transport kills the group (`SIGKILL`) if the child has not been reaped.
-/// - On Linux the child gets `SIGKILL` when the host dies (`PR_SET_PDEATHSIG`). Linux
+/// - On Linux the child gets `SIGHUP` when the host dies (`PR_SET_PDEATHSIG`). It is a
+///   signal the runner can catch, so it kills its process group before it exits (a
+///   `SIGKILL` would take the runner alone and leave what user code started); a runner
+///   that does not catch it still dies of it (the default action). Linux
 ///   delivers it when the *thread* that forked the child exits, so every child is forked
 ///   by one dedicated thread that lives as long as the process; callers may spawn from
 ///   any thread, `spawn_blocking` included.
@@ -206,11 +213,11 @@ impl StdioTransport {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
+            .kill_on_drop(true);
         if let Some(cwd) = &cwd {
             command.current_dir(cwd);
         }
+        start_session(&mut command);
         set_parent_death_signal(&mut command);
         let spawn_error = |source| TransportError::Spawn {
             program: program.clone(),
@@ -522,12 +529,27 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     }
 }
 
-/// Asks Linux to kill the child when the spawning thread exits; see [`spawn_child`].
+/// Makes the child a session leader, and so its process group's leader, without a
+/// controlling terminal.
+fn start_session(command: &mut Command) {
+    let pre_exec = || {
+        rustix::process::setsid()?;
+        Ok(())
+    };
+    // SAFETY: the closure makes one system call, which is async-signal-safe between
+    // fork and exec.
+    unsafe {
+        command.pre_exec(pre_exec);
+    }
+}
+
+/// Asks Linux to send the child `SIGHUP` when the spawning thread exits; see
+/// [`spawn_child`].
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn set_parent_death_signal(command: &mut Command) {
     let parent = rustix::process::getpid();
     let pre_exec = move || {
-        rustix::process::set_parent_process_death_signal(Some(RawSignal::KILL))?;
+        rustix::process::set_parent_process_death_signal(Some(RawSignal::HUP))?;
         // The parent may have died before the call above; then the signal never comes.
         if rustix::process::getppid() != Some(parent) {
             return Err(io::Error::from(rustix::io::Errno::SRCH));

@@ -135,6 +135,17 @@ async fn the_environment_is_exactly_the_given_one_and_cwd_applies() {
 }
 
 #[tokio::test]
+async fn the_child_leads_a_session_of_its_own_without_a_terminal() {
+    // Fields 5 to 7 of /proc/PID/stat: process group, session, controlling terminal.
+    let options = sh(r#"read -r pid _ _ _ pgrp sid tty _ < /proc/$$/stat
+printf '{"type":"stdout","id":"ids","data":"group %s session %s terminal %s"}\n' "$([ "$pgrp" = "$pid" ] && echo leader || echo other)" "$([ "$sid" = "$pid" ] && echo leader || echo other)" "$tty""#);
+    insta::assert_snapshot!(check(options).await, @r#"
+    < {"type":"stdout","id":"ids","data":"group leader session leader terminal 0"}
+    exit exit code 0 stderr=""
+    "#);
+}
+
+#[tokio::test]
 async fn a_missing_program_is_a_spawn_error_naming_it() {
     let err = StdioTransport::spawn(SpawnOptions::new("/nonexistent/python3"))
         .expect_err("there is no such program");
