@@ -424,7 +424,7 @@ impl Driver {
             args,
             ..
         } = call;
-        let Some(function) = self.host_functions.get(&name).cloned() else {
+        let Some(function) = self.host_functions.resolve(&name) else {
             let result = Err(format!("no host function named {name:?}"));
             self.session
                 .handle_command(now(), Command::CallReply(CallReply { call_id, result }));

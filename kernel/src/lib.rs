@@ -76,7 +76,7 @@ pub use crate::{
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
-        ExecuteOptions, HostFunction, HostFunctions, KernelOptions,
+        ExecuteOptions, HostFallback, HostFunction, HostFunctions, KernelOptions,
     },
     outcome::{Interrupt, Outcome, Output, PyError, Stop},
 };

@@ -49,9 +49,20 @@ pub struct KernelOptions {
 /// It runs on tokio's blocking pool, so it may block; the cell waits for its answer.
 pub type HostFunction = Arc<dyn Fn(Value) -> Result<Value, String> + Send + Sync>;
 
-/// The host functions a kernel offers, by name.
+/// A function that answers host calls to any name no [`HostFunction`] was offered as: the
+/// name and the JSON arguments in, a JSON value or an error message (raised in Python) out.
+///
+/// A frontend that forwards calls to its own client (such as `pyk serve`) offers one
+/// instead of knowing the names ahead. It runs on tokio's blocking pool, as a
+/// [`HostFunction`] does.
+pub type HostFallback = Arc<dyn Fn(&str, Value) -> Result<Value, String> + Send + Sync>;
+
+/// The host functions a kernel offers, by name, and what answers other names.
 #[derive(Clone, Default)]
-pub struct HostFunctions(BTreeMap<String, HostFunction>);
+pub struct HostFunctions {
+    functions: BTreeMap<String, HostFunction>,
+    fallback: Option<HostFallback>,
+}
 
 impl HostFunctions {
     /// No host functions.
@@ -61,28 +72,47 @@ impl HostFunctions {
 
     /// Offers `function` as `name`, replacing any function of that name.
     pub fn insert(&mut self, name: impl Into<String>, function: HostFunction) {
-        self.0.insert(name.into(), function);
+        self.functions.insert(name.into(), function);
+    }
+
+    /// Answers calls to every name not offered with `fallback`, replacing any earlier one.
+    pub fn set_fallback(&mut self, fallback: HostFallback) {
+        self.fallback = Some(fallback);
     }
 
     /// The function offered as `name`.
     pub fn get(&self, name: &str) -> Option<&HostFunction> {
-        self.0.get(name)
+        self.functions.get(name)
+    }
+
+    /// What answers a call to `name`: the function offered as `name`, else the fallback
+    /// bound to `name`, else `None` (the call raises in Python).
+    pub fn resolve(&self, name: &str) -> Option<HostFunction> {
+        if let Some(function) = self.functions.get(name) {
+            return Some(Arc::clone(function));
+        }
+        let fallback = Arc::clone(self.fallback.as_ref()?);
+        let name = name.to_owned();
+        Some(Arc::new(move |args| fallback(&name, args)))
     }
 
     /// The offered names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.functions.keys().map(String::as_str)
     }
 
-    /// Whether no function is offered.
+    /// Whether no function is offered and there is no fallback.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.functions.is_empty() && self.fallback.is_none()
     }
 }
 
 impl fmt::Debug for HostFunctions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.names()).finish()
+        f.debug_struct("HostFunctions")
+            .field("names", &self.functions.keys().collect::<Vec<_>>())
+            .field("fallback", &self.fallback.is_some())
+            .finish()
     }
 }
 
@@ -178,6 +208,13 @@ impl KernelOptions {
     /// `no host function named "..."`.
     pub fn with_host_function(mut self, name: impl Into<String>, function: HostFunction) -> Self {
         self.host_functions.insert(name, function);
+        self
+    }
+
+    /// Answers Python's calls to every name not offered with [`Self::with_host_function`]
+    /// with `fallback`, which gets the name.
+    pub fn with_host_fallback(mut self, fallback: HostFallback) -> Self {
+        self.host_functions.set_fallback(fallback);
         self
     }
 }

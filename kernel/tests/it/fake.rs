@@ -642,6 +642,31 @@ async fn host_functions_answer_calls_and_unknown_names_raise() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_host_fallback_answers_names_not_offered() {
+    let add: pykernel::HostFunction = Arc::new(|_| Ok(json!("named")));
+    let fallback: pykernel::HostFallback = Arc::new(|name: &str, args: Value| match name {
+        "echo" => Ok(json!({ "name": name, "args": args })),
+        _ => Err(format!("{name} refused")),
+    });
+    let options = options()
+        .with_host_function("add", add)
+        .with_host_fallback(fallback);
+    let fake = start(options).await;
+    let mut transcript = String::new();
+    for cell in ["call add [1]", "call echo [7]", "call other {}"] {
+        transcript += &collect(fake.kernel.execute(cell, ExecuteOptions::new())).await;
+    }
+    insta::assert_snapshot!(transcript, @r#"
+    stdout "\"named\"\n"
+    => Ok count=1
+    stdout "{\"args\":[7],\"name\":\"echo\"}\n"
+    => Ok count=2
+    error HostCallError: other refused
+    => Error count=3 error=HostCallError
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_consumer_that_stops_reading_delays_nothing_else() {
     let fake = start(options()).await;
     let mut unread = fake.kernel.execute("flood 1000", ExecuteOptions::new());
