@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 
 use crate::{
     HostFunctions, KernelError, Outcome, Output, ShutdownReport,
-    session::{Command, Ended, Session, SessionEvent, Submit},
+    machine::{Command, Ended, Session, SessionEvent, Submit},
 };
 
 /// How many outputs an execution's channel holds before the driver stops reading.

@@ -24,7 +24,7 @@ use crate::{
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
     env::kernel_env,
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
-    session::{Command, Session, SessionConfig, StartupCell, Submit},
+    machine::{Command, Session, SessionConfig, StartupCell, Submit},
 };
 
 /// What [`Kernel::shutdown`] or [`Kernel::kill`] found.

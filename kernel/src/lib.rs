@@ -64,7 +64,7 @@ mod interpreter;
 mod kernel;
 mod options;
 mod outcome;
-mod session;
+mod machine;
 mod sessions;
 
 pub use pykernel_protocol::{ExecId, MimeBundle, Status};

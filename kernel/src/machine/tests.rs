@@ -27,7 +27,7 @@ use pykernel_protocol::{
 };
 use pykernel_transport::{Exit, ExitStatus, Incoming, Signal};
 
-use crate::session::{Command, Ended, Session, SessionConfig, SessionEvent, StartupCell, Submit};
+use crate::machine::{Command, Ended, Session, SessionConfig, SessionEvent, StartupCell, Submit};
 
 /// Runs `script` against a session with one startup cell (`init`), a 10 s startup budget,
 /// a 5 s interrupt grace and a 1 s shutdown grace, and renders what it did.
