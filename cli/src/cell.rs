@@ -3,8 +3,14 @@
 //! The first Ctrl-C interrupts the cell through the kernel (a `KeyboardInterrupt` in
 //! Python); if the cell has not ended within the kernel's interrupt grace, the kernel
 //! kills it. A second Ctrl-C kills the kernel at once.
+//!
+//! When stdout's reader goes away (`pyk exec ... | head -1`), the cell is stopped too:
+//! interrupted, and killed if it has not ended after [`BROKEN_PIPE_GRACE`].
 
-use std::io::{self, IsTerminal};
+use std::{
+    io::{self, IsTerminal},
+    time::Duration,
+};
 
 use pykernel::{ExecuteOptions, Execution, Kernel, KernelError, Outcome, Output};
 use tokio::task::JoinHandle;
@@ -15,6 +21,10 @@ use crate::{
     output::Printer,
     signals::Interrupts,
 };
+
+/// How long a cell whose output has nowhere to go gets to end after its interrupt,
+/// before the kernel is killed: `pyk` is to exit at once, as Unix tools do on SIGPIPE.
+const BROKEN_PIPE_GRACE: Duration = Duration::from_millis(200);
 
 /// How `input()` is answered.
 pub(crate) enum Answer<'a> {
@@ -35,6 +45,8 @@ pub(crate) struct CellEnd {
     pub(crate) interrupted: bool,
     /// The user pressed Ctrl-C twice and the kernel was killed.
     pub(crate) killed: bool,
+    /// Stdout's reader went away, so the cell was stopped early.
+    pub(crate) broken_pipe: bool,
 }
 
 /// A line being read for `input()`.
@@ -82,7 +94,13 @@ pub(crate) async fn run_cell(
                             }
                         });
                     }
-                    other => printer.output(&other, out_prompt),
+                    other => {
+                        printer.output(&other, out_prompt);
+                        if printer.stdout_broken() {
+                            return stop_for_broken_pipe(kernel, execution, n_interrupts, killed)
+                                .await;
+                        }
+                    }
                 }
             }
             line = read_line(&mut reading), if reading.is_some() => {
@@ -135,6 +153,35 @@ pub(crate) async fn run_cell(
         outcome,
         interrupted: n_interrupts > 0,
         killed,
+        broken_pipe: false,
+    }
+}
+
+/// Stops a cell whose output can no longer be shown: interrupts it, and kills the kernel
+/// if it has not ended within [`BROKEN_PIPE_GRACE`].
+async fn stop_for_broken_pipe(
+    kernel: &Kernel,
+    execution: Execution,
+    n_interrupts: u32,
+    mut killed: bool,
+) -> CellEnd {
+    execution.cancel();
+    let outcome = execution.outcome();
+    tokio::pin!(outcome);
+    let outcome = tokio::select! {
+        outcome = &mut outcome => outcome,
+        () = tokio::time::sleep(BROKEN_PIPE_GRACE) => {
+            killed = true;
+            // The kill ends the cell, so its outcome follows at once.
+            kernel.kill().await;
+            outcome.await
+        }
+    };
+    CellEnd {
+        outcome,
+        interrupted: n_interrupts > 0,
+        killed,
+        broken_pipe: true,
     }
 }
 

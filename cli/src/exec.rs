@@ -14,7 +14,7 @@ use crate::{
     exit::Exit,
     json::JsonEvent,
     output::Printer,
-    signals::Interrupts,
+    signals::{self, Interrupts},
 };
 
 /// Runs `pyk exec`.
@@ -48,6 +48,7 @@ pub(crate) async fn exec(args: &ExecArgs, interrupts: &mut Interrupts) -> Exit {
             return Exit::Unusable;
         }
     };
+    signals::watch(&kernel);
 
     if let Err(message) = set_script_context(&kernel, &source, &args.script_args).await {
         eprintln!("pyk: {message}");
@@ -76,6 +77,11 @@ pub(crate) async fn exec(args: &ExecArgs, interrupts: &mut Interrupts) -> Exit {
         None,
     )
     .await;
+    if end.broken_pipe {
+        // Quietly, as a Unix tool that SIGPIPE ended: the reader wanted no more.
+        shut_down(&kernel).await;
+        return Exit::BrokenPipe;
+    }
     printer.finish_line();
     shut_down(&kernel).await;
     report_end(&end, &mut printer, args)

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use pykernel::Outcome;
 
+use crate::signals::Stop;
+
 /// Why `pyk` exits, mapped to a process exit code by [`Exit::code`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -17,6 +19,10 @@ pub(crate) enum Exit {
     TimedOut,
     /// The user interrupted the code with Ctrl-C (130 = 128 + SIGINT).
     Interrupted,
+    /// SIGTERM (143) or SIGHUP (129) stopped `pyk` after its kernels were shut down.
+    Stopped(Stop),
+    /// Stdout was closed by its reader (141 = 128 + SIGPIPE, as Unix tools end).
+    BrokenPipe,
 }
 
 impl Exit {
@@ -28,6 +34,8 @@ impl Exit {
             Self::Unusable => 2,
             Self::TimedOut => 124,
             Self::Interrupted => 130,
+            Self::Stopped(stop) => 128 + stop.number(),
+            Self::BrokenPipe => 141,
         }
     }
 

@@ -31,7 +31,7 @@ use tracing_subscriber::EnvFilter;
 use crate::{
     args::{Cli, Command},
     exit::Exit,
-    signals::Interrupts,
+    signals::{Interrupts, Stops},
 };
 
 fn main() -> ExitCode {
@@ -62,10 +62,28 @@ async fn run(cli: &Cli) -> Exit {
             return Exit::Unusable;
         }
     };
-    match &cli.command {
-        Command::Exec(args) => exec::exec(args, &mut interrupts).await,
-        Command::Repl(args) => repl::repl(args, &mut interrupts).await,
-        Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
+    let mut stops = match Stops::new() {
+        Ok(stops) => stops,
+        Err(err) => {
+            eprintln!("pyk: cannot catch SIGTERM and SIGHUP: {err}");
+            return Exit::Unusable;
+        }
+    };
+    let command = async {
+        match &cli.command {
+            Command::Exec(args) => exec::exec(args, &mut interrupts).await,
+            Command::Repl(args) => repl::repl(args, &mut interrupts).await,
+            Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
+        }
+    };
+    tokio::select! {
+        exit = command => exit,
+        stop = stops.recv() => {
+            // The command is dropped mid-way; its kernels still get the whole ladder, so
+            // what their cells started is gone before pyk exits.
+            signals::shut_down_watched().await;
+            Exit::Stopped(stop)
+        }
     }
 }
 

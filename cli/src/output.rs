@@ -108,6 +108,11 @@ impl Printer {
         }
     }
 
+    /// Whether writing to stdout failed (its reader went away); nothing more is written.
+    pub(crate) fn stdout_broken(&self) -> bool {
+        self.stdout_broken
+    }
+
     /// Writes one `--json` line (an outcome, say); a no-op for a human printer.
     pub(crate) fn json_line(&mut self, event: &JsonEvent) {
         if !matches!(self.mode, Mode::Json) || self.stdout_broken {

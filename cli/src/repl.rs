@@ -18,7 +18,7 @@ use crate::{
     exit::Exit,
     multiline::PendingCell,
     output::Printer,
-    signals::Interrupts,
+    signals::{self, Interrupts},
 };
 
 /// What the prompt gave.
@@ -81,6 +81,10 @@ pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
             Some(&out_prompt),
         )
         .await;
+        if end.broken_pipe {
+            shut_down(&kernel).await;
+            return Exit::BrokenPipe;
+        }
         printer.finish_line();
         match &end.outcome {
             Ok(outcome) => {
@@ -139,7 +143,9 @@ async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<K
             return None;
         }
     };
-    started.map_err(|err| report_start_failure(&err)).ok()
+    let kernel = started.map_err(|err| report_start_failure(&err)).ok()?;
+    signals::watch(&kernel);
+    Some(kernel)
 }
 
 /// Reads lines until they make a complete cell; Tab completes from `kernel`.

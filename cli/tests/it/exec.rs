@@ -1,14 +1,12 @@
 //! `pyk exec` and `pyk doctor`: exit codes, streams, `--json`, options, display.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{HANG, collect, pyk, pyk_with_python, python, run, temp_dir};
+use crate::support::{
+    HANG, collect, pyk, pyk_with_python, python, run, spawn_reading_pid, temp_dir,
+};
 
 fn exec(python: &str, code: &str, extra: &[&str]) -> crate::support::Finished {
     let mut command = pyk_with_python(python, &["exec", "-c", code]);
@@ -450,21 +448,8 @@ fn doctor_reports_a_healthy_interpreter() {
 /// then sends SIGINT `n_signals` times (1 s apart) and returns what pyk left.
 #[cfg(unix)]
 fn interrupt(python: &str, code: &str, n_signals: usize) -> (crate::support::Finished, i32) {
-    let mut child = pyk_with_python(python, &["exec", "-c", code])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pyk binary runs");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut first = String::new();
-    stdout
-        .read_line(&mut first)
-        .expect("pyk prints the runner's pid");
-    let runner_pid: i32 = first
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a pid: {first:?}"));
+    let (mut child, stdout, runner_pid) =
+        spawn_reading_pid(pyk_with_python(python, &["exec", "-c", code]));
     let pyk_pid = rustix::process::Pid::from_child(&child);
     for index in 0..n_signals {
         if index > 0 {

@@ -5,4 +5,6 @@
 
 mod exec;
 mod repl;
+#[cfg(unix)]
+mod stops;
 mod support;

@@ -1,9 +1,9 @@
 //! Running `pyk` as a child process, with a bound on how long it may take.
 
 use std::{
-    io::{Read, Write},
+    io::{BufRead, BufReader, Read, Write},
     path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, ChildStdout, Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
@@ -60,6 +60,25 @@ pub(crate) fn run(mut command: Command, stdin: &str) -> Finished {
     let finished = collect(child);
     let _ = writer.join();
     finished
+}
+
+/// Starts `command` with piped stdout and stderr and reads its first stdout line, a pid
+/// that the code prints first.
+pub(crate) fn spawn_reading_pid(mut command: Command) -> (Child, BufReader<ChildStdout>, i32) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pyk binary runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("pyk prints a pid");
+    let pid: i32 = first
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a pid: {first:?}"));
+    (child, stdout, pid)
 }
 
 /// Waits for `child` (with piped stdout and stderr) and collects its output.
