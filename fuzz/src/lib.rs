@@ -3,33 +3,9 @@
 use std::{fmt::Debug, io};
 
 use bytes::BytesMut;
+pub use pykernel_protocol::testing::decode_stream;
 use pykernel_protocol::{Decoded, MalformedKind, NdjsonCodec};
 use tokio_util::codec::{Decoder, Encoder};
-
-/// Decodes `chunks` as one stream with `codec`, then ends it.
-///
-/// Panics if the codec returns `Err` (reserved for I/O, which there is none of) or
-/// leaves bytes behind at the end of the stream.
-pub fn decode_stream<T, C>(codec: &mut NdjsonCodec<T>, chunks: C) -> Vec<Decoded<T>>
-where
-    C: IntoIterator,
-    C::Item: AsRef<[u8]>,
-    NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>,
-{
-    let mut buf = BytesMut::new();
-    let mut items = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk.as_ref());
-        while let Some(item) = codec.decode(&mut buf).expect("decode never fails") {
-            items.push(item);
-        }
-    }
-    while let Some(item) = codec.decode_eof(&mut buf).expect("decode_eof never fails") {
-        items.push(item);
-    }
-    assert!(buf.is_empty(), "decode_eof left {} bytes", buf.len());
-    items
-}
 
 /// Checks every decoded item against the input and the codec's limit: a frame encodes to
 /// one line that decodes to an equal frame; a malformed line is no longer than the input

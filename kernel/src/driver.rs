@@ -23,9 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pykernel_protocol::{
-    Call, CallReply, Complete, Completions, ExecId, Hello, Request, RequestId,
-};
+use pykernel_protocol::{Call, CallReply, Complete, Completions, ExecId, Hello, RequestId};
 use pykernel_transport::{Exit, ExitStatus, Incoming, Transport};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -290,7 +288,7 @@ impl Driver {
                     Ok(Err(err)) => err.to_string(),
                     Err(_) => "the runner stopped reading its input".to_owned(),
                 };
-                warn!(kind = request_kind(&request), %failure, "writing to the runner failed");
+                warn!(kind = request.kind(), %failure, "writing to the runner failed");
                 self.session.handle_send_failed();
             }
             while let Some(signal) = self.session.poll_signal() {
@@ -526,17 +524,6 @@ async fn reserve(sender: Option<&mpsc::Sender<Output>>) {
         // An error means the consumer is gone; `flush_routes` notices.
         Some(sender) => drop(sender.reserve().await),
         None => future::pending().await,
-    }
-}
-
-fn request_kind(request: &Request) -> &'static str {
-    match request {
-        Request::Execute(_) => "execute",
-        Request::Exit => "exit",
-        Request::Interrupt => "interrupt",
-        Request::InputReply(_) => "input_reply",
-        Request::CallReply(_) => "reply",
-        Request::Complete(_) => "complete",
     }
 }
 

@@ -47,38 +47,9 @@ const POOL_RETRY_MIN: Duration = Duration::from_secs(1);
 /// The longest wait between the pool's attempts to start a kernel.
 const POOL_RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// Names one session: one kernel and its namespace.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// Wraps a name as a session id.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for SessionId {
-    fn from(id: &str) -> Self {
-        Self::new(id)
-    }
-}
-
-impl From<String> for SessionId {
-    fn from(id: String) -> Self {
-        Self(id)
-    }
+pykernel_protocol::string_id! {
+    /// Names one session: one kernel and its namespace.
+    pub struct SessionId;
 }
 
 /// How [`Sessions`] starts and keeps kernels. Build it with [`SessionsOptions::new`].

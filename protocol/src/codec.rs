@@ -34,8 +34,8 @@ pub const STREAM_PAYLOADS_ENV: &str = "PYKERNEL_STREAM_PAYLOADS";
 /// The member that ends a payload header line.
 const PAYLOAD_MEMBER: &[u8] = b",\"bytes\":";
 
-/// A frame type the decoder can give a raw payload to.
-pub trait Frame: DeserializeOwned {
+/// A frame type the decoder decodes, and whether it can take a raw payload.
+pub trait Decodable: DeserializeOwned {
     /// Takes the text of a raw payload for a frame decoded from its header line (with
     /// `"bytes":N` read as `"data":""`); false when this frame cannot carry one, which
     /// makes the header malformed.
@@ -169,7 +169,7 @@ impl<T> fmt::Debug for NdjsonCodec<T> {
     }
 }
 
-impl<T: Frame> NdjsonCodec<T> {
+impl<T: Decodable> NdjsonCodec<T> {
     /// Finds the next complete line, or discards what an over-long line has shown so far.
     fn next_line(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
         loop {
@@ -409,7 +409,7 @@ fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-impl<T: Frame> Decoder for NdjsonCodec<T> {
+impl<T: Decodable> Decoder for NdjsonCodec<T> {
     type Item = Decoded<T>;
     type Error = io::Error;
 

@@ -27,77 +27,29 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// The [`Hello::features`] entry of a runner that answers [`Request::Complete`].
 pub const FEATURE_COMPLETE: &str = "complete";
 
-/// Identifies one execution; every runner frame about it carries the same id.
-///
-/// On the wire it is a JSON string. The host picks ids; the runner echoes them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ExecId(String);
-
-impl ExecId {
-    /// Wraps a string as an execution id.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as it travels on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::string_id! {
+    /// Identifies one execution; every runner frame about it carries the same id.
+    ///
+    /// On the wire it is a JSON string. The host picks ids; the runner echoes them.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct ExecId;
 }
 
-impl fmt::Display for ExecId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::string_id! {
+    /// Identifies one host call made from Python (protocol version 2).
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct CallId;
 }
 
-/// Identifies one host call made from Python (protocol version 2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CallId(String);
-
-impl CallId {
-    /// Wraps a string as a call id.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as it travels on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Identifies one request that is not an execution, such as a [`Complete`] (version 2).
-///
-/// Its own id space: the runner echoes it in the answer, and it never names an execution.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RequestId(String);
-
-impl RequestId {
-    /// Wraps a string as a request id.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as it travels on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::string_id! {
+    /// Identifies one request that is not an execution, such as a [`Complete`] (version 2).
+    ///
+    /// Its own id space: the runner echoes it in the answer, and it never names an execution.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct RequestId;
 }
 
 /// A MIME bundle: MIME type to value, as in Jupyter's `display_data`.
@@ -176,25 +128,6 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for MimeBundle {
     }
 }
 
-/// Which output stream a chunk of text was written to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StreamName {
-    /// Standard output (`sys.stdout` and fd 1).
-    Stdout,
-    /// Standard error (`sys.stderr` and fd 2).
-    Stderr,
-}
-
-impl StreamName {
-    /// The frame `type` tag of this stream: `"stdout"` or `"stderr"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stdout => "stdout",
-            Self::Stderr => "stderr",
-        }
-    }
-}
-
 /// How an execution ended, as the runner reports it in `done`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -226,6 +159,21 @@ pub enum Request {
     /// Asks for completions at a cursor (version 2, feature [`FEATURE_COMPLETE`]); the
     /// runner answers with [`Event::Completions`], also while a cell runs.
     Complete(Complete),
+}
+
+impl Request {
+    /// The request's `type` tag on the wire (`"execute"` for an execute request, which
+    /// has none).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Execute(_) => "execute",
+            Self::Exit => "exit",
+            Self::Interrupt => "interrupt",
+            Self::InputReply(_) => "input_reply",
+            Self::CallReply(_) => "reply",
+            Self::Complete(_) => "complete",
+        }
+    }
 }
 
 /// Runs a cell: `{"id", "code", "silent", "storeHistory", "cwd"?, "env"?, "allowStdin"?}`.
@@ -667,10 +615,10 @@ struct EventRepr<'a> {
 }
 
 /// Requests never carry a raw payload.
-impl crate::codec::Frame for Request {}
+impl crate::codec::Decodable for Request {}
 
 /// A `stdout` or `stderr` frame takes a raw payload as its text.
-impl crate::codec::Frame for Event {
+impl crate::codec::Decodable for Event {
     fn attach_payload(&mut self, text: String) -> bool {
         match self {
             Self::Stdout(frame) | Self::Stderr(frame) => {

@@ -1,8 +1,9 @@
 //! The pykernel wire protocol: typed frames and a bounded NDJSON codec.
 //!
-//! The host talks to `runner.py` with one JSON object per line over the child's stdin
+//! The host talks to the runner (the `pykernel_runner` Python package) with one JSON object per line over the child's stdin
 //! (host -> runner [`Request`]s) and stdout (runner -> host [`Event`]s).
-//! Version 1 frames are byte-compatible with the seed design; version 2 adds a `hello`
+//! Version 1 frames are byte-compatible with the seed design (the TypeScript agent host
+//! pykernel was rebuilt from, whose runner spoke this protocol first); version 2 adds a `hello`
 //! handshake, in-band interrupt, `input()` requests, host calls, completion, and stream
 //! text as raw payloads when the host asks for them ([`STREAM_PAYLOADS_ENV`]), all additive.
 //!
@@ -13,15 +14,18 @@
 
 mod codec;
 mod frame;
+mod id;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use codec::{
-    DEFAULT_MAX_LINE_LENGTH, Decoded, Frame, Malformed, MalformedKind, NdjsonCodec,
+    DEFAULT_MAX_LINE_LENGTH, Decodable, Decoded, Malformed, MalformedKind, NdjsonCodec,
     STREAM_PAYLOADS_ENV,
 };
 pub use frame::{
     BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
     Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION,
-    Request, RequestId, Status, StreamData, StreamName,
+    Request, RequestId, Status, StreamData,
 };

@@ -9,11 +9,11 @@ use pykernel_protocol::{
 };
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::{decode_chunks, encode, render};
+use crate::{decode_stream, encode, render};
 
 /// Decodes `chunks` as one runner -> host stream with a line limit of `max_length`.
 fn check<C: AsRef<[u8]>>(max_length: usize, chunks: &[C]) -> String {
-    render(&decode_chunks(
+    render(&decode_stream(
         &mut NdjsonCodec::<Event>::new_with_max_length(max_length),
         chunks,
     ))
@@ -21,7 +21,7 @@ fn check<C: AsRef<[u8]>>(max_length: usize, chunks: &[C]) -> String {
 
 /// Decodes `input` as one host -> runner stream with the default limit.
 fn check_requests(input: &str) -> String {
-    render(&decode_chunks(&mut NdjsonCodec::<Request>::new(), [input]))
+    render(&decode_stream(&mut NdjsonCodec::<Request>::new(), [input]))
 }
 
 /// A stdout frame line, without newline, of exactly `len` bytes (at least 35).

@@ -13,16 +13,18 @@ use std::{fmt::Debug, io};
 
 use bytes::BytesMut;
 use proptest::sample::Index;
-use pykernel_protocol::{Decoded, Event, MalformedKind, NdjsonCodec, Request};
+use pykernel_protocol::{
+    Decoded, Event, MalformedKind, NdjsonCodec, Request, testing::decode_stream,
+};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// The two frame types, `Request` and `Event`, for helpers generic over the direction.
-trait Frame: Clone + Debug + PartialEq + Sized {}
-impl Frame for Request {}
-impl Frame for Event {}
+trait TestFrame: Clone + Debug + PartialEq + Sized {}
+impl TestFrame for Request {}
+impl TestFrame for Event {}
 
 /// Encodes one frame into its wire bytes, newline included.
-fn encode<T: Frame>(frame: &T) -> Vec<u8>
+fn encode<T: TestFrame>(frame: &T) -> Vec<u8>
 where
     NdjsonCodec<T>: Encoder<T, Error = io::Error>,
 {
@@ -33,35 +35,12 @@ where
     dst.to_vec()
 }
 
-/// Decodes `chunks` as one stream, feeding them one by one and then ending the stream.
-fn decode_chunks<T, C>(codec: &mut NdjsonCodec<T>, chunks: C) -> Vec<Decoded<T>>
-where
-    C: IntoIterator,
-    C::Item: AsRef<[u8]>,
-    NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>,
-{
-    let mut buf = BytesMut::new();
-    let mut items = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk.as_ref());
-        // The codec never returns `Err`: malformed input is an item.
-        while let Some(item) = codec.decode(&mut buf).unwrap() {
-            items.push(item);
-        }
-    }
-    while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
-        items.push(item);
-    }
-    assert!(buf.is_empty(), "decode_eof left {} bytes", buf.len());
-    items
-}
-
 /// Decodes a whole byte stream in one read with the given line limit.
 fn decode_all<T>(max_length: usize, bytes: &[u8]) -> Vec<Decoded<T>>
 where
     NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>,
 {
-    decode_chunks(&mut NdjsonCodec::new_with_max_length(max_length), [bytes])
+    decode_stream(&mut NdjsonCodec::new_with_max_length(max_length), [bytes])
 }
 
 /// Renders decoded items one per line, for snapshots.

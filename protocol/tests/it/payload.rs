@@ -6,11 +6,11 @@ use pykernel_protocol::{
     strategies::{arb_exec_id, arb_text},
 };
 
-use crate::{decode_chunks, encode, render, split_at_cuts};
+use crate::{decode_stream, encode, render, split_at_cuts};
 
 /// Decodes `chunks` as one runner -> host stream with a line limit of `max_length`.
 fn check<C: AsRef<[u8]>>(max_length: usize, chunks: &[C]) -> String {
-    render(&decode_chunks(
+    render(&decode_stream(
         &mut NdjsonCodec::<Event>::new_with_max_length(max_length),
         chunks,
     ))
@@ -99,7 +99,7 @@ fn only_a_last_bytes_member_makes_a_header() {
 #[test]
 fn requests_never_carry_a_payload() {
     let input = b"{\"id\":\"a\",\"code\":\"x\",\"bytes\":1}\nx\n{\"type\":\"exit\"}\n";
-    let items = decode_chunks(&mut NdjsonCodec::<Request>::new(), [input]);
+    let items = decode_stream(&mut NdjsonCodec::<Request>::new(), [input]);
     assert!(matches!(items[0], Decoded::Malformed(_)), "{items:?}");
     assert_eq!(items[1..], [Decoded::Frame(Request::Exit)]);
 }
@@ -125,7 +125,7 @@ proptest! {
             sent.push(Decoded::Frame(event));
         }
         let chunks = split_at_cuts(&input, &cuts);
-        let decoded = decode_chunks(&mut NdjsonCodec::<Event>::new(), chunks);
+        let decoded = decode_stream(&mut NdjsonCodec::<Event>::new(), chunks);
         prop_assert_eq!(decoded, sent);
     }
 }

@@ -14,10 +14,10 @@ use pykernel_protocol::{
 };
 use tokio_util::codec::Decoder;
 
-use crate::{Frame, decode_all, decode_chunks, encode, split_at_cuts};
+use crate::{TestFrame, decode_all, decode_stream, encode, split_at_cuts};
 
 /// Encodes `frame`, checks it is one line ending in its only newline, and decodes it.
-fn check_round_trip<T: Frame>(frame: &T) -> Result<(), TestCaseError>
+fn check_round_trip<T: TestFrame>(frame: &T) -> Result<(), TestCaseError>
 where
     NdjsonCodec<T>: Decoder<Item = Decoded<T>, Error = io::Error>
         + tokio_util::codec::Encoder<T, Error = io::Error>,
@@ -210,7 +210,7 @@ fn check_whole_and_split(
     let whole = decode_all::<Event>(max_length, bytes);
     check_against(&whole, lines)?;
     let mut codec = NdjsonCodec::new_with_max_length(max_length);
-    let split = decode_chunks(&mut codec, split_at_cuts(bytes, cuts));
+    let split = decode_stream(&mut codec, split_at_cuts(bytes, cuts));
     prop_assert_eq!(split, whole);
     Ok(())
 }
@@ -308,7 +308,7 @@ proptest! {
             bytes.extend_from_slice(b"\xff\xfe\n\n");
         }
         let mut codec = NdjsonCodec::<Request>::new();
-        let items = decode_chunks(&mut codec, split_at_cuts(&bytes, &cuts));
+        let items = decode_stream(&mut codec, split_at_cuts(&bytes, &cuts));
         let frames: Vec<_> = items
             .iter()
             .filter_map(|item| match item {

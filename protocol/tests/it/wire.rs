@@ -13,11 +13,11 @@ use pykernel_protocol::{
 use serde_json::json;
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::{Frame, decode_all, encode};
+use crate::{TestFrame, decode_all, encode};
 
 /// Encodes `frame`, checks the framing (one line, one final `\n`) and that the line
 /// decodes back to `frame`, and returns the line without its newline.
-fn check_wire<T: Frame>(frame: T) -> String
+fn check_wire<T: TestFrame>(frame: T) -> String
 where
     NdjsonCodec<T>: Encoder<T, Error = io::Error> + Decoder<Item = Decoded<T>, Error = io::Error>,
 {
