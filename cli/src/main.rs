@@ -111,11 +111,8 @@ pub(crate) fn error_chain(error: &dyn Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        // Some errors already show their source in their own message.
-        let cause_text = cause.to_string();
-        if !message.contains(&cause_text) {
-            let _ = write!(message, ": {cause_text}");
-        }
+        // Each error's message leaves its cause out, so each cause is printed once.
+        let _ = write!(message, ": {cause}");
         source = cause.source();
     }
     message

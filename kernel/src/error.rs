@@ -1,6 +1,9 @@
 //! The kernel crate's one error type: the session itself failed.
 //!
 //! A Python exception is not here; it is [`crate::Outcome::error`].
+//!
+//! Each message says what failed and never repeats its cause: the cause is
+//! [`std::error::Error::source`], so a reporter that walks the chain prints each once.
 
 use std::{error, fmt, io, path::PathBuf, sync::Arc};
 
@@ -48,15 +51,15 @@ pub enum KernelError {
         /// The version this host speaks.
         host: u32,
     },
-    /// A startup step (`handshake`, `init` or `prelude`) did not finish within the budget.
+    /// A startup step did not finish within the budget.
     StartupTimeout {
         /// Which step was running.
-        phase: &'static str,
+        phase: StartPhase,
     },
     /// A startup step raised in Python.
     StartupFailed {
         /// Which step failed.
-        phase: &'static str,
+        phase: StartPhase,
         /// The exception's class and message.
         message: String,
     },
@@ -83,6 +86,28 @@ pub enum KernelError {
     Transport(Arc<TransportError>),
 }
 
+/// A step of a kernel's start, named in start-up errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartPhase {
+    /// Waiting for the runner's `hello`.
+    Handshake,
+    /// The init cell: working directory, environment, `sys.path`.
+    Init,
+    /// The prelude of helpers loaded into the namespace.
+    Prelude,
+}
+
+impl fmt::Display for StartPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Handshake => "handshake",
+            Self::Init => "init",
+            Self::Prelude => "prelude",
+        })
+    }
+}
+
 impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -106,17 +131,11 @@ impl fmt::Display for KernelError {
                     path.display()
                 )
             }
-            Self::InvalidCwd { path, source } => {
-                write!(
-                    f,
-                    "working directory {} is not usable: {source}",
-                    path.display()
-                )
+            Self::InvalidCwd { path, .. } => {
+                write!(f, "working directory {} is not usable", path.display())
             }
-            Self::StageRunner(source) => write!(f, "failed to stage the runner script: {source}"),
-            Self::Spawn { path, source } => {
-                write!(f, "failed to spawn {}: {source}", path.display())
-            }
+            Self::StageRunner(_) => f.write_str("failed to stage the runner"),
+            Self::Spawn { path, .. } => write!(f, "failed to spawn {}", path.display()),
             Self::ProtocolMismatch { runner, host } => {
                 write!(f, "runner speaks protocol {runner}, host speaks {host}")
             }

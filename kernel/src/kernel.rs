@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     COMPLETE_TIMEOUT, Completions, ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
+    StartPhase,
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
     env::kernel_env,
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
@@ -336,10 +337,9 @@ impl Kernel {
         match report.await {
             Ok(report) => report,
             // The driver ended without answering: it had already finished the session.
-            Err(_) => health.ended().map_or(
-                ShutdownReport { status: None },
-                |ended| ended.report(),
-            ),
+            Err(_) => health
+                .ended()
+                .map_or(ShutdownReport { status: None }, |ended| ended.report()),
         }
     }
 }
@@ -368,6 +368,7 @@ impl Drop for Handle {
 /// are taken. So take a running cell's outputs, await its [`Execution::outcome`] (which
 /// discards them) or drop it: a cell that prints a lot into an execution nobody reads
 /// holds up the cells queued behind it (its timeout, cancel and shutdown still work).
+#[must_use = "dropping an Execution cancels its cell"]
 pub struct Execution {
     id: ExecId,
     outputs: mpsc::Receiver<Output>,
@@ -511,13 +512,13 @@ async fn launch(
             .map_or(budget, |deadline| budget.min(deadline))
     };
     let mut startup_cells = vec![StartupCell {
-        phase: "init",
+        phase: StartPhase::Init,
         id: ExecId::new("init"),
         code: init_code(&cwd, &options.env),
     }];
     if options.prelude {
         startup_cells.push(StartupCell {
-            phase: "prelude",
+            phase: StartPhase::Prelude,
             id: ExecId::new("prelude"),
             code: pykernel_runner::PRELUDE_SOURCE.to_owned(),
         });

@@ -71,7 +71,7 @@ pub use pykernel_protocol::{ExecId, MimeBundle, Status};
 
 pub use crate::{
     complete::{COMPLETE_TIMEOUT, Completions},
-    error::KernelError,
+    error::{KernelError, StartPhase},
     interpreter::{PythonSource, ResolvedPython, resolve_python},
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{

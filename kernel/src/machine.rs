@@ -18,7 +18,7 @@ use pykernel_protocol::{
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
 
-use crate::{Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, Stop};
+use crate::{Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, StartPhase, Stop};
 
 /// What a session needs to know when it is created.
 #[derive(Debug)]
@@ -36,8 +36,8 @@ pub(crate) struct SessionConfig {
 /// A silent cell run as part of the start, such as `init` or `prelude`.
 #[derive(Clone, Debug)]
 pub(crate) struct StartupCell {
-    /// The step's name for errors: `init`, `prelude`.
-    pub(crate) phase: &'static str,
+    /// The step, named in errors.
+    pub(crate) phase: StartPhase,
     /// The execution id it is sent with.
     pub(crate) id: ExecId,
     /// The cell source.
@@ -225,7 +225,7 @@ enum StartStep {
 #[derive(Debug)]
 struct StartCell {
     hello: Hello,
-    phase: &'static str,
+    phase: StartPhase,
     running: Running,
     cells: VecDeque<StartupCell>,
 }
@@ -397,7 +397,7 @@ impl Session {
             State::Starting { deadline, .. } => {
                 if now >= *deadline {
                     let phase = self.start_phase();
-                    warn!(phase, "kernel start timed out");
+                    warn!(%phase, "kernel start timed out");
                     self.fail_start(now, KernelError::StartupTimeout { phase });
                 }
             }
@@ -449,26 +449,31 @@ impl Session {
     }
 
     /// The next request to write to the runner.
+    #[must_use]
     pub(crate) fn poll_transmit(&mut self) -> Option<Request> {
         self.transmits.pop_front()
     }
 
     /// The next signal to deliver.
+    #[must_use]
     pub(crate) fn poll_signal(&mut self) -> Option<Signal> {
         self.signals.pop_front()
     }
 
     /// Whether to close the runner's input now (returns `true` once).
+    #[must_use]
     pub(crate) fn poll_close_input(&mut self) -> bool {
         std::mem::take(&mut self.close_input)
     }
 
     /// The next event for the callers.
+    #[must_use]
     pub(crate) fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }
 
     /// When [`Session::handle_timeout`] must be called next.
+    #[must_use]
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Starting { deadline, .. } | State::ShuttingDown { deadline, .. } => {
@@ -874,13 +879,13 @@ impl Session {
         self.signals.push_back(Signal::Interrupt);
     }
 
-    fn start_phase(&self) -> &'static str {
+    fn start_phase(&self) -> StartPhase {
         match &self.state {
             State::Starting {
                 step: StartStep::Cell(cell),
                 ..
             } => cell.phase,
-            _ => "handshake",
+            _ => StartPhase::Handshake,
         }
     }
 

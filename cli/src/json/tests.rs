@@ -1,4 +1,4 @@
-use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status};
+use pykernel::{Interrupt, KernelError, MimeBundle, Outcome, Output, PyError, Status, Stop};
 
 use crate::json::JsonEvent;
 
@@ -31,10 +31,7 @@ fn outcome() -> Outcome {
         status: Status::Ok,
         execution_count: Some(1),
         error: None,
-        cancelled: false,
-        timed_out: false,
-        stdin_requested: false,
-        kernel_killed: false,
+        stop: None,
     }
 }
 
@@ -84,8 +81,7 @@ fn outcome_lines() {
     let timed_out = Outcome {
         status: Status::Error,
         execution_count: None,
-        cancelled: true,
-        timed_out: true,
+        stop: Some(Stop::Interrupted(Interrupt::Timeout)),
         ..outcome()
     };
     insta::assert_snapshot!(check(&JsonEvent::from_outcome(&timed_out)), @r#"{"type":"outcome","status":"error","executionCount":null,"cancelled":true,"timedOut":true,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":null}"#);

@@ -35,7 +35,7 @@ fn clones_keep_the_message_and_the_source_chain() {
         source: Arc::new(io::Error::new(io::ErrorKind::PermissionDenied, "denied")),
     };
     insta::assert_snapshot!(check(&spawn), @"
-    failed to spawn /opt/python3: denied
+    failed to spawn /opt/python3
       caused by: denied (PermissionDenied)
     ");
     let transport = KernelError::from(TransportError::Io(io::Error::other("broken pipe")));
@@ -46,7 +46,7 @@ fn clones_keep_the_message_and_the_source_chain() {
     ");
     let stage = KernelError::StageRunner(Arc::new(io::Error::from(io::ErrorKind::NotFound)));
     insta::assert_snapshot!(check(&stage), @"
-    failed to stage the runner script: entity not found
+    failed to stage the runner
       caused by: entity not found (NotFound)
     ");
 }

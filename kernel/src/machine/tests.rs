@@ -27,13 +27,16 @@ use pykernel_protocol::{
 };
 use pykernel_transport::{Exit, ExitStatus, Incoming, Signal};
 
-use crate::machine::{Command, Ended, Session, SessionConfig, SessionEvent, StartupCell, Submit};
+use crate::{
+    StartPhase,
+    machine::{Command, Ended, Session, SessionConfig, SessionEvent, StartupCell, Submit},
+};
 
 /// Runs `script` against a session with one startup cell (`init`), a 10 s startup budget,
 /// a 5 s interrupt grace and a 1 s shutdown grace, and renders what it did.
 fn check(script: &str) -> String {
     Harness::new(vec![StartupCell {
-        phase: "init",
+        phase: StartPhase::Init,
         id: ExecId::new("init"),
         code: "import os".into(),
     }])

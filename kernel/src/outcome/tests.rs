@@ -22,7 +22,11 @@ fn check(stops: &[Option<Stop>]) -> String {
             .into_iter()
             .filter_map(|(name, set)| set.then_some(name))
             .collect();
-            let flags = if flags.is_empty() { "-".to_owned() } else { flags.join(" ") };
+            let flags = if flags.is_empty() {
+                "-".to_owned()
+            } else {
+                flags.join(" ")
+            };
             format!("{stop:?}: {flags}\n")
         })
         .collect()
