@@ -7,10 +7,13 @@
 //!
 //! Implementations:
 //! - [`StdioTransport`]: a real `python -u runner.py` child over piped stdio.
-//! - [`MemoryTransport`]: an in-process peer for tests, driven by a [`FakeRunner`] script.
+//! - [`MemoryTransport`]: an in-process peer for tests; with the `fake` feature a
+//!   `FakeRunner` answers it from a script.
 #![warn(missing_docs)]
 
 mod error;
+#[cfg(feature = "fake")]
+mod fake;
 mod memory;
 #[cfg(unix)]
 mod stdio;
@@ -20,11 +23,13 @@ use std::fmt;
 use async_trait::async_trait;
 use pykernel_protocol::{Decoded, Event, Request};
 
+#[cfg(feature = "fake")]
+pub use crate::fake::{FakeRunner, Script, Step};
 #[cfg(unix)]
 pub use crate::stdio::{SpawnOptions, StdioTransport};
 pub use crate::{
     error::TransportError,
-    memory::{FakeRunner, MemoryTransport, RunnerHandle, RunnerInput, RunnerLog, Script, Step},
+    memory::{MemoryTransport, RunnerHandle, RunnerInput, RunnerLog},
 };
 
 /// A signal the host can deliver to the runner.
