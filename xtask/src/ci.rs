@@ -1,14 +1,14 @@
 //! `cargo xtask ci`: the whole check CI runs, in the order that fails fastest.
 
 use crate::{
-    fuzz,
+    chaos, fuzz,
     python::{ensure_test_venv, pytest, pytest_other_versions, rust_tests, rust_tests_on_extremes},
     shell::{cargo, run},
 };
 
 /// Formatting, lints, every test (real Python included), the runner's pytest suite (on
 /// every CPython 3.9+ found), the real-Python Rust tests also on the oldest and newest of
-/// those.
+/// those, the quick fault-injection scenarios.
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -25,6 +25,7 @@ pub(crate) fn run_ci() -> Result<(), String> {
     let others = pytest_other_versions(&python)?;
     rust_tests(&python, true)?;
     rust_tests_on_extremes(&others, true)?;
+    chaos::run(&["--quick".to_owned()])?;
     // A short smoke run of every fuzz target over its seed corpus and fresh inputs.
     fuzz::build()?;
     fuzz::run(None, FUZZ_SMOKE_SECONDS)

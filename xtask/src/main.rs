@@ -6,17 +6,21 @@
 //!   pytest suite (on every CPython 3.9+ found) and the real-Python Rust tests.
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
 //! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
+//! - `chaos [--quick] [NAME...]`: fault injection against the built `pyk`.
 
 mod bench;
+mod chaos;
 mod ci;
 mod fuzz;
 mod python;
 mod shell;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <ci | test-python | fuzz [TARGET] [--seconds N] | bench [--runs N]>";
+const USAGE: &str = "usage: cargo xtask \
+    <ci | test-python | fuzz [TARGET] [--seconds N] | bench [--runs N] | chaos [--quick] [NAME...]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
         Some("test-python") => python::test_python(),
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("chaos") => chaos::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
