@@ -16,6 +16,8 @@ mod python;
 mod shell;
 #[cfg(test)]
 mod tidy;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
