@@ -16,8 +16,6 @@ mod python;
 mod shell;
 #[cfg(test)]
 mod tidy;
-#[cfg(test)]
-mod tidy;
 
 use std::process::ExitCode;
 
