@@ -1,0 +1,68 @@
+use pykernel::{MimeBundle, Output, PyError};
+use serde_json::json;
+
+use crate::{
+    bounded::Artifacts,
+    transcript::{AnsiStripper, Transcript},
+};
+
+/// Feeds `outputs` to a transcript and renders its text and images.
+fn check(outputs: &[Output]) -> String {
+    let artifacts = Artifacts::create_private().expect("a private directory");
+    let mut transcript = Transcript::new(&artifacts, 1000);
+    for output in outputs {
+        transcript.push(output);
+    }
+    let cell = transcript.finish();
+    let mut rendered = cell.text;
+    for image in &cell.images {
+        rendered.push_str(&format!("[image {} {}]\n", image.mime, image.data));
+    }
+    if let Some(error) = &cell.error {
+        rendered.push_str(&format!("[error {}: {}]\n", error.ename, error.evalue));
+    }
+    rendered
+}
+
+fn bundle(value: serde_json::Value) -> MimeBundle {
+    serde_json::from_value(value).expect("a bundle")
+}
+
+#[test]
+fn streams_results_images_and_errors_become_text_in_order() {
+    let outputs = [
+        Output::Stdout("\u{1b}[31mred\u{1b}[0m text\n".to_owned()),
+        Output::Stderr("warn\u{1b}]0;title\u{7}ing\n".to_owned()),
+        Output::Display(bundle(json!({
+            "text/plain": "<Figure>",
+            "image/png": "iVBORw0KGgo=",
+        }))),
+        Output::Result(bundle(json!({"text/html": "<b>bold</b> and <i>it</i>"}))),
+        Output::Error(PyError {
+            ename: "ValueError".to_owned(),
+            evalue: "bad".to_owned(),
+            traceback: vec![
+                "Traceback (most recent call last):".to_owned(),
+                "\u{1b}[1mValueError\u{1b}[0m: bad".to_owned(),
+            ],
+        }),
+    ];
+    insta::assert_snapshot!(check(&outputs), @r"
+    red text
+    warning
+    <Figure>
+    **bold** and *it*
+    Traceback (most recent call last):
+    ValueError: bad
+    [image image/png iVBORw0KGgo=]
+    [error ValueError: bad]
+    ");
+}
+
+#[test]
+fn an_escape_split_across_chunks_is_still_removed() {
+    let mut stripper = AnsiStripper::default();
+    let parts = ["a\u{1b}", "[3", "2mb\u{1b}]8;;http://x\u{1b}", "\\c"];
+    let joined: String = parts.iter().map(|part| stripper.strip(part)).collect();
+    assert_eq!(joined, "abc");
+}
