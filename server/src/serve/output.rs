@@ -1,0 +1,147 @@
+//! The JSON shape of a cell's outputs and outcome, as `pyk exec --json` writes them.
+
+use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status};
+use serde::Serialize;
+
+/// One streamed output, shaped as a line of `pyk exec --json` (see `cli/README-json.md`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputJson {
+    /// Text the code wrote to standard output.
+    Stdout {
+        /// The text, as it arrived (not split into lines).
+        data: String,
+    },
+    /// Text the code wrote to standard error.
+    Stderr {
+        /// The text, as it arrived.
+        data: String,
+    },
+    /// A rich output from `display()` (or a figure).
+    Display {
+        /// The MIME bundle, unchanged: images stay base64 strings.
+        bundle: MimeBundle,
+    },
+    /// The value of the cell's final expression.
+    Result {
+        /// The MIME bundle, unchanged.
+        bundle: MimeBundle,
+    },
+    /// The exception that ended the cell.
+    Error(ErrorJson),
+}
+
+/// A Python exception.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorJson {
+    /// The exception's class name.
+    pub ename: String,
+    /// `str()` of the exception.
+    pub evalue: String,
+    /// Formatted traceback entries of the user's code.
+    pub traceback: Vec<String>,
+}
+
+/// What an `execute` request answers: how the cell ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteResult {
+    /// `ok` or `error`.
+    pub status: Status,
+    /// The kernel's execution counter after the cell; null when there is none.
+    pub execution_count: Option<u64>,
+    /// The exception that ended the cell; absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorJson>,
+    /// The cell was interrupted (`$/cancelRequest`, `interrupt`, or its timeout).
+    pub cancelled: bool,
+    /// The cell hit its timeout.
+    pub timed_out: bool,
+    /// The kernel was killed or died while running the cell; the session's next cell
+    /// gets a fresh kernel.
+    pub kernel_killed: bool,
+    /// The session's kernel had died or was reaped since the previous call: this cell
+    /// ran in a fresh namespace.
+    pub kernel_restarted: bool,
+    /// The cell called `input()` although the request did not allow stdin.
+    pub stdin_requested: bool,
+    /// Why the kernel itself failed under the cell; absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_error: Option<String>,
+}
+
+impl OutputJson {
+    /// The shape of a streamed output; `None` for outputs that are not streamed as such
+    /// (input requests, which become `input` requests to the client).
+    pub fn from_output(output: &Output) -> Option<Self> {
+        Some(match output {
+            Output::Stdout(data) => Self::Stdout { data: data.clone() },
+            Output::Stderr(data) => Self::Stderr { data: data.clone() },
+            Output::Display(bundle) => Self::Display {
+                bundle: bundle.clone(),
+            },
+            Output::Result(bundle) => Self::Result {
+                bundle: bundle.clone(),
+            },
+            Output::Error(error) => Self::Error(ErrorJson::from(error)),
+            _ => return None,
+        })
+    }
+}
+
+impl ExecuteResult {
+    /// The result of a cell that ended with `outcome`.
+    pub fn from_outcome(outcome: &Outcome, kernel_restarted: bool) -> Self {
+        Self {
+            status: outcome.status,
+            execution_count: outcome.execution_count,
+            error: outcome.error.as_ref().map(ErrorJson::from),
+            cancelled: outcome.cancelled(),
+            timed_out: outcome.timed_out(),
+            kernel_killed: outcome.kernel_killed(),
+            kernel_restarted,
+            stdin_requested: outcome.stdin_requested(),
+            kernel_error: None,
+        }
+    }
+
+    /// The result of a cell whose kernel failed under it.
+    pub fn from_kernel_error(error: &KernelError, kernel_restarted: bool) -> Self {
+        Self {
+            status: Status::Error,
+            execution_count: None,
+            error: None,
+            cancelled: false,
+            timed_out: false,
+            kernel_killed: true,
+            kernel_restarted,
+            stdin_requested: false,
+            kernel_error: Some(error_chain(error)),
+        }
+    }
+}
+
+impl From<&PyError> for ErrorJson {
+    fn from(error: &PyError) -> Self {
+        Self {
+            ename: error.ename.clone(),
+            evalue: error.evalue.clone(),
+            traceback: error.traceback.clone(),
+        }
+    }
+}
+
+/// An error and its sources, joined by `: ` where a source adds something.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    message
+}
