@@ -18,7 +18,10 @@ use pykernel_protocol::{
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
 
-use crate::{Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, StartPhase, Stop};
+use crate::{
+    COMPLETE_TIMEOUT, Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, StartPhase,
+    Stop,
+};
 
 /// What a session needs to know when it is created.
 #[derive(Debug)]
@@ -192,6 +195,9 @@ pub(crate) struct Session {
     events: VecDeque<SessionEvent>,
     /// The runner announced [`FEATURE_COMPLETE`] in its `hello`.
     completes: bool,
+    /// Completion requests sent and not yet answered, with when each times out; in
+    /// deadline order, since every request gets the same [`COMPLETE_TIMEOUT`].
+    pending_completions: VecDeque<(RequestId, Instant)>,
 }
 
 #[derive(Debug)]
@@ -287,6 +293,7 @@ impl Session {
             close_input: false,
             events: VecDeque::new(),
             completes: false,
+            pending_completions: VecDeque::new(),
         }
     }
 
@@ -348,7 +355,7 @@ impl Session {
             Command::Shutdown => self.handle_shutdown(now),
             Command::Kill => self.handle_kill(now),
             Command::InputReply(reply) => self.handle_input_reply(reply),
-            Command::Complete(complete) => self.handle_complete(complete),
+            Command::Complete(complete) => self.handle_complete(now, complete),
             Command::CallReply(reply) => {
                 if self.runner_reads_input() {
                     self.transmits.push_back(Request::CallReply(reply));
@@ -393,6 +400,20 @@ impl Session {
 
     /// Fires every deadline that is due at `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        while self
+            .pending_completions
+            .front()
+            .is_some_and(|(_, deadline)| *deadline <= now)
+        {
+            let Some((id, _)) = self.pending_completions.pop_front() else {
+                break;
+            };
+            debug!(%id, "the runner did not answer a completion in time");
+            self.events.push_back(SessionEvent::Completions {
+                id,
+                result: Err(KernelError::CompletionTimeout),
+            });
+        }
         match &mut self.state {
             State::Starting { deadline, .. } => {
                 if now >= *deadline {
@@ -475,7 +496,8 @@ impl Session {
     /// When [`Session::handle_timeout`] must be called next.
     #[must_use]
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
+        let completion = self.pending_completions.front().map(|(_, at)| *at);
+        let state = match &self.state {
             State::Starting { deadline, .. } | State::ShuttingDown { deadline, .. } => {
                 Some(*deadline)
             }
@@ -484,6 +506,10 @@ impl Session {
                 (a, b) => a.or(b),
             },
             State::Idle { .. } | State::Dead { .. } => None,
+        };
+        match (state, completion) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -493,6 +519,8 @@ impl Session {
             Event::Call(call) => return self.handle_call(call),
             Event::Completions(completions) => {
                 let id = completions.id.clone();
+                self.pending_completions
+                    .retain(|(pending, _)| *pending != id);
                 self.events.push_back(SessionEvent::Completions {
                     id,
                     result: Ok(completions),
@@ -636,9 +664,11 @@ impl Session {
     /// Sends a completion request at once, also while a cell runs: the runner answers it
     /// beside the cell. Answers at once without a runner that completes, or once the
     /// runner stopped taking requests.
-    fn handle_complete(&mut self, complete: Complete) {
+    fn handle_complete(&mut self, now: Instant, complete: Complete) {
         let error = match &self.state {
             State::Idle { .. } | State::Busy(_) if self.completes => {
+                self.pending_completions
+                    .push_back((complete.id.clone(), now + COMPLETE_TIMEOUT));
                 self.transmits.push_back(Request::Complete(complete));
                 return;
             }
@@ -955,6 +985,8 @@ impl Session {
         self.transmits.clear();
         self.signals.clear();
         self.close_input = false;
+        // The runner can no longer answer; the driver ends every waiter with the death.
+        self.pending_completions.clear();
         self.events.push_back(SessionEvent::Stopped(ended.clone()));
         self.state = State::Dead { ended, since };
     }

@@ -1084,3 +1084,30 @@ fn completion_after_death_names_the_death() {
     boom)
     ");
 }
+
+#[test]
+fn an_unanswered_completion_times_out_in_the_machine() {
+    let transcript = Harness::new(Vec::new()).run(
+        "
+        hello complete
+        complete c-1 1 x
+        advance 1000
+        complete c-2 1 y
+        # c-1 is due at 2 s, c-2 at 3 s; an answer after the timeout is passed on.
+        advance 1000
+        advance 999
+        <- {\"type\":\"completions\",\"id\":\"c-1\",\"matches\":[],\"cursorStart\":0,\"cursorEnd\":0}
+        advance 1
+        ",
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"type":"complete","id":"c-1","code":"x","cursor":1}
+    > {"type":"complete","id":"c-2","code":"y","cursor":1}
+    @ 2000
+    = completions c-1: Err(the runner did not answer the completion in time)
+    = completions c-1: [] 0..0
+    @ 3000
+    = completions c-2: Err(the runner did not answer the completion in time)
+    "#);
+}
