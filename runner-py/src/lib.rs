@@ -1,12 +1,13 @@
 //! The Python half of pykernel, embedded in the host binary.
 //!
-//! [`RUNNER_SOURCE`] is `runner.py`, the program the host starts and talks to over
-//! NDJSON (the wire shapes live in `pykernel-protocol`); [`PRELUDE_SOURCE`] holds the
-//! helpers the host runs in it once at startup, as a silent cell.
+//! [`RUNNER_FILES`] is the runner package, `pykernel_runner`, the program the host starts
+//! and talks to over NDJSON (the wire shapes live in `pykernel-protocol`);
+//! [`PRELUDE_SOURCE`] holds the helpers the host runs in it once at startup, as a silent
+//! cell.
 //!
-//! [`stage_runner`] writes the runner where only the current user can change it, and
-//! [`python_args`] gives the interpreter arguments that start the staged file as an
-//! imported module, so Python caches its bytecode between starts.
+//! [`stage_runner`] writes the package where only the current user can change it, and
+//! [`python_args`] gives the interpreter arguments that import the staged package and
+//! start it, so Python caches its bytecode between starts.
 #![warn(missing_docs)]
 
 mod stage;
@@ -19,63 +20,92 @@ use std::{
     sync::OnceLock,
 };
 
-/// The runner program, `runner-py/python/runner.py`.
-pub const RUNNER_SOURCE: &str = include_str!("../python/runner.py");
+/// The runner package's name: the directory [`stage_runner`] writes and the module
+/// [`python_args`] imports.
+pub const RUNNER_PACKAGE: &str = "pykernel_runner";
+
+/// Embeds each named file of `runner-py/python/pykernel_runner/`, so the list of files
+/// is written once.
+macro_rules! runner_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../python/pykernel_runner/", $name)))),*]
+    };
+}
+
+/// The runner package, `runner-py/python/pykernel_runner/`: each file's name within the
+/// package directory and its contents.
+///
+/// A test checks that this is every file of that directory.
+pub const RUNNER_FILES: &[(&str, &str)] = runner_files![
+    "__init__.py",
+    "__main__.py",
+    "completion.py",
+    "display.py",
+    "execution.py",
+    "magics.py",
+    "namespace.py",
+    "output.py",
+    "requests.py",
+    "running.py",
+    "shell.py",
+    "signals.py",
+    "transforms.py",
+    "wire.py",
+];
 
 /// The prelude the host executes once after the runner says hello (and that `%reset`
 /// re-runs), `runner-py/python/prelude.py`.
 pub const PRELUDE_SOURCE: &str = include_str!("../python/prelude.py");
 
-/// The file name [`stage_runner`] gives the runner; its stem is the module name that
-/// [`python_args`] imports.
-pub const RUNNER_FILE_NAME: &str = "pykernel_runner.py";
+/// The package file that declares `PROTOCOL_VERSION`.
+const VERSION_FILE: &str = "__init__.py";
 
-/// Writes [`RUNNER_SOURCE`] to disk and returns the file's path.
+/// Writes [`RUNNER_FILES`] to disk and returns the package directory's path.
 ///
-/// The file lives in a per-user cache, `$XDG_CACHE_HOME/pykernel` or
-/// `$HOME/.cache/pykernel`, under a subdirectory named by a hash of the source, so
-/// every runner version gets its own directory and Python can keep its bytecode next
-/// to it. The subdirectory must be a real directory owned by the current user with
-/// mode 0700; otherwise (or when there is no usable cache directory) the runner goes to
-/// a fresh private directory with a random name in the system temp directory. The file
-/// is written under a temporary name and renamed into place, and its content is
-/// compared with the source before the path is returned, so a planted or truncated
-/// file is never run.
+/// The package lives in a per-user cache, `$XDG_CACHE_HOME/pykernel` or
+/// `$HOME/.cache/pykernel`, under a subdirectory named by one hash over all its files,
+/// so every runner version gets its own directory and Python can keep its bytecode next
+/// to it. That subdirectory and the package directory in it must be real directories
+/// owned by the current user with mode 0700; otherwise (or when there is no usable cache
+/// directory) the package goes to a fresh private directory with a random name in the
+/// system temp directory. Each file is written (mode 0600) under a temporary name and
+/// renamed into place, and its content is compared with the embedded one before the
+/// path is returned, so a planted or truncated file is never run.
 ///
-/// The path is memoised for the process; later calls check the content again and
-/// rewrite the file if it changed.
+/// The path is memoised for the process; later calls check every file again and
+/// rewrite the ones that changed.
 ///
 /// # Errors
 /// The I/O error of the last attempt when neither location can hold a verified copy.
 pub fn stage_runner() -> io::Result<PathBuf> {
     static STAGED: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(path) = STAGED.get() {
-        stage::ensure_content(path, RUNNER_SOURCE)?;
-        return Ok(path.clone());
+    if let Some(package) = STAGED.get() {
+        stage::ensure_content(package, RUNNER_FILES)?;
+        return Ok(package.clone());
     }
     let root = stage::cache_root(env::var_os("XDG_CACHE_HOME"), env::var_os("HOME"));
-    let path = stage::stage(root.as_deref(), &env::temp_dir(), RUNNER_SOURCE)?;
-    Ok(STAGED.get_or_init(|| path).clone())
+    let package = stage::stage(root.as_deref(), &env::temp_dir(), RUNNER_FILES)?;
+    Ok(STAGED.get_or_init(|| package).clone())
 }
 
-/// The interpreter arguments that start a staged runner.
+/// The interpreter arguments that start a staged runner package.
 ///
-/// Running `python -u runner.py` recompiles the whole runner on every start, because
-/// Python never caches the bytecode of a script it runs directly. These arguments
-/// instead put the runner's directory first on `sys.path`, import it and call its
-/// `main()` (the runner then takes its directory off `sys.path` again), so the second
-/// start onwards loads cached bytecode. The result is `-u -c <bootstrap> <dir> <module>`.
+/// Running `python -u path/to/pykernel_runner` would go through `runpy` and recompile
+/// the directory's `__main__.py` on every start. These arguments instead put the
+/// package's parent directory first on `sys.path`, import the package and call its
+/// `main()` (the runner then takes that directory off `sys.path` again), so the second
+/// start onwards loads cached bytecode. The result is `-u -c <bootstrap> <dir> <package>`.
 ///
 /// The bootstrap lets Python write the runner's bytecode even under
 /// `PYTHONDONTWRITEBYTECODE` (which would otherwise cost every start a recompile), and
 /// restores the setting before the runner starts, so user code keeps it.
-pub fn python_args(runner: &Path) -> Vec<OsString> {
+pub fn python_args(package: &Path) -> Vec<OsString> {
     const BOOTSTRAP: &str = "import importlib, sys; sys.path.insert(0, sys.argv[1]); \
                              keep = sys.dont_write_bytecode; sys.dont_write_bytecode = False; \
                              runner = importlib.import_module(sys.argv[2]); \
                              sys.dont_write_bytecode = keep; runner.main()";
-    let dir = runner.parent().map(Path::as_os_str).unwrap_or_default();
-    let module = runner.file_stem().unwrap_or_default();
+    let dir = package.parent().map(Path::as_os_str).unwrap_or_default();
+    let module = package.file_name().unwrap_or_default();
     vec![
         "-u".into(),
         "-c".into(),
@@ -85,12 +115,16 @@ pub fn python_args(runner: &Path) -> Vec<OsString> {
     ]
 }
 
-/// The protocol version the runner declares (`PROTOCOL_VERSION = N` in its source).
+/// The protocol version the runner declares (`PROTOCOL_VERSION = N` in its
+/// `__init__.py`).
 ///
-/// `None` when the source has no such line; a test keeps it equal to
+/// `None` when the package has no such line; a test keeps it equal to
 /// `pykernel_protocol::PROTOCOL_VERSION`.
 pub fn runner_protocol_version() -> Option<u32> {
-    protocol_version_in(RUNNER_SOURCE)
+    RUNNER_FILES
+        .iter()
+        .find(|(name, _)| *name == VERSION_FILE)
+        .and_then(|(_, source)| protocol_version_in(source))
 }
 
 fn protocol_version_in(source: &str) -> Option<u32> {

@@ -11,12 +11,19 @@ use std::{
 use insta::assert_snapshot;
 
 use crate::{
-    PRELUDE_SOURCE, RUNNER_FILE_NAME, RUNNER_SOURCE, protocol_version_in, python_args,
+    PRELUDE_SOURCE, RUNNER_FILES, RUNNER_PACKAGE, protocol_version_in, python_args,
     runner_protocol_version,
-    stage::{cache_root, ensure_content, fnv1a64, stage},
+    stage::{cache_root, ensure_content, files_hash, fnv1a64, stage},
 };
 
-const SOURCE: &str = "print('staged')\n";
+/// A small package to stage.
+const FILES: &[(&str, &str)] = &[
+    ("__init__.py", "def main():\n    print('staged')\n"),
+    (
+        "__main__.py",
+        "import pykernel_runner\npykernel_runner.main()\n",
+    ),
+];
 
 /// A directory under the system temp dir, removed when dropped.
 struct Scratch(PathBuf);
@@ -74,8 +81,8 @@ fn must<T>(result: io::Result<T>, what: &str) -> T {
     result.unwrap_or_else(|err| panic!("{what}: {err}"))
 }
 
-fn hashed_dir(root: &Path, source: &str) -> PathBuf {
-    root.join(format!("runner-{:016x}", fnv1a64(source.as_bytes())))
+fn hashed_dir(root: &Path) -> PathBuf {
+    root.join(format!("runner-{:016x}", files_hash(FILES)))
 }
 
 #[cfg(unix)]
@@ -96,21 +103,21 @@ fn set_mode(path: &Path, bits: u32) {
     );
 }
 
-/// Stages [`SOURCE`] under a scratch cache root that `prepare` may set up first, and
-/// describes where it landed and how it looks.
+/// Stages [`FILES`] under a scratch cache root that `prepare` may set up first, and
+/// describes where the package landed and how it looks.
 fn check(prepare: impl FnOnce(&Path)) -> String {
     let scratch = Scratch::new();
     let root = scratch.root();
     let temp = scratch.temp();
     prepare(&root);
-    let path = must(stage(Some(&root), &temp, SOURCE), "stage");
-    describe(&path, &root, &temp)
+    let package = must(stage(Some(&root), &temp, FILES), "stage");
+    describe(&package, &root, &temp)
 }
 
-fn describe(path: &Path, root: &Path, temp: &Path) -> String {
+fn describe(package: &Path, root: &Path, temp: &Path) -> String {
     let mut out = String::new();
-    let dir = path.parent().unwrap_or(path);
-    if let Ok(rest) = path.strip_prefix(root) {
+    let dir = package.parent().unwrap_or(package);
+    if let Ok(rest) = package.strip_prefix(root) {
         let _ = writeln!(out, "location: cache, {}", rest.display());
     } else if let Ok(rest) = dir.strip_prefix(temp) {
         let name = rest.to_string_lossy();
@@ -119,94 +126,119 @@ fn describe(path: &Path, root: &Path, temp: &Path) -> String {
             .is_some_and(|hex| hex.len() == 16);
         let _ = writeln!(
             out,
-            "location: fallback, pykernel-<random:{random}>/{RUNNER_FILE_NAME}"
+            "location: fallback, pykernel-<random:{random}>/{RUNNER_PACKAGE}"
         );
     } else {
-        let _ = writeln!(out, "location: elsewhere, {}", path.display());
+        let _ = writeln!(out, "location: elsewhere, {}", package.display());
     }
     #[cfg(unix)]
     {
-        let _ = writeln!(out, "modes: dir {:o}, file {:o}", mode(dir), mode(path));
+        let files: Vec<String> = FILES
+            .iter()
+            .map(|(name, _)| format!("{:o}", mode(&package.join(name))))
+            .collect();
+        let _ = writeln!(
+            out,
+            "modes: dir {:o}, package {:o}, files {}",
+            mode(dir),
+            mode(package),
+            files.join(" ")
+        );
     }
-    let content = fs::read(path).map_or("unreadable", |bytes| {
-        if bytes == SOURCE.as_bytes() {
-            "verified"
-        } else {
-            "WRONG"
-        }
-    });
+    let content = if FILES.iter().all(|(name, contents)| {
+        fs::read(package.join(name)).is_ok_and(|found| found == contents.as_bytes())
+    }) {
+        "verified"
+    } else {
+        "WRONG"
+    };
     let _ = writeln!(out, "content: {content}");
-    let leftovers: Vec<String> = fs::read_dir(dir)
+    let _ = write!(
+        out,
+        "other files: {:?}, beside the package: {:?}",
+        names_in(package, |name| FILES.iter().all(|(file, _)| *file != name)),
+        names_in(dir, |name| name != RUNNER_PACKAGE)
+    );
+    out
+}
+
+/// The names in `dir` that `keep` accepts, sorted.
+fn names_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .filter(|name| name != RUNNER_FILE_NAME)
+                .filter(|name| keep(name))
                 .collect()
         })
         .unwrap_or_default();
-    let _ = write!(out, "other files: {leftovers:?}");
-    out
+    names.sort();
+    names
 }
 
-/// Puts `contents` where the staged runner goes, in a private directory, before staging.
+/// Puts `contents` where the staged `__init__.py` goes, in private directories, before
+/// staging.
 fn plant(root: &Path, contents: impl AsRef<[u8]>) {
-    let dir = hashed_dir(root, SOURCE);
-    must(fs::create_dir_all(&dir), "mkdir");
+    let package = hashed_dir(root).join(RUNNER_PACKAGE);
+    must(fs::create_dir_all(&package), "mkdir");
     #[cfg(unix)]
-    set_mode(&dir, 0o700);
-    must(fs::write(dir.join(RUNNER_FILE_NAME), contents), "plant");
+    {
+        set_mode(&package, 0o700);
+        set_mode(&hashed_dir(root), 0o700);
+    }
+    must(fs::write(package.join(FILES[0].0), contents), "plant");
 }
 
 #[test]
 fn a_fresh_cache_gets_a_private_directory_named_by_the_hash() {
     let report = check(|_| {});
     assert_snapshot!(report, @r#"
-    location: cache, runner-cac0715d6bcc93e7/pykernel_runner.py
-    modes: dir 700, file 600
+    location: cache, runner-1ef7f417b0d97838/pykernel_runner
+    modes: dir 700, package 700, files 600 600
     content: verified
-    other files: []
+    other files: [], beside the package: []
     "#);
 }
 
 #[test]
-fn an_identical_file_is_left_untouched() {
+fn identical_files_are_left_untouched() {
     let scratch = Scratch::new();
     let root = scratch.root();
-    let first = must(stage(Some(&root), &scratch.temp(), SOURCE), "first stage");
-    let before = must(fs::metadata(&first), "metadata").modified().ok();
-    #[cfg(unix)]
-    let inode = {
-        use std::os::unix::fs::MetadataExt;
-        must(fs::metadata(&first), "metadata").ino()
+    let first = must(stage(Some(&root), &scratch.temp(), FILES), "first stage");
+    let stamps = |package: &Path| -> Vec<String> {
+        FILES
+            .iter()
+            .map(|(name, _)| {
+                let meta = must(fs::metadata(package.join(name)), "metadata");
+                #[cfg(unix)]
+                let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+                #[cfg(not(unix))]
+                let inode = 0;
+                format!("{name} {:?} {inode}", meta.modified().ok())
+            })
+            .collect()
     };
-    let second = must(stage(Some(&root), &scratch.temp(), SOURCE), "second stage");
+    let before = stamps(&first);
+    let second = must(stage(Some(&root), &scratch.temp(), FILES), "second stage");
     assert_eq!(first, second);
-    assert_eq!(
-        must(fs::metadata(&second), "metadata").modified().ok(),
-        before
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        assert_eq!(must(fs::metadata(&second), "metadata").ino(), inode);
-    }
+    assert_eq!(stamps(&second), before);
 }
 
 #[test]
 fn a_planted_file_is_replaced() {
     let report = check(|root| plant(root, "import os; os.system('evil')\n"));
     assert_snapshot!(report, @r#"
-    location: cache, runner-cac0715d6bcc93e7/pykernel_runner.py
-    modes: dir 700, file 600
+    location: cache, runner-1ef7f417b0d97838/pykernel_runner
+    modes: dir 700, package 700, files 600 600
     content: verified
-    other files: []
+    other files: [], beside the package: []
     "#);
 }
 
 #[test]
 fn a_truncated_file_is_replaced() {
-    let report = check(|root| plant(root, &SOURCE[..5]));
+    let report = check(|root| plant(root, &FILES[0].1[..5]));
     assert!(report.contains("content: verified"), "{report}");
     assert!(report.starts_with("location: cache"), "{report}");
 }
@@ -215,31 +247,57 @@ fn a_truncated_file_is_replaced() {
 #[test]
 fn a_directory_open_to_others_is_refused() {
     let report = check(|root| {
-        let dir = hashed_dir(root, SOURCE);
+        let dir = hashed_dir(root);
         must(fs::create_dir_all(&dir), "mkdir");
         set_mode(&dir, 0o755);
     });
     assert_snapshot!(report, @r#"
-    location: fallback, pykernel-<random:true>/pykernel_runner.py
-    modes: dir 700, file 600
+    location: fallback, pykernel-<random:true>/pykernel_runner
+    modes: dir 700, package 700, files 600 600
     content: verified
-    other files: []
+    other files: [], beside the package: []
     "#);
 }
 
 #[cfg(unix)]
 #[test]
-fn a_symlink_in_place_of_the_directory_is_refused() {
+fn a_package_directory_open_to_others_is_refused() {
     let report = check(|root| {
+        let package = hashed_dir(root).join(RUNNER_PACKAGE);
+        must(fs::create_dir_all(&package), "mkdir");
+        set_mode(&hashed_dir(root), 0o700);
+        set_mode(&package, 0o777);
+    });
+    assert!(report.starts_with("location: fallback"), "{report}");
+}
+
+/// Stages with `link` (made by `prepare` from the cache root) a symlink to a private
+/// directory elsewhere, and says where the package went.
+#[cfg(unix)]
+fn check_symlinked(link: impl FnOnce(&Path) -> PathBuf) -> String {
+    check(|root| {
         let elsewhere = root.with_file_name("elsewhere");
         must(fs::create_dir_all(&elsewhere), "mkdir elsewhere");
         set_mode(&elsewhere, 0o700);
-        must(fs::create_dir_all(root), "mkdir root");
-        must(
-            std::os::unix::fs::symlink(&elsewhere, hashed_dir(root, SOURCE)),
-            "symlink",
-        );
-    });
+        let link = link(root);
+        let holder = link.parent().unwrap_or(root);
+        must(fs::create_dir_all(holder), "mkdir the link's directory");
+        set_mode(holder, 0o700);
+        must(std::os::unix::fs::symlink(&elsewhere, &link), "symlink");
+    })
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_place_of_the_directory_is_refused() {
+    let report = check_symlinked(hashed_dir);
+    assert!(report.starts_with("location: fallback"), "{report}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_place_of_the_package_directory_is_refused() {
+    let report = check_symlinked(|root| hashed_dir(root).join(RUNNER_PACKAGE));
     assert!(report.starts_with("location: fallback"), "{report}");
 }
 
@@ -267,7 +325,7 @@ fn a_directory_of_another_user_is_refused() {
         return;
     }
     let report = check(|root| {
-        let dir = hashed_dir(root, SOURCE);
+        let dir = hashed_dir(root);
         must(fs::create_dir_all(&dir), "mkdir");
         set_mode(&dir, 0o700);
         must(
@@ -294,32 +352,47 @@ fn a_cache_root_that_is_a_file_falls_back() {
 fn without_a_cache_root_each_process_gets_a_fresh_private_directory() {
     let scratch = Scratch::new();
     let temp = scratch.temp();
-    let first = must(stage(None, &temp, SOURCE), "first");
-    let second = must(stage(None, &temp, SOURCE), "second");
+    let first = must(stage(None, &temp, FILES), "first");
+    let second = must(stage(None, &temp, FILES), "second");
     assert_ne!(first.parent(), second.parent());
     let report = describe(&first, &scratch.root(), &temp);
     assert_snapshot!(report, @r#"
-    location: fallback, pykernel-<random:true>/pykernel_runner.py
-    modes: dir 700, file 600
+    location: fallback, pykernel-<random:true>/pykernel_runner
+    modes: dir 700, package 700, files 600 600
     content: verified
-    other files: []
+    other files: [], beside the package: []
     "#);
 }
 
 #[test]
-fn a_changed_file_is_rewritten_before_reuse() {
+fn a_changed_or_missing_file_is_rewritten_before_reuse() {
     let scratch = Scratch::new();
-    let path = must(
-        stage(Some(&scratch.root()), &scratch.temp(), SOURCE),
+    let package = must(
+        stage(Some(&scratch.root()), &scratch.temp(), FILES),
         "stage",
     );
-    must(fs::write(&path, "tampered"), "tamper");
-    must(ensure_content(&path, SOURCE), "ensure");
-    assert_eq!(must(fs::read_to_string(&path), "read"), SOURCE);
-    must(ensure_content(&path, SOURCE), "ensure again");
-    assert_eq!(must(fs::read_to_string(&path), "read"), SOURCE);
+    must(fs::write(package.join(FILES[0].0), "tampered"), "tamper");
+    must(fs::remove_file(package.join(FILES[1].0)), "remove");
+    must(ensure_content(&package, FILES), "ensure");
+    must(ensure_content(&package, FILES), "ensure again");
+    let report = describe(&package, &scratch.root(), &scratch.temp());
+    assert!(report.contains("content: verified"), "{report}");
 }
 
+#[test]
+fn the_hash_covers_every_name_and_content_and_their_boundaries() {
+    let hash = |files: &[(&str, &str)]| format!("{:016x}", files_hash(files));
+    let report = [
+        hash(FILES),
+        hash(&[FILES[0]]),
+        hash(&[("__init__.py", "x"), ("b.py", "")]),
+        hash(&[("__init__.py", "xb.py"), ("", "")]),
+        hash(&[("__init__.py", "y"), ("b.py", "")]),
+        hash(&[("__init__.py", "x"), ("c.py", "")]),
+    ];
+    let distinct: std::collections::BTreeSet<&String> = report.iter().collect();
+    assert_eq!(distinct.len(), report.len(), "{report:?}");
+}
 #[test]
 fn the_cache_root_comes_from_xdg_then_home() {
     let show = |xdg: Option<&str>, home: Option<&str>| {
@@ -374,8 +447,8 @@ fn the_protocol_version_is_parsed_from_the_source() {
 }
 
 #[test]
-fn python_args_import_the_staged_module() {
-    let args = python_args(Path::new("/cache/pykernel/runner-0123/pykernel_runner.py"));
+fn python_args_import_the_staged_package() {
+    let args = python_args(Path::new("/cache/pykernel/runner-0123/pykernel_runner"));
     let report = args
         .iter()
         .map(|arg| arg.to_string_lossy().into_owned())
@@ -391,8 +464,38 @@ fn python_args_import_the_staged_module() {
 }
 
 #[test]
-fn the_embedded_sources_are_the_python_files() {
-    assert!(RUNNER_SOURCE.contains("\ndef main():\n"));
-    assert!(RUNNER_SOURCE.contains("\nif __name__ == \"__main__\":\n    main()\n"));
+fn the_embedded_files_are_the_files_of_the_package_directory() {
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(RUNNER_PACKAGE);
+    let mut on_disk: Vec<(String, String)> = Vec::new();
+    for entry in must(fs::read_dir(&package), "list the package").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Bytecode Python caches when it runs the package in place.
+        if name == "__pycache__" {
+            continue;
+        }
+        let contents = fs::read_to_string(entry.path())
+            .unwrap_or_else(|err| format!("<not a text file: {err}>"));
+        on_disk.push((name, contents));
+    }
+    on_disk.sort();
+    let mut embedded: Vec<(String, String)> = RUNNER_FILES
+        .iter()
+        .map(|(name, contents)| ((*name).to_owned(), (*contents).to_owned()))
+        .collect();
+    embedded.sort();
+    let names = |files: &[(String, String)]| -> Vec<String> {
+        files.iter().map(|(name, _)| name.clone()).collect()
+    };
+    assert_eq!(
+        names(&embedded),
+        names(&on_disk),
+        "add new files to RUNNER_FILES"
+    );
+    assert!(
+        embedded == on_disk,
+        "an embedded file differs from the one on disk"
+    );
     assert!(PRELUDE_SOURCE.contains("register_prelude("));
 }

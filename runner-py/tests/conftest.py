@@ -1,4 +1,4 @@
-"""Drives runner.py as a real subprocess over NDJSON.
+"""Drives the runner package as a real subprocess over NDJSON.
 
 Every test talks to a fresh runner through `Kernel`: `run(code, **opts)` sends one
 execute request and returns the frames of that execution, `started` to `done`.
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
-RUNNER = PYTHON_DIR / "runner.py"
+# The package directory, started as `python -u <dir>` (its __main__.py).
+RUNNER = PYTHON_DIR / "pykernel_runner"
 PRELUDE = (PYTHON_DIR / "prelude.py").read_text(encoding="utf-8")
 TIMEOUT = 60.0
 
@@ -26,11 +27,12 @@ TIMEOUT = 60.0
 class Kernel:
     """One runner process and the frames it sends."""
 
-    def __init__(self, cwd=None, env=None, prelude=True, payloads=False):
+    def __init__(self, cwd=None, env=None, prelude=True, payloads=True):
         child_env = dict(os.environ if env is None else env)
         child_env["PYTHONUNBUFFERED"] = "1"
         child_env["PYTHONIOENCODING"] = "utf-8"
-        # Stream text as raw payloads after a header line, as the Rust host asks for it.
+        # Stream text as raw payloads after a header line, as the Rust host asks for it
+        # (``payloads=False``: every frame one JSON line).
         child_env.pop("PYKERNEL_STREAM_PAYLOADS", None)
         if payloads:
             child_env["PYKERNEL_STREAM_PAYLOADS"] = "1"

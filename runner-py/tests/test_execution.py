@@ -170,7 +170,7 @@ def test_errors_in_async_cells_show_no_runner_or_asyncio_frames(kernel):
     frames = kernel.run("import asyncio\nawait asyncio.sleep(0)\nraise KeyError('k')")
     traceback = "\n".join(error(frames)["traceback"])
     assert 'File "<cell-1>", line 3' in traceback
-    assert "runner.py" not in traceback
+    assert "pykernel_runner" not in traceback
     assert "base_events" not in traceback
 
 
@@ -182,7 +182,7 @@ def test_chained_exceptions_keep_both_parts(kernel):
     assert "KeyError: 'missing'" in traceback
     assert "direct cause" in traceback
     assert traceback.endswith("RuntimeError: wrapped")
-    assert "runner.py" not in traceback
+    assert "pykernel_runner" not in traceback
 
 
 def test_errors_from_library_code_keep_library_frames(kernel):
@@ -208,7 +208,7 @@ def test_indentation_errors_are_reported_like_ipython(kernel):
     err = error(kernel.run("if True:\nprint('x')"))
     assert err["ename"] == "IndentationError"
     assert err["traceback"][0] == '  File "<cell-1>", line 2'
-    assert "runner.py" not in "\n".join(err["traceback"])
+    assert "pykernel_runner" not in "\n".join(err["traceback"])
 
 
 def test_system_exit_is_an_error_and_the_kernel_lives_on(kernel):

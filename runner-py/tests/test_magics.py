@@ -119,7 +119,7 @@ def test_a_line_magic_as_last_line_is_the_result_unless_quieted(kernel, tmp_path
 
 def test_errors_in_magic_cells_point_at_the_users_line(kernel):
     traceback = "\n".join(error(kernel.run("x = 1\n%time 1/0")).get("traceback"))
-    assert "runner.py" not in traceback
+    assert "pykernel_runner" not in traceback
     assert "ZeroDivisionError" in traceback
 
 
@@ -263,7 +263,7 @@ def test_run_executes_a_script_with_arguments(kernel, tmp_path):
     frames = kernel.run("%run script.py one 'two words'")
     assert stdout(frames) == "['script.py', 'one', 'two words'] __main__\nmain guard\n"
     assert result(kernel.run("from_script")) == "3"
-    assert result(kernel.run("import sys\nsys.argv[0].endswith('runner.py')")) == "True"
+    assert result(kernel.run("import sys\nsys.argv[0].endswith('pykernel_runner')")) == "True"
 
 
 def test_run_reports_errors_from_the_script(kernel, tmp_path):
@@ -272,7 +272,7 @@ def test_run_reports_errors_from_the_script(kernel, tmp_path):
     traceback = "\n".join(err["traceback"])
     assert err["evalue"] == "in script"
     assert "bad.py\", line 2, in f" in traceback
-    assert "runner.py" not in traceback
+    assert "pykernel_runner" not in traceback
     assert error(kernel.run("%run missing.py"))["ename"] == "UsageError"
     (tmp_path / "exits.py").write_text("import sys\nprint('bye')\nsys.exit(0)\n")
     assert ok(kernel.run("%run exits.py")) == "bye\n"

@@ -303,14 +303,28 @@ def wire_form(frame):
     return (json.dumps(frame, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def test_stream_frames_carry_every_character_exactly(kernel):
-    frames = kernel.run(
-        "import sys\nsys.stdout.write(%r)\nsys.stderr.write(%r)" % (TRICKY, TRICKY[::-1])
-    )
-    assert stdout(frames) == TRICKY
-    assert stderr(frames) == TRICKY[::-1]
-    # Byte for byte what the JSON encoder writes, however the runner built the line.
-    assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+def test_plain_json_stream_frames_carry_every_character_exactly(tmp_path):
+    # A host that does not ask for payloads gets every frame as one JSON line.
+    kernel = Kernel(cwd=str(tmp_path), payloads=False)
+    try:
+        assert "stream_payloads" not in kernel.hello["features"]
+        frames = kernel.run(
+            "import sys\nsys.stdout.write(%r)\nsys.stderr.write(%r)" % (TRICKY, TRICKY[::-1])
+        )
+        assert stdout(frames) == TRICKY
+        assert stderr(frames) == TRICKY[::-1]
+        # Byte for byte what the JSON encoder writes, however the runner built the line.
+        assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+        # Large output that needs escapes, over many frames.
+        line = '%d "q" \\ \t \x1b[31mred\x1b[0m \r \u00e9 \u2603 \x00\n'
+        frames = kernel.run(
+            "import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)" % line
+        )
+        assert len(of_type(frames, "stdout")) > 5
+        assert stdout(frames) == "".join(line % i for i in range(20000))
+        assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+    finally:
+        kernel.close()
 
 
 def payload_form(frame):
@@ -321,47 +335,31 @@ def payload_form(frame):
     return json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + data + b"\n"
 
 
-def test_stream_payloads_carry_every_character_exactly_and_unescaped(tmp_path):
-    kernel = Kernel(cwd=str(tmp_path), payloads=True)
-    try:
-        assert "stream_payloads" in kernel.hello["features"]
-        frames = kernel.run(
-            "import sys, os\n"
-            "sys.stdout.write(%r)\n"
-            "sys.stderr.write(%r)\n"
-            "print('PYKERNEL_STREAM_PAYLOADS' in os.environ)" % (TRICKY, TRICKY[::-1])
-        )
-        assert stdout(frames) == TRICKY + "False\n"
-        assert stderr(frames) == TRICKY[::-1]
-        streams = [f for f in frames if f["type"] in ("stdout", "stderr")]
-        raw = [line for line in kernel.raw_lines if b'"bytes":' in line.split(b"\n", 1)[0]]
-        assert raw[-len(streams) :] == [payload_form(f) for f in streams]
-        # Much output, over many frames; a lone surrogate still goes out as JSON.
-        line = '%d "q" \\ \t \x1b[31mred\x1b[0m \r \u00e9 \u2603 \x00\n'
-        frames = kernel.run(
-            "import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)\n"
-            "print('bad \\udcff here')" % line
-        )
-        assert len(of_type(frames, "stdout")) > 5
-        want = "".join(line % i for i in range(20000)) + "bad \ufffd here\n"
-        assert ok(frames) == want
-        last = kernel.raw_lines[-2]  # the last stdout frame, before done
-        assert last.startswith(b'{"type":"stdout",') and b'"data":' in last, last[:80]
-    finally:
-        kernel.close()
-    kernel = Kernel(cwd=str(tmp_path))
-    try:
-        assert "stream_payloads" not in kernel.hello["features"]
-    finally:
-        kernel.close()
-
-
-def test_large_output_that_needs_escapes_is_exact_across_frames(kernel):
+def test_stream_payloads_carry_every_character_exactly_and_unescaped(kernel):
+    # The fixture's kernel asks for payloads, as the Rust host does.
+    assert "stream_payloads" in kernel.hello["features"]
+    frames = kernel.run(
+        "import sys, os\n"
+        "sys.stdout.write(%r)\n"
+        "sys.stderr.write(%r)\n"
+        "print('PYKERNEL_STREAM_PAYLOADS' in os.environ)" % (TRICKY, TRICKY[::-1])
+    )
+    assert stdout(frames) == TRICKY + "False\n"
+    assert stderr(frames) == TRICKY[::-1]
+    streams = [f for f in frames if f["type"] in ("stdout", "stderr")]
+    raw = [line for line in kernel.raw_lines if b'"bytes":' in line.split(b"\n", 1)[0]]
+    assert raw[-len(streams) :] == [payload_form(f) for f in streams]
+    # Much output, over many frames; a lone surrogate still goes out as JSON.
     line = '%d "q" \\ \t \x1b[31mred\x1b[0m \r \u00e9 \u2603 \x00\n'
-    frames = kernel.run("import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)" % line)
+    frames = kernel.run(
+        "import sys\nline = %r\nfor i in range(20000):\n    sys.stdout.write(line %% i)\n"
+        "print('bad \\udcff here')" % line
+    )
     assert len(of_type(frames, "stdout")) > 5
-    assert stdout(frames) == "".join(line % i for i in range(20000))
-    assert kernel.raw_lines[-len(frames) :] == [wire_form(f) for f in frames]
+    want = "".join(line % i for i in range(20000)) + "bad \ufffd here\n"
+    assert ok(frames) == want
+    last = kernel.raw_lines[-2]  # the last stdout frame, before done
+    assert last.startswith(b'{"type":"stdout",') and b'"data":' in last, last[:80]
 
 
 def test_a_lone_surrogate_in_large_output_is_replaced_and_nothing_else_changes(kernel):
@@ -379,12 +377,13 @@ def test_a_lone_surrogate_in_large_output_is_replaced_and_nothing_else_changes(k
 def test_plain_text_frames_skip_the_json_encoder(kernel):
     ok(
         kernel.run(
-            "runner = __pykernel__.line_magic.__globals__\n"
+            "import sys\n"
+            "wire = sys.modules['pykernel_runner.wire']\n"
             "encoded = []\n"
-            "def spy(frame, encode=runner['_encode_frame']):\n"
+            "def spy(frame, encode=wire._encode_frame):\n"
             "    encoded.append(frame.get('type'))\n"
             "    return encode(frame)\n"
-            "runner['_encode_frame'] = spy"
+            "wire._encode_frame = spy"
         )
     )
     frames = kernel.run("for i in range(5000):\n    print('line', i, 'with \"quotes\", \\\\ and \u00e9')")

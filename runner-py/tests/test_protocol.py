@@ -18,13 +18,13 @@ def test_hello_is_the_first_frame_and_describes_the_runner(bare_kernel):
         "runner": hello["runner"],
         "python": platform.python_version(),
         "pid": bare_kernel.proc.pid,
-        "features": ["interrupt", "input", "call", "complete"],
+        "features": ["interrupt", "input", "call", "complete", "stream_payloads"],
     }
     assert hello["runner"]
 
 
 def test_protocol_version_constant_matches_hello(bare_kernel):
-    source = RUNNER.read_text(encoding="utf-8")
+    source = (RUNNER / "__init__.py").read_text(encoding="utf-8")
     assert "\nPROTOCOL_VERSION = 2\n" in source
     assert bare_kernel.hello["protocol"] == 2
 
@@ -68,9 +68,10 @@ def test_execute_accepts_an_explicit_type(kernel):
 
 
 def test_frames_are_compact_utf8_lines(kernel):
-    kernel.run("print('h\u00e9llo \u2603')")
-    line = kernel.raw_lines[-2]  # the stdout frame, before done
-    assert line == '{"type":"stdout","id":"r2","data":"h\u00e9llo \u2603\\n"}\n'.encode("utf-8")
+    kernel.run("'h\u00e9llo \u2603'")
+    line = kernel.raw_lines[-2]  # the result frame, before done
+    want = '{"type":"result","id":"r2","bundle":{"text/plain":"\'h\u00e9llo \u2603\'"}}\n'
+    assert line == want.encode("utf-8")
 
 
 def test_lone_surrogates_become_replacement_characters(kernel):
@@ -196,7 +197,7 @@ def test_a_bad_cwd_gives_error_and_done(kernel, tmp_path):
     frames = kernel.run("print('never')", cwd=str(tmp_path / "missing"))
     assert [f["type"] for f in frames] == ["started", "error", "done"]
     assert error(frames)["ename"] == "FileNotFoundError"
-    assert "runner.py" not in "".join(error(frames)["traceback"])
+    assert "pykernel_runner" not in "".join(error(frames)["traceback"])
 
 
 def test_env_sets_and_unsets_any_key(kernel):
@@ -226,10 +227,10 @@ def test_store_history_false_displays_but_does_not_count(kernel):
     assert done(frames)["executionCount"] == 1
 
 
-def test_the_runner_can_be_started_as_an_imported_module(tmp_path):
-    # Importing the runner (instead of running it as a script) lets Python cache its
-    # bytecode; the host may launch it this way.
-    boot = "import sys; sys.path.insert(0, sys.argv[1]); import runner; runner.main()"
+def test_the_runner_can_be_started_as_an_imported_package(tmp_path):
+    # Importing the runner (instead of running its directory) lets Python cache all its
+    # bytecode without runpy; the host launches it this way.
+    boot = "import sys; sys.path.insert(0, sys.argv[1]); import pykernel_runner; pykernel_runner.main()"
     proc = subprocess.Popen(
         [sys.executable, "-u", "-c", boot, str(RUNNER.parent)],
         stdin=subprocess.PIPE,
@@ -237,7 +238,7 @@ def test_the_runner_can_be_started_as_an_imported_module(tmp_path):
         cwd=str(tmp_path),
     )
     out, _ = proc.communicate(
-        b'{"id":"a","code":"import sys\\nprint(sys.path[0] == \'\', \'runner\' in sys.modules)"}\n',
+        b'{"id":"a","code":"import sys\\nprint(sys.path[0] == \'\', \'pykernel_runner\' in sys.modules)"}\n',
         timeout=30,
     )
     frames = [json.loads(line) for line in out.splitlines()]

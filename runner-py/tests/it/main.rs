@@ -75,11 +75,11 @@ fn run_runner(mut command: Command, runner: &Path, cell: &str) -> Vec<Event> {
 }
 
 #[test]
-fn staged_runner_starts_as_an_imported_module_and_caches_its_bytecode() {
+fn staged_runner_starts_as_an_imported_package_and_caches_its_bytecode() {
     let Some(python) = python() else { return };
     let frames = run_staged(
         &python,
-        "import sys\nprint(sys.argv[0].endswith('pykernel_runner.py'))\nparallel([lambda: 6 * 7])",
+        "import sys\nprint(sys.argv[0].endswith('pykernel_runner'))\nparallel([lambda: 6 * 7])",
     );
     let Some(Event::Hello(hello)) = frames.first() else {
         panic!("first frame is not hello: {frames:?}")
@@ -106,18 +106,31 @@ fn staged_runner_starts_as_an_imported_module_and_caches_its_bytecode() {
     assert_eq!(done.execution_count, Some(1));
 
     let runner = pykernel_runner::stage_runner().unwrap_or_else(|err| panic!("stage: {err}"));
-    let cache = runner.with_file_name("__pycache__");
-    let cached = fs::read_dir(&cache)
+    let cache = runner.join("__pycache__");
+    let cached = cached_modules(&cache);
+    assert!(
+        cached.iter().any(|name| name == "__init__"),
+        "no bytecode cached in {}: {cached:?}",
+        cache.display()
+    );
+}
+
+/// The modules with bytecode in the `__pycache__` directory `cache`.
+fn cached_modules(cache: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(cache)
         .map(|entries| {
-            entries.flatten().any(|entry| {
-                entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("pykernel_runner.")
-            })
+            entries
+                .flatten()
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.split_once('.').map(|(module, _)| module.to_owned())
+                })
+                .collect()
         })
-        .unwrap_or(false);
-    assert!(cached, "no bytecode cached in {}", cache.display());
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The kinds of the frames of execution `id`, and the stdout it wrote.
@@ -144,26 +157,23 @@ fn bytecode_is_cached_even_under_pythondontwritebytecode_which_user_code_still_s
     let dir = env::temp_dir().join(format!("pykernel-runner-it-bytecode-{}", process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("create {}: {err}", dir.display()));
-    let runner = dir.join(pykernel_runner::RUNNER_FILE_NAME);
-    fs::write(&runner, pykernel_runner::RUNNER_SOURCE)
-        .unwrap_or_else(|err| panic!("write {}: {err}", runner.display()));
+    let runner = dir.join(pykernel_runner::RUNNER_PACKAGE);
+    fs::create_dir_all(&runner).unwrap_or_else(|err| panic!("create {}: {err}", runner.display()));
+    for (name, contents) in pykernel_runner::RUNNER_FILES {
+        let path = runner.join(name);
+        fs::write(&path, contents).unwrap_or_else(|err| panic!("write {}: {err}", path.display()));
+    }
 
     let mut command = Command::new(&python);
     command.env("PYTHONDONTWRITEBYTECODE", "1");
+    // `%pwd` imports the magics module, on first use.
     let frames = run_runner(
         command,
         &runner,
-        "import sys\nprint(sys.dont_write_bytecode)",
+        "import sys\n%pwd\nprint(sys.dont_write_bytecode)",
     );
     let (kinds, stdout) = cell_stdout(&frames, "cell");
-    let cached: Vec<String> = fs::read_dir(dir.join("__pycache__"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let cached = cached_modules(&runner.join("__pycache__"));
     let _ = fs::remove_dir_all(&dir);
 
     assert_eq!(kinds, ["started", "stdout", "done"]);
@@ -171,10 +181,10 @@ fn bytecode_is_cached_even_under_pythondontwritebytecode_which_user_code_still_s
         stdout, "True\n",
         "user code must keep PYTHONDONTWRITEBYTECODE"
     );
-    assert!(
-        cached
-            .iter()
-            .any(|name| name.starts_with("pykernel_runner.")),
-        "no bytecode cached: {cached:?}"
-    );
+    for module in ["__init__", "execution", "magics"] {
+        assert!(
+            cached.iter().any(|name| name == module),
+            "no bytecode cached for {module}: {cached:?}"
+        );
+    }
 }

@@ -1,0 +1,554 @@
+"""Execution: the main thread's loop over queued requests, running each cell (compile,
+run, show the result), and reporting errors with tracebacks of the user's code only.
+
+Cells run in ``namespace.USER_NS`` one at a time, in order; cells with top-level
+``await`` run on one persistent event loop (``running.get_loop``), whose background
+tasks keep running while the runner is idle. A cell's ``done`` frame is always sent,
+after all its output.
+
+Compiling keeps ``from __future__`` imports across cells and registers each cell's
+source under its file name (``<cell-N>``) in ``linecache``, so tracebacks show the
+user's lines. Post-import patches keep the interpreter fit for cells: ``plt.show()``
+displays figures inline, ``getpass`` asks the host, ``asyncio`` keeps the kernel's
+event loop, ``linecache`` keeps the cells' sources; ``check_patches`` runs before each
+cell, and ``PostImportFinder`` (first on ``sys.meta_path``) right after one of those
+modules is imported.
+"""
+
+import _queue
+import _thread
+import io
+import os
+import sys
+
+from . import running, signals
+from .display import flush_figures, flush_figures_quietly, format_bundle, publish, pyplot_show
+from .namespace import USER_NS, UsageError, record_input, record_output
+from .output import FD_SYNC_BUDGET, OUT, sync_fds
+from .requests import QUEUE, host_getpass
+from .running import Exec, get_loop, loop_has_work
+from .signals import MAIN_IDENT, after_critical, critical, set_sigint
+from .wire import emit, log
+
+# What the first error report imports (linecache, tokenize with re, traceback, ast:
+# 5-18 ms on a fresh kernel). They are imported ahead of time, once the runner has been
+# idle this long after an execution (never during startup, which must stay fast).
+_WARM_MODULES = ("linecache", "tokenize", "traceback", "ast")
+_WARM_AFTER_IDLE = 0.1
+# The package's directory: frames of files in it are the runner's own, never the user's.
+_RUNNER_DIRS = frozenset((os.path.dirname(os.path.abspath(__file__)), os.path.dirname(__file__)))
+
+_CO_COROUTINE = 0x0080
+_PYCF_ONLY_AST = 0x0400
+_PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
+_PATCHED_MODULES = ("matplotlib.pyplot", "getpass", "linecache", "asyncio")
+
+count = 0  # the execution counter: stored executions only
+_silent_seq = 0
+_COLD = list(_WARM_MODULES)  # still to import ahead of time
+SOURCES = {}  # file name -> source of every cell and snippet run so far
+_last_source = None  # the file name registered last
+_future_flags = 0  # compiler flags of the `from __future__` imports seen so far
+_pyplot_patched = False
+_getpass_patched = False
+
+
+def _next_item():
+    loop = running.loop
+    while True:
+        try:
+            return QUEUE.get_nowait()
+        except _queue.Empty:
+            pass
+        if loop is None or loop.is_closed() or not loop_has_work(loop):
+            if _COLD and (count or _silent_seq):
+                try:
+                    return QUEUE.get(True, _WARM_AFTER_IDLE)
+                except _queue.Empty:
+                    _warm_up()
+                    continue
+            return QUEUE.get()
+        # Background tasks of earlier async cells keep running while the runner is idle.
+        waiter = loop.create_future()
+        running.loop_waiter = waiter
+        try:
+            if QUEUE.empty():
+                loop.run_until_complete(waiter)
+        except Exception as exc:
+            log("event loop failed while idle: %r" % (exc,))
+        finally:
+            running.loop_waiter = None
+
+
+def _warm_up():
+    """Imports what the first error report needs while the runner is idle, one module
+    at a time, stopping as soon as a request waits (the rest waits for the next idle
+    spell). Nothing is imported when one of them would not come from the standard
+    library: a file of the user's by that name runs only if their code asks for it."""
+    cold = _COLD
+    if cold == list(_WARM_MODULES) and not _warmable(cold):
+        del cold[:]
+        return
+    while cold and QUEUE.empty():
+        name = cold.pop(0)
+        if name in sys.modules:
+            continue
+        try:
+            __import__(name)
+        except BaseException as exc:
+            log("could not import %s ahead of time: %r" % (name, exc))
+
+
+def _warmable(names):
+    """Whether each module of ``names`` not yet imported would come from the standard
+    library, found next to ``os``."""
+    stdlib = os.path.dirname(getattr(os, "__file__", None) or "")
+    try:
+        from importlib.machinery import PathFinder
+
+        for name in names:
+            if name in sys.modules:
+                continue
+            spec = PathFinder.find_spec(name)
+            origin = getattr(spec, "origin", None)
+            if not stdlib or not origin or os.path.dirname(origin) != stdlib:
+                log(
+                    "not importing %s ahead of time: %s is not the standard library's"
+                    % (", ".join(names), origin or name)
+                )
+                return False
+    except Exception as exc:
+        log("not importing ahead of time: %r" % (exc,))
+        return False
+    return True
+
+
+def main_loop():
+    """The main thread's loop: runs queued executions one at a time until ``exit``."""
+    while True:
+        try:
+            item = _next_item()
+        except KeyboardInterrupt:
+            continue
+        kind = item[0]
+        if kind == "exit":
+            return
+        try:
+            if kind == "exec":
+                _run_request(item[1])
+            elif kind == "bad":
+                _answer_bad_request(item[1], item[2])
+        except KeyboardInterrupt:
+            pass
+        except BaseException as exc:
+            log("internal error: %r" % (exc,))
+
+
+def _answer_bad_request(rid, message):
+    emit({"type": "started", "id": rid})
+    emit(
+        {
+            "type": "error",
+            "id": rid,
+            "ename": "ProtocolError",
+            "evalue": message,
+            "traceback": ["ProtocolError: %s" % message],
+        }
+    )
+    emit(
+        {"type": "done", "id": rid, "status": "error", "executionCount": count, "cancelled": False}
+    )
+
+
+def _run_request(spec):
+    global count, _silent_seq
+    if spec["store"]:
+        count += 1
+        number = count
+        filename = "<cell-%d>" % number
+    else:
+        _silent_seq += 1
+        number = None
+        filename = "<silent-%d>" % _silent_seq
+    ex = Exec(spec["id"], spec["silent"], spec["store"], spec["allow_stdin"], filename, number)
+    signals.deferred = False
+    emit({"type": "started", "id": ex.id})
+    running.current = ex
+    status = "ok"
+    cancelled = False
+    try:
+        try:
+            _apply_runtime(spec)
+            check_patches()
+            if ex.store:
+                record_input(spec["code"], number)
+            _run_cell(ex, spec["code"])
+        except BaseException as exc:
+            set_sigint(False)
+            status = "error"
+            cancelled = isinstance(exc, KeyboardInterrupt)
+            flush_figures_quietly(ex)
+            _report_error(ex, exc)
+    except BaseException as exc:
+        status = "error"
+        log("failed to report an error: %r" % (exc,))
+    finally:
+        set_sigint(False)
+        _finish(ex, status, cancelled)
+
+
+@critical
+def _finish(ex, status, cancelled):
+    try:
+        sync_fds(FD_SYNC_BUDGET)
+    except Exception as exc:
+        log("fd sync failed: %r" % (exc,))
+    try:
+        with OUT.lock:
+            OUT._flush_locked()
+            ex.finished = True
+            running.current = None
+    finally:
+        after_critical()
+    emit(
+        {
+            "type": "done",
+            "id": ex.id,
+            "status": status,
+            "executionCount": count,
+            "cancelled": cancelled,
+        }
+    )
+
+
+def _apply_runtime(spec):
+    env = spec.get("env")
+    if env:
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    cwd = spec.get("cwd")
+    if cwd:
+        os.chdir(cwd)
+        resolved = os.getcwd()
+        sys.path[:] = [p for p in sys.path if p != resolved]
+        sys.path.insert(0, resolved)
+
+
+def register_source(filename, source):
+    """Keeps ``source`` for tracebacks that show lines of ``filename``."""
+    global _last_source
+    SOURCES[filename] = source
+    _last_source = filename
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        _linecache_add(linecache, filename, source)
+
+
+def _linecache_add(linecache, filename, source):
+    lines = source.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[filename] = (len(source), None, lines, filename)
+
+
+def _sync_linecache():
+    """Imports ``linecache`` and puts every cell's source into it."""
+    import linecache
+
+    _add_all(linecache)
+    return linecache
+
+
+def _resync_linecache():
+    """Puts the sources back into ``linecache`` when it has lost them.
+
+    Sources go into linecache as they register; all of them are added again only when
+    it has lost them (``linecache.clearcache()``, or linecache imported since), which
+    the latest one shows, so a cell does not cost O(cells) here.
+    """
+    linecache = sys.modules.get("linecache")
+    if linecache is not None and _last_source not in linecache.cache:
+        _add_all(linecache)
+
+
+def _add_all(linecache):
+    for filename, source in SOURCES.items():
+        if filename not in linecache.cache:
+            _linecache_add(linecache, filename, source)
+
+
+def _parse(source, filename):
+    """Parses cell source into an AST, remembering ``from __future__`` imports."""
+    global _future_flags
+    tree = compile(
+        source,
+        filename,
+        "exec",
+        _PYCF_ONLY_AST | _PYCF_ALLOW_TOP_LEVEL_AWAIT | _future_flags,
+        dont_inherit=True,
+    )
+    import _ast
+
+    for node in tree.body:
+        if isinstance(node, _ast.ImportFrom) and node.module == "__future__":
+            import __future__
+
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                if feature is not None:
+                    _future_flags |= feature.compiler_flag
+    return tree
+
+
+def _compile_parts(tree, filename):
+    """Splits a module into its statements and its final expression, compiled."""
+    import _ast
+
+    flags = _PYCF_ALLOW_TOP_LEVEL_AWAIT | _future_flags
+    expr_code = None
+    body = tree.body
+    if body and isinstance(body[-1], _ast.Expr):
+        last = body.pop()
+        expr_code = compile(
+            _ast.Expression(body=last.value), filename, "eval", flags, dont_inherit=True
+        )
+    body_code = compile(tree, filename, "exec", flags, dont_inherit=True) if body else None
+    return body_code, expr_code
+
+
+def _is_async(code):
+    """Whether compiled ``code`` must be awaited (it has top-level ``await``)."""
+    return code is not None and bool(code.co_flags & _CO_COROUTINE)
+
+
+def _execute(body, expr, ns):
+    """Runs compiled parts in ``ns``; returns the final expression's value (or None)."""
+    if _is_async(body) or _is_async(expr):
+        return _run_async(_async_body(body, expr, ns))
+    if body is not None:
+        exec(body, ns)
+    if expr is not None:
+        return eval(expr, ns)
+    return None
+
+
+async def _async_body(body, expr, ns):
+    if body is not None:
+        result = eval(body, ns)
+        if _is_async(body):
+            await result
+    if expr is None:
+        return None
+    value = eval(expr, ns)
+    if _is_async(expr):
+        value = await value
+    return value
+
+
+def _run_async(coro):
+    loop = get_loop()
+    if loop.is_running():
+        coro.close()
+        raise RuntimeError("top-level await cannot run inside an already running event loop")
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            # Interrupted while suspended: cancel the cell and let it unwind.
+            import asyncio
+
+            task.cancel()
+            try:
+                loop.run_until_complete(asyncio.wait([task], timeout=2.0))
+            except BaseException:
+                pass
+        if task.done() and not task.cancelled():
+            task.exception()  # mark it retrieved so asyncio does not log it later
+        raise
+
+
+def _run_cell(ex, code):
+    register_source(ex.filename, code)
+    source = _transform(code)
+    tree = _parse(source, ex.filename)
+    body, expr = _compile_parts(tree, ex.filename)
+    set_sigint(True)
+    value = _execute(body, expr, USER_NS)
+    if expr is not None and not ex.silent and value is not None and not _quiet(source):
+        _display_result(ex, value)
+    flush_figures(ex)
+    set_sigint(False)
+
+
+def _transform(code):
+    """Rewrites magics and shell escapes; the transforms module is imported only for a
+    cell that may have one."""
+    if "%" not in code and "!" not in code:
+        return code
+    return running.rare("transforms").transform_cell(code)
+
+
+def run_source(source, filename, line_offset=0, ns=None):
+    """Runs source (magics allowed) and returns its final expression's value."""
+    if ns is None:
+        ns = USER_NS
+    transformed = _transform(source)
+    tree = _parse("\n" * line_offset + transformed, filename)
+    body, expr = _compile_parts(tree, filename)
+    value = _execute(body, expr, ns)
+    return None if _quiet(transformed) else value
+
+
+def _quiet(source):
+    """Whether the cell's last line ends with ``;`` (outside comments and strings)."""
+    tail = source.rstrip()
+    if ";" not in tail[tail.rfind("\n") + 1 :]:
+        return False
+    import tokenize
+
+    last = None
+    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type not in skip and token.type not in (tokenize.INDENT, tokenize.DEDENT):
+                last = token
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return last is not None and last.type == tokenize.OP and last.string == ";"
+
+
+def _display_result(ex, value):
+    bundle = format_bundle(value)
+    if ex.store:
+        record_output(ex.number, value)
+    publish("result", bundle)
+
+
+def _report_error(ex, exc):
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    if sys.version_info >= (3, 12):
+        sys.last_exc = exc
+    try:
+        evalue = str(exc)
+    except Exception:
+        evalue = "<exception str() failed>"
+    if isinstance(exc, UsageError):
+        lines = ["UsageError: %s" % evalue]
+    else:
+        lines = _format_traceback(exc)
+    publish(
+        "error",
+        {"ename": type(exc).__name__, "evalue": evalue, "traceback": lines},
+    )
+
+
+def _format_traceback(exc):
+    _sync_linecache()
+    import traceback
+
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+        _trim_frames(te, set())
+        return [chunk.rstrip("\n") for chunk in te.format()]
+    except Exception:
+        return ["%s: %s" % (type(exc).__name__, exc)]
+
+
+def _is_cell_file(filename):
+    return filename.startswith("<") or filename in SOURCES
+
+
+def _trim_frames(te, seen):
+    """Drops runner frames, and everything before the user's first frame."""
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    import traceback
+
+    frames = [f for f in te.stack if os.path.dirname(f.filename) not in _RUNNER_DIRS]
+    for index, frame in enumerate(frames):
+        if _is_cell_file(frame.filename):
+            frames = frames[index:]
+            break
+    else:
+        frames = []
+    te.stack = traceback.StackSummary.from_list(frames)
+    for nested in (te.__cause__, te.__context__):
+        if nested is not None:
+            _trim_frames(nested, seen)
+    for nested in getattr(te, "exceptions", None) or ():
+        _trim_frames(nested, seen)
+
+
+def check_patches(just_loaded=None):
+    """Applies each patch whose module is loaded now (before each cell, after
+    ``%matplotlib``, and right after one of the modules is imported)."""
+    global _pyplot_patched, _getpass_patched
+    modules = sys.modules
+    if not _pyplot_patched and "matplotlib.pyplot" in modules:
+        _pyplot_patched = True
+        modules["matplotlib.pyplot"].show = pyplot_show
+    if not _getpass_patched and "getpass" in modules:
+        _getpass_patched = True
+        modules["getpass"].getpass = host_getpass
+    asyncio = modules.get("asyncio")
+    if (
+        asyncio is not None
+        and _thread.get_ident() == MAIN_IDENT
+        and (
+            asyncio is just_loaded
+            or not getattr(getattr(asyncio, "__spec__", None), "_initializing", False)
+        )
+    ):
+        # Sync cells see the kernel's loop too (asyncio.run() may have unset it).
+        try:
+            asyncio.set_event_loop(get_loop())
+        except Exception as exc:
+            log("could not set the event loop: %r" % (exc,))
+    _resync_linecache()
+
+
+class PostImportFinder:
+    """Patches ``matplotlib.pyplot`` and ``getpass`` right after they are imported."""
+
+    def __init__(self):
+        self._busy = set()
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _PATCHED_MODULES or name in self._busy:
+            return None
+        self._busy.add(name)
+        try:
+            from importlib.machinery import PathFinder
+
+            spec = PathFinder.find_spec(name, path)
+        except Exception:
+            spec = None
+        finally:
+            self._busy.discard(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+class _PatchingLoader:
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        try:
+            check_patches(module)
+        except Exception as exc:
+            log("post-import patch failed: %r" % (exc,))

@@ -1,0 +1,293 @@
+"""The wire: the protocol's private file descriptors, frame encoding, and ``emit``.
+
+Frames go out on a private, non-inheritable duplicate of the original stdout, written
+whole under ``FRAME_LOCK``; the runner's own notices (``log``) go to a private duplicate
+of the original stderr, which the host logs. Requests come in on a duplicate of the
+original stdin (``REQ_FD``); fd 0 itself points at /dev/null, so child processes can
+never read protocol bytes. JSON goes through the ``_json`` accelerator directly, which
+spares importing ``json`` (with ``re`` and ``enum``) at startup.
+"""
+
+import _signal as signal
+import _thread
+import os
+
+from .signals import after_critical, critical
+
+POSIX = os.name == "posix"
+FRAME_FD = 1
+LOG_FD = 2
+REQ_FD = 0
+FRAME_LOCK = _thread.allocate_lock()
+_ORIG_PPID = os.getppid() if POSIX else None
+
+in_child = False  # a forked child: it never writes to the host
+payloads = False  # stream text goes out as raw payloads after a header line
+
+
+def setup_fds():
+    """Moves the protocol onto private fds and points fd 0 at /dev/null (fds 1 and 2
+    are pointed at pipes by ``output.capture_fds``). Returns whether that worked."""
+    global FRAME_FD, LOG_FD, REQ_FD
+    FRAME_FD = os.dup(1)  # os.dup gives non-inheritable descriptors
+    LOG_FD = os.dup(2)
+    REQ_FD = os.dup(0)
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    except (OSError, AttributeError) as exc:
+        log("fd-level capture unavailable: %s" % exc)
+        return False
+    return True
+
+
+def log(message):
+    """Writes a notice line to the runner's private stderr (the host's log)."""
+    log_text("pykernel-runner: %s\n" % message)
+
+
+def log_text(text):
+    """Writes text as it is to the runner's private stderr."""
+    if in_child:
+        return
+    try:
+        data = text.encode("utf-8", "replace")
+        while data:
+            written = os.write(LOG_FD, data)
+            data = data[written:]
+    except (OSError, ValueError):
+        pass
+
+
+def _json_default(value):
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    try:
+        return repr(value)
+    except Exception:
+        return "<unrepresentable %s>" % type(value).__name__
+
+
+_NAN = float("nan")
+_JSON_CONSTANTS = {"NaN": _NAN, "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _make_json_codec():
+    """Returns (dumps, loads) for frames and requests.
+
+    They use the ``_json`` accelerator directly, which spares importing ``json`` (and
+    with it ``re`` and ``enum``) at startup; if this interpreter's ``_json`` does not
+    look as expected, the ``json`` module is used instead. Either way: compact
+    separators, UTF-8 text rather than escapes, and no NaN/Infinity in output.
+    """
+    try:
+        import _json
+
+        class _Context:
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            parse_constant = _JSON_CONSTANTS.__getitem__
+            memo = {}
+
+        scan = _json.make_scanner(_Context())
+        make_encoder = _json.make_encoder
+        encode_string = _json.encode_basestring
+
+        def dumps(value):
+            encoder = make_encoder(
+                {}, _json_default, encode_string, None, ":", ",", False, False, False
+            )
+            return "".join(encoder(value, 0))
+
+        def loads(data):
+            text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+            start = len(text) - len(text.lstrip(" \t\r\n"))
+            try:
+                value, end = scan(text, start)
+            except StopIteration as stop:
+                raise ValueError("Expecting value: char %d" % stop.value) from None
+            except ValueError:
+                raise
+            except Exception:
+                # The accelerator builds its error by importing json.decoder, which
+                # can fail in a thread; the json module gives the proper error.
+                import json
+
+                return json.loads(text)
+            if text[end:].strip(" \t\r\n"):
+                raise ValueError("Extra data: char %d" % end)
+            return value
+
+        if dumps({"a": [1, 2.5, "\u00e9", None, True]}) != '{"a":[1,2.5,"\u00e9",null,true]}':
+            raise ValueError("unexpected _json output")
+        if loads(b' {"a": [1, 2.5, NaN]} ')["a"][:2] != [1, 2.5]:
+            raise ValueError("unexpected _json parse")
+        return dumps, loads
+    except Exception:
+        import json
+
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default
+        )
+        return encoder.encode, json.loads
+
+
+_json_dumps, json_loads = _make_json_codec()
+
+
+def _sanitize(value, seen=None, depth=0):
+    """Makes any value JSON-safe: string keys, no NaN, no cycles, repr for the rest."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if depth > 200:
+        return "<too deep>"
+    if seen is None:
+        seen = set()
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        if id(value) in seen:
+            return "<circular reference>"
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {
+                    (k if isinstance(k, str) else str(k)): _sanitize(v, seen, depth + 1)
+                    for k, v in value.items()
+                }
+            return [_sanitize(v, seen, depth + 1) for v in value]
+        finally:
+            seen.discard(id(value))
+    return _sanitize(_json_default(value), seen, depth + 1)
+
+
+def _encode_frame(frame):
+    try:
+        line = _json_dumps(frame)
+    except (TypeError, ValueError, RecursionError):
+        line = _json_dumps(_sanitize(frame))
+    line += "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (undecodable file names, for instance) become U+FFFD.
+        return line.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
+def _json_escapes():
+    """(byte, escape) pairs that turn UTF-8 text into the inside of a JSON string the
+    way the JSON encoder writes it: the backslash first, then '"' and the control
+    characters (short forms where JSON has them, ``\\u00XX`` otherwise)."""
+    short = {0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0C: b"\\f", 0x0D: b"\\r"}
+    escapes = {b"\\": b"\\\\", b'"': b'\\"'}
+    for code in range(0x20):
+        escapes[bytes((code,))] = short.get(code) or b"\\u%04x" % code
+    return tuple(escapes.items())
+
+
+_JSON_ESCAPES = _json_escapes()
+
+
+def stream_head(stream, rid):
+    """A stream frame up to the opening quote of its ``data``, as ``_encode_frame``
+    writes it (or, with payloads, up to its ``bytes`` count); None when the id cannot go
+    out as UTF-8."""
+    member = "bytes\":" if payloads else "data\":\""
+    try:
+        return ('{"type":"%s","id":%s,"%s' % (stream, _json_dumps(rid), member)).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return None
+
+
+def stream_frame(head, text):
+    """The frame line for stream text, built without the JSON encoder; or None.
+
+    The encoder looks at text one character at a time; here each byte JSON escapes is
+    found with one fast ``bytes.replace`` over the UTF-8 (no byte of a multi-byte
+    sequence is below 0x80, so this is safe), which makes large output several times
+    cheaper. The result is byte for byte what ``_encode_frame`` gives. With payloads it is
+    a header line ending in ``"bytes":N}`` and then the N bytes of UTF-8 as they are, which
+    needs no scan at all. None (use the general path) for text with lone surrogates, or
+    when there is no head.
+    """
+    if head is None:
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if payloads:
+        # The header line, then the UTF-8 as it is: nothing to escape.
+        return b"".join((head, b"%d}\n" % len(data), data, b"\n"))
+    for raw, escape in _JSON_ESCAPES:
+        data = data.replace(raw, escape)
+    return b"".join((head, data, b'"}\n'))
+
+
+@critical
+def emit(frame):
+    """Writes one frame to the host: one line, written whole under the frame lock."""
+    if in_child:
+        return
+    data = _encode_frame(frame)
+    try:
+        with FRAME_LOCK:
+            send_bytes(data)
+    finally:
+        after_critical()
+
+
+@critical
+def send_bytes(data):
+    """Writes ``data`` (whole frame lines) to the host; the caller holds FRAME_LOCK."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(FRAME_FD, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            host_gone()
+            return
+        view = view[written:]
+
+
+def emit_for(ex, frame):
+    """Emits a frame about ``ex`` unless its ``done`` has already gone out."""
+    if ex.finished:
+        log("dropped a %s frame for finished execution %r" % (frame.get("type"), ex.id))
+        return
+    emit(frame)
+
+
+def host_gone():
+    """The host is gone: take our process group down if we lead it, then exit."""
+    try:
+        if POSIX and os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def check_parent():
+    """Exits as ``host_gone`` does when the runner has been re-parented: its host died."""
+    if _ORIG_PPID is not None and os.getppid() != _ORIG_PPID:
+        host_gone()
+
+
+def after_fork_in_child():
+    """A forked child must never touch the protocol: close its fds, stay silent."""
+    global in_child
+    in_child = True
+    for fd in (FRAME_FD, LOG_FD, REQ_FD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
