@@ -199,7 +199,7 @@ impl From<Vec<Step>> for Script {
 
 /// A scripted runner on a [`RunnerHandle`], to spawn as a tokio task.
 ///
-/// It behaves like `runner.py` as far as the host can tell:
+/// It behaves like the real runner (`pykernel_runner`) as far as the host can tell:
 /// - it sends `hello` first (unless built with `hello(None)`, a version 1 runner, which
 ///   also ignores in-band `interrupt` requests);
 /// - it sees requests and signals in the order the host issued them (see

@@ -6,7 +6,8 @@
 //! code that awaits it.
 //!
 //! Implementations:
-//! - [`StdioTransport`]: a real `python -u runner.py` child over piped stdio.
+//! - [`StdioTransport`]: a real `python -u` child running the runner package, over piped
+//!   stdio.
 //! - [`MemoryTransport`]: an in-process peer for tests; with the `fake` feature a
 //!   `FakeRunner` answers it from a script.
 #![warn(missing_docs)]

@@ -1,7 +1,7 @@
 //! The exact wire line of every frame variant.
 //!
-//! A diff here changes the protocol: `runner.py` must change with it, and version 1
-//! frames must stay byte-identical to the seed's.
+//! A diff here changes the protocol: the runner package (`runner-py/python/pykernel_runner`)
+//! must change with it, and version 1 frames must stay byte-identical to the seed's.
 
 use std::{collections::BTreeMap, io};
 
