@@ -20,8 +20,7 @@ use pykernel_transport::{ExitStatus, SpawnOptions, StdioTransport, Transport, Tr
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    COMPLETE_TIMEOUT, Completions, ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
-    StartPhase,
+    Completions, ExecuteOptions, KernelError, KernelOptions, Outcome, Output, StartPhase,
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
     env::kernel_env,
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
@@ -249,7 +248,7 @@ impl Kernel {
     ///
     /// # Errors
     /// [`KernelError::CompletionTimeout`] when the runner has not answered within
-    /// [`COMPLETE_TIMEOUT`]; [`KernelError::Unsupported`] when the runner does not
+    /// [`COMPLETE_TIMEOUT`](crate::COMPLETE_TIMEOUT); [`KernelError::Unsupported`] when the runner does not
     /// complete (it did not announce `complete`); [`KernelError::NotRunning`] or
     /// [`KernelError::Died`] when the kernel is gone.
     ///
