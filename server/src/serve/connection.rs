@@ -90,7 +90,7 @@ where
     };
     let (finish_tx, finish_rx) = oneshot::channel();
     let writer = tokio::spawn(write_lines(lines_rx, finish_rx, output));
-    let router = HostRouter::new(outbox.clone());
+    let router = HostRouter::new(outbox.clone(), options.on_kernel_start);
     let service = {
         let router = Arc::clone(&router);
         Service::with_kernel_start(

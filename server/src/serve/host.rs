@@ -16,13 +16,14 @@ use serde_json::Value;
 
 use crate::{
     Service,
-    serve::{connection::Outbox, rpc::Json},
+    serve::{KernelStarted, connection::Outbox, rpc::Json},
 };
 
 /// Starts kernels whose host calls go to the client, naming the session that owns the
 /// calling kernel.
 pub(crate) struct HostRouter {
     outbox: Outbox,
+    on_kernel_start: Option<KernelStarted>,
     /// The service whose sessions own the kernels; taken out at the end of the
     /// connection, which breaks the cycle through the service's kernel start.
     service: Mutex<Option<Service>>,
@@ -37,9 +38,10 @@ struct CallParams<'a> {
 }
 
 impl HostRouter {
-    pub(crate) fn new(outbox: Outbox) -> Arc<Self> {
+    pub(crate) fn new(outbox: Outbox, on_kernel_start: Option<KernelStarted>) -> Arc<Self> {
         Arc::new(Self {
             outbox,
+            on_kernel_start,
             service: Mutex::new(None),
         })
     }
@@ -83,9 +85,13 @@ impl HostRouter {
             })
         };
         let options = options.with_host_fallback(fallback);
+        let on_kernel_start = self.on_kernel_start.clone();
         async move {
             let kernel = Kernel::start(options).await?;
             let _ = pid.set(kernel.info().pid);
+            if let Some(started) = on_kernel_start {
+                started(&kernel);
+            }
             Ok(kernel)
         }
         .boxed()

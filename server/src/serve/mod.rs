@@ -26,6 +26,9 @@ mod methods;
 mod output;
 pub mod rpc;
 
+use std::{fmt, sync::Arc};
+
+use pykernel::Kernel;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use crate::serve::output::{ErrorJson, ExecuteResult, OutputJson};
@@ -34,14 +37,19 @@ use crate::{ServiceError, ServiceOptions};
 /// The default limit on one line of input: 64 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
 
+/// Called with each kernel the server starts, such as to shut it down on a signal.
+pub type KernelStarted = Arc<dyn Fn(&Kernel) + Send + Sync>;
+
 /// How `pyk serve` runs. Build it with [`ServeOptions::new`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ServeOptions {
     /// How sessions and kernels are kept.
     pub service: ServiceOptions,
     /// Lines of input longer than this are refused (and skipped).
     pub max_line_bytes: usize,
+    /// Told of every kernel started, pooled ones included.
+    pub on_kernel_start: Option<KernelStarted>,
 }
 
 impl ServeOptions {
@@ -50,13 +58,30 @@ impl ServeOptions {
         Self {
             service,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            on_kernel_start: None,
         }
+    }
+
+    /// Tells `started` of every kernel the server starts.
+    pub fn with_on_kernel_start(mut self, started: KernelStarted) -> Self {
+        self.on_kernel_start = Some(started);
+        self
     }
 
     /// Refuses lines longer than `limit` bytes.
     pub fn with_max_line_bytes(mut self, limit: usize) -> Self {
         self.max_line_bytes = limit;
         self
+    }
+}
+
+impl fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("service", &self.service)
+            .field("max_line_bytes", &self.max_line_bytes)
+            .field("on_kernel_start", &self.on_kernel_start.is_some())
+            .finish()
     }
 }
 
