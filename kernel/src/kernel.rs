@@ -20,9 +20,10 @@ use pykernel_transport::{ExitStatus, SpawnOptions, StdioTransport, Transport, Tr
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Completions, ExecuteOptions, KernelError, KernelOptions, Outcome, Output, StartPhase,
+    Completions, EnvPolicy, ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
+    StartPhase,
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
-    env::kernel_env,
+    env::{ProcShield, kernel_env},
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
     machine::{Command, Session, SessionConfig, StartupCell, Submit},
 };
@@ -135,9 +136,11 @@ impl Kernel {
             resolved.venv.as_deref(),
             &options.env,
         );
+        // Before the spawn: user code must never find the host's /proc entries readable.
+        let shield = matches!(options.env_policy, EnvPolicy::Filtered).then(ProcShield::acquire);
         let transport = spawn(&resolved.path, &runner, &cwd, env)?;
         let path = resolved.path.clone();
-        launch(Box::new(transport), options, cwd, Some(resolved))
+        launch(Box::new(transport), options, cwd, Some(resolved), shield)
             .await
             .map_err(|err| match err {
                 KernelError::Died {
@@ -166,7 +169,7 @@ impl Kernel {
         options: KernelOptions,
     ) -> Result<Self, KernelError> {
         let cwd = kernel_cwd(&options)?;
-        launch(transport, options, cwd, None).await
+        launch(transport, options, cwd, None, None).await
     }
 
     /// What is known about this kernel.
@@ -498,11 +501,13 @@ impl fmt::Debug for Execution {
 }
 
 /// Runs the session over `transport` until the kernel is ready or the start failed.
+/// `shield` is held until the driver ends, that is until the runner is gone.
 async fn launch(
     transport: Box<dyn Transport>,
     options: KernelOptions,
     cwd: PathBuf,
     python: Option<ResolvedPython>,
+    shield: Option<ProcShield>,
 ) -> Result<Kernel, KernelError> {
     let startup_deadline = {
         let budget = driver::now() + options.startup_timeout;
@@ -547,7 +552,10 @@ async fn launch(
             send_stall_limit: options.interrupt_grace + options.shutdown_grace,
         },
     );
-    let task = tokio::spawn(driver.run());
+    let task = tokio::spawn(async move {
+        let _shield = shield;
+        driver.run().await
+    });
     let hello = match start.await {
         Ok(Ok(hello)) => hello,
         Ok(Err(error)) => {

@@ -32,10 +32,14 @@
 //! # Environment
 //! The runner gets a filtered copy of the host's environment: by default
 //! ([`EnvPolicy::Filtered`]) an allowlist of paths, locale, terminal, virtualenv, conda and
-//! Python settings, `LC_*`, `TERM*`, `XDG_*` and `PYKERNEL_*` (minus names that look like
-//! secrets: `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*API_KEY*`, `*_KEY`, ...), so API keys
-//! in the host's environment never reach user code. Proxy and `PIP_*` variables are not
-//! inherited (their URLs often carry credentials). Then the virtualenv is activated, then
+//! Python settings, `LC_*`, `TERM*`, `XDG_*` and `PYKERNEL_*`, minus every name that looks
+//! like a secret (a word such as `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSPHRASE`,
+//! `AUTH` or `SIGNING`, whatever its prefix) and every value that carries URL
+//! credentials (`postgres://app:pw@host/db`), so API keys in the host's environment never
+//! reach user code. Proxy and `PIP_*` variables are not inherited (their URLs often carry
+//! credentials). On Linux the host is non-dumpable while such a kernel runs, so user code
+//! cannot read the host's environment back through `/proc/<host pid>/environ` either
+//! (unless it runs as root). Then the virtualenv is activated, then
 //! [`KernelOptions::env`] applies, then `PYTHONUNBUFFERED=1`, `PYTHONIOENCODING=utf-8` and
 //! (unless set) `MPLBACKEND=Agg`. [`EnvPolicy::Inherit`] and [`EnvPolicy::Empty`] change
 //! the first step.

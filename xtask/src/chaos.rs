@@ -281,7 +281,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "env-secrets-via-proc",
-        quick: false,
+        quick: true,
         run: env_secrets_via_proc,
     },
     Scenario {
