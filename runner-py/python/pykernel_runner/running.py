@@ -88,7 +88,12 @@ class Exec:
 
 
 def rare(name):
-    """The runner module ``name`` (``"magics"``, say), imported on first use."""
+    """The runner module ``name`` (``"magics"``, say), imported on first use.
+
+    Its bytecode is written when the package's was. ``sys.dont_write_bytecode`` is
+    process-wide, so a user thread importing in the same instant may get its bytecode
+    written too; that is the price of not recompiling the module in every kernel.
+    """
     module = sys.modules.get(__package__ + "." + name)
     if module is not None:
         return module
