@@ -29,6 +29,8 @@ pub(crate) enum Command {
     Repl(ReplArgs),
     /// Check which interpreter would be used and whether a kernel starts.
     Doctor(DoctorArgs),
+    /// Serve JSON-RPC 2.0 on stdin and stdout for a host program (see docs/serve.md).
+    Serve(crate::serve::ServeArgs),
 }
 
 /// How the kernel is started; shared by every subcommand.

@@ -15,6 +15,7 @@ mod json;
 mod multiline;
 mod output;
 mod repl;
+mod serve;
 mod signals;
 
 use std::{
@@ -74,6 +75,7 @@ async fn run(cli: &Cli) -> Exit {
             Command::Exec(args) => exec::exec(args, &mut interrupts).await,
             Command::Repl(args) => repl::repl(args, &mut interrupts).await,
             Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
+            Command::Serve(args) => serve::serve(args).await,
         }
     };
     tokio::select! {

@@ -30,6 +30,14 @@ fn check(args: &[&str]) -> String {
             let _ = writeln!(out, "doctor");
             &doctor.kernel
         }
+        Command::Serve(serve) => {
+            let _ = writeln!(
+                out,
+                "serve pool {} max_sessions {} idle {:?} max_line_bytes {}",
+                serve.pool_size, serve.max_sessions, serve.idle_timeout, serve.max_line_bytes
+            );
+            &serve.kernel
+        }
     };
     let options = kernel.kernel_options();
     let _ = writeln!(out, "verbose {}", cli.verbose);
@@ -129,4 +137,18 @@ fn env_and_timeout_parsers() {
     );
     assert!(parse_timeout("-1").is_err());
     assert!(parse_timeout("inf").is_err());
+}
+
+#[test]
+fn serve_takes_pool_limits_and_kernel_options() {
+    insta::assert_snapshot!(check(&[
+        "serve", "--pool-size", "2", "--max-sessions", "4", "--idle-timeout", "60",
+        "--max-line-bytes", "1000", "--python", "/usr/bin/python3",
+    ]), @r#"
+    serve pool 2 max_sessions 4 idle Some(60s) max_line_bytes 1000
+    verbose 0
+    python Some("/usr/bin/python3") cwd None
+    env {} policy Filtered
+    prelude true
+    "#);
 }
