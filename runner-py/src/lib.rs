@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 mod stage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::{
     env,

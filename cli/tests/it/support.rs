@@ -13,9 +13,7 @@ pub(crate) const HANG: Duration = Duration::from_secs(60);
 
 /// The interpreter for real-Python tests, or `None` to skip them.
 pub(crate) fn python() -> Option<String> {
-    std::env::var("PYKERNEL_TEST_PYTHON")
-        .ok()
-        .filter(|python| !python.is_empty())
+    pykernel_runner::testing::test_python().map(|python| python.to_string_lossy().into_owned())
 }
 
 /// `pyk` with a clean, predictable environment: no history file, no colors.

@@ -3,15 +3,13 @@
 //!
 //! Time bounds here only catch hangs; they are generous on purpose.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use futures::future::join_all;
 use pykernel::{
     ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Outcome, Output, PythonSource,
 };
+use pykernel_runner::testing::test_python as python;
 use pykernel_transport::ExitStatus;
 use tokio::{sync::Mutex, time::timeout};
 
@@ -20,12 +18,6 @@ static HEAVY: Mutex<()> = Mutex::const_new(());
 
 /// A bound that only catches a hang.
 const HANG: Duration = Duration::from_secs(30);
-
-fn python() -> Option<PathBuf> {
-    std::env::var_os("PYKERNEL_TEST_PYTHON")
-        .filter(|python| !python.is_empty())
-        .map(PathBuf::from)
-}
 
 fn options(python: &Path, cwd: &Path) -> KernelOptions {
     KernelOptions::new()
@@ -445,7 +437,10 @@ async fn twenty_kernels_start_and_stop_concurrently_without_leftovers() {
     let reports = timeout(HANG * 2, join_all(kernels.iter().map(Kernel::shutdown)))
         .await
         .unwrap_or_else(|_| panic!("shutting 20 kernels down hung"));
-    assert!(reports.iter().all(|report| report.confirmed()), "{reports:?}");
+    assert!(
+        reports.iter().all(|report| report.confirmed()),
+        "{reports:?}"
+    );
     for pid in pids {
         assert_gone(pid, "a runner").await;
     }
@@ -536,7 +531,10 @@ async fn input_round_trips_when_allowed_and_is_flagged_otherwise() {
     let refused = outcome(kernel.execute("input('name? ')", ExecuteOptions::new()))
         .await
         .unwrap_or_else(|err| panic!("{err}"));
-    assert!(refused.stdin_requested() && !refused.cancelled(), "{refused:?}");
+    assert!(
+        refused.stdin_requested() && !refused.cancelled(),
+        "{refused:?}"
+    );
     // The end of input raises EOFError in the cell, as Python's own input() does.
     let code = "try:\n    input()\nexcept EOFError as exc:\n    print('eof:', exc)";
     let mut execution = kernel.execute(code, ExecuteOptions::new().with_stdin(true));
@@ -617,7 +615,10 @@ async fn kill_takes_the_process_group_down_without_sigterm() {
         let ended = outcome(execution)
             .await
             .unwrap_or_else(|err| panic!("{err}"));
-        assert!(ended.kernel_killed() && ended.cancelled(), "{name}: {ended:?}");
+        assert!(
+            ended.kernel_killed() && ended.cancelled(),
+            "{name}: {ended:?}"
+        );
     }
     assert_gone(pid, "the runner").await;
     assert_gone(child, "the subprocess").await;

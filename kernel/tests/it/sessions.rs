@@ -561,7 +561,7 @@ async fn dropping_the_last_handle_shuts_kernels_down() {
 #[cfg(unix)]
 #[tokio::test]
 async fn real_python_sessions_use_the_pool() {
-    if std::env::var_os("PYKERNEL_TEST_PYTHON").is_none() {
+    if pykernel_runner::testing::test_python().is_none() {
         return;
     }
     let cwd = std::env::temp_dir();

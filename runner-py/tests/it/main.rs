@@ -10,6 +10,7 @@ use std::{
 };
 
 use pykernel_protocol::{Event, PROTOCOL_VERSION, Status};
+use pykernel_runner::testing::test_python as python;
 
 #[test]
 fn runner_speaks_the_protocol_version_of_the_protocol_crate() {
@@ -17,12 +18,6 @@ fn runner_speaks_the_protocol_version_of_the_protocol_crate() {
         pykernel_runner::runner_protocol_version(),
         Some(PROTOCOL_VERSION)
     );
-}
-
-fn python() -> Option<PathBuf> {
-    env::var_os("PYKERNEL_TEST_PYTHON")
-        .filter(|python| !python.is_empty())
-        .map(PathBuf::from)
 }
 
 /// Starts the staged runner, runs the prelude and one cell, and exits; returns the
