@@ -86,14 +86,14 @@ def _complete(code, cursor):
     found = None
     magic = re.match(r"\s*(%%?)([A-Za-z_]\w*)?$", line)
     if magic is not None:
-        magics = running.rare("magics")
+        magics = _magics()
         table = magics.CELL_MAGICS if magic.group(1) == "%%" else magics.LINE_MAGICS
         prefix = magic.group(2) or ""
         names = [magic.group(1) + name for name in table if name.startswith(prefix)]
         found = (names, len(magic.group(1)) + len(prefix))
     if found is None:
         path_magic = re.match(r"\s*%(\w+)\s+(?:.*\s)?(\S*)$", line)
-        if path_magic is not None and path_magic.group(1) in running.rare("magics").PATH_MAGICS:
+        if path_magic is not None and path_magic.group(1) in _magics().PATH_MAGICS:
             typed = path_magic.group(2)
             found = (_complete_path(typed), len(typed))
     if found is None:
@@ -110,6 +110,11 @@ def _complete(code, cursor):
     names, length = found
     matches = sorted(set(names))[:_COMPLETE_LIMIT]
     return matches, cursor - length, cursor
+
+
+def _magics():
+    """The magics module, whose tables name the magics (imported on first use)."""
+    return running.rare("magics")
 
 
 def _visible(name, prefix):

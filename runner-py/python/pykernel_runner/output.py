@@ -17,7 +17,16 @@ import time
 from . import running, wire
 from .running import Event
 from .signals import after_critical, critical
-from .wire import FRAME_LOCK, check_parent, emit, log, log_text, send_bytes, stream_frame, stream_head
+from .wire import (
+    FRAME_LOCK,
+    check_parent,
+    emit,
+    log,
+    log_text,
+    send_bytes,
+    stream_frame,
+    stream_head,
+)
 
 _FLUSH_SIZE = 64 * 1024
 # Writes the hot path takes before the next one goes down the slow path, which seals
