@@ -28,6 +28,12 @@
 //!   status and the execute_reply). p99 is nearest-rank. Details: `rtt_cpu_host_us` and
 //!   `rtt_cpu_kernel_us`, CPU time (user + system, all threads, from `/proc/<pid>/stat`, 10 ms
 //!   ticks) of the host process and of the kernel process per round trip.
+//! - `serve_rtt_median_ms`, `serve_rtt_p99_ms` (pykernel only, details of the round trip):
+//!   the same 1000 `1+1` after 50 warm-ups, as `execute` requests through `pyk serve`
+//!   (release build, one session, no pool) from the Node example client
+//!   (`clients/node/bench.mjs`), each from writing the request until its response was read
+//!   (the `output` notification with the result arrives before it). It needs `node` on
+//!   `PATH`; without it the two are skipped with a notice.
 //! - `stdout_mb_per_s`: median of 3. One cell printing 50 MiB as 1 KiB lines (`print` of
 //!   1023 `x`), bytes / 10^6 / seconds from the request until the execution is over, with
 //!   every stdout output consumed and its byte count checked. Details (medians too):
@@ -81,7 +87,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             eprintln!("xtask: bench round {round} of {}", flags.runs);
         }
         if flags.pykernel {
-            pykernel_runs.push(run_pykernel_side(&python, &out_dir, flags.quick)?);
+            let mut results = run_pykernel_side(&python, &out_dir, flags.quick)?;
+            results.extend(run_serve_side(&python, &out_dir, flags.quick)?);
+            pykernel_runs.push(results);
         }
         if flags.jupyter {
             jupyter_runs.push(run_jupyter_side(&python, &out_dir, flags.quick)?);
@@ -117,6 +125,24 @@ fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Resul
         .arg("--python")
         .arg(python);
     run_side(command, &out_dir.join("pykernel.json"), quick)
+}
+
+/// One run of `clients/node/bench.mjs` against a release `pyk serve`; no results (and a
+/// notice) when `node` is missing.
+fn run_serve_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
+    if cmd("node").arg("--version").output().is_err() {
+        eprintln!("xtask: node not found; skipping the pyk serve round trip");
+        return Ok(Results::new());
+    }
+    run_command(cargo().args(["build", "--release", "--package", "pykernel-cli"]))?;
+    let root = project_root();
+    let mut command = cmd("node");
+    command
+        .arg(root.join("clients").join("node").join("bench.mjs"))
+        .arg("--python")
+        .arg(python)
+        .env("PYK_BIN", root.join("target").join("release").join("pyk"));
+    run_side(command, &out_dir.join("serve.json"), quick)
 }
 
 /// One run of `xtask/bench/jupyter_bench.py` on the bench interpreter.
@@ -257,6 +283,18 @@ const METRICS: &[Metric] = &[
         label: "round trip 1+1, ms (p99)",
         target: None,
         detail: false,
+    },
+    Metric {
+        key: "serve_rtt_median_ms",
+        label: "  through pyk serve, Node client, ms (median)",
+        target: Some(Target::Below(0.5)),
+        detail: true,
+    },
+    Metric {
+        key: "serve_rtt_p99_ms",
+        label: "  through pyk serve, Node client, ms (p99)",
+        target: None,
+        detail: true,
     },
     Metric {
         key: "rtt_cpu_host_us",

@@ -3,12 +3,13 @@
 use crate::{
     chaos, fuzz,
     python::{ensure_test_venv, pytest, pytest_other_versions, rust_tests, rust_tests_on_extremes},
+    serve,
     shell::{cargo, run},
 };
 
 /// Formatting, lints, every test (real Python included), the runner's pytest suite (on
 /// every CPython 3.9+ found), the real-Python Rust tests also on the oldest and newest of
-/// those, the quick fault-injection scenarios.
+/// those, the `pyk serve` example clients, the quick fault-injection scenarios.
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -25,6 +26,7 @@ pub(crate) fn run_ci() -> Result<(), String> {
     let others = pytest_other_versions(&python)?;
     rust_tests(&python, true)?;
     rust_tests_on_extremes(&others, true)?;
+    serve::test_clients(&python)?;
     chaos::run(&["--quick".to_owned()])?;
     // A short smoke run of every fuzz target over its seed corpus and fresh inputs.
     fuzz::build()?;

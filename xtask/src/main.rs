@@ -7,12 +7,14 @@
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
 //! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
 //! - `chaos [--quick] [NAME...]`: fault injection against the built `pyk`.
+//! - `test-serve`: the `pyk serve` example clients' tests (Python and Node), as CI runs them.
 
 mod bench;
 mod chaos;
 mod ci;
 mod fuzz;
 mod python;
+mod serve;
 mod shell;
 #[cfg(test)]
 mod tidy;
@@ -20,13 +22,15 @@ mod tidy;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask \
-    <ci | test-python | fuzz [TARGET] [--seconds N] | bench [--runs N] | chaos [--quick] [NAME...]>";
+    <ci | test-python | test-serve | fuzz [TARGET] [--seconds N] | bench [--runs N] | \
+    chaos [--quick] [NAME...]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let res = match args.first().map(String::as_str) {
         Some("ci") => ci::run_ci(),
         Some("test-python") => python::test_python(),
+        Some("test-serve") => serve::test_serve(),
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
