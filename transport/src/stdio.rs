@@ -488,14 +488,63 @@ impl Drop for StdioTransport {
     }
 }
 
-/// Sends `signal` to the group led by `pgid`, and to `pgid` itself if it left the group.
-/// Only for a child that has not been reaped, whose pid cannot name another process.
+/// Sends `signal` to every descendant of the child `pgid` (those that left its group
+/// too, such as a daemon in a session of its own), to the group it leads, and to `pgid`
+/// itself if it left the group. Only for a child that has not been reaped, whose pid
+/// cannot name another process.
 fn signal_group(pgid: Pid, signal: RawSignal) -> io::Result<()> {
+    for pid in descendants(pgid) {
+        // A descendant that exited meanwhile is no failure; its pid cannot have been
+        // reused while it was a zombie waiting for its parent.
+        let _ = rustix::process::kill_process(pid, signal);
+    }
     ignore_gone(rustix::process::kill_process_group(pgid, signal))?;
     match rustix::process::getpgid(Some(pgid)) {
         Ok(group) if group != pgid => ignore_gone(rustix::process::kill_process(pgid, signal)),
         _ => Ok(()),
     }
+}
+
+/// The processes whose chain of parents leads to `root`, read from `/proc` (Linux; none
+/// elsewhere). As a child subreaper the runner adopts the orphans among them, so a
+/// double-forked daemon is found too.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn descendants(root: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(i32, i32)> = entries
+        .filter_map(|entry| {
+            let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the parenthesized command name: the state, then the parent's pid.
+            let (_, rest) = stat.rsplit_once(')')?;
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root.as_raw_pid()];
+    let mut next = 0;
+    while let Some(&parent) = found.get(next) {
+        next += 1;
+        found.extend(
+            parents
+                .iter()
+                .filter(|(pid, ppid)| *ppid == parent && !found.contains(pid))
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>(),
+        );
+    }
+    found
+        .into_iter()
+        .skip(1)
+        .filter_map(Pid::from_raw)
+        .collect()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn descendants(_root: Pid) -> Vec<Pid> {
+    Vec::new()
 }
 
 /// Treats "no such process" as success: the target is already gone.
@@ -543,13 +592,16 @@ fn start_session(command: &mut Command) {
     }
 }
 
-/// Asks Linux to send the child `SIGHUP` when the spawning thread exits; see
-/// [`spawn_child`].
+/// Asks Linux to send the child `SIGHUP` when the spawning thread exits (see
+/// [`spawn_child`]), and makes it a child subreaper.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn set_parent_death_signal(command: &mut Command) {
     let parent = rustix::process::getpid();
     let pre_exec = move || {
         rustix::process::set_parent_process_death_signal(Some(RawSignal::HUP))?;
+        // Orphans of the runner's descendants (a double-forked daemon) are re-parented to
+        // the runner instead of init, so they can be found and stopped with it.
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
         // The parent may have died before the call above; then the signal never comes.
         if rustix::process::getppid() != Some(parent) {
             return Err(io::Error::from(rustix::io::Errno::SRCH));

@@ -275,6 +275,26 @@ async fn kill_reaches_a_grandchild_in_the_group() {
     gone(grandchild).await;
 }
 
+/// A daemon in a session of its own, whose parent (a subshell) exits at once: it leaves
+/// the runner's process group and is re-parented.
+#[cfg(target_os = "linux")]
+const SPAWN_DAEMON: &str =
+    r#"(setsid sleep 1000 & printf '{"type":"stdout","id":"pid","data":"%s"}\n' "$!"); wait"#;
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn kill_and_terminate_reach_a_daemon_that_left_the_group() {
+    for signal in [Signal::Kill, Signal::Terminate] {
+        let mut options = sh(&format!("{SPAWN_DAEMON}; sleep 1000"));
+        options.kill_group_on_exit = false;
+        let mut transport = StdioTransport::spawn(options).expect("sh starts");
+        let daemon = grandchild_pid(&mut transport).await;
+        transport.signal(signal).expect("signalling works");
+        exit(&mut transport).await;
+        gone(daemon).await;
+    }
+}
+
 #[tokio::test]
 async fn an_exit_is_reported_while_a_grandchild_keeps_stdout_open() {
     let mut options = sh(&format!("{SPAWN_GRANDCHILD}; echo bye >&2; exit 4"));
