@@ -21,6 +21,15 @@ pub enum KernelError {
         /// The candidates that were tried.
         tried: Vec<PathBuf>,
     },
+    /// A requested or pinned Python version is not installed.
+    PythonVersionNotFound {
+        /// The request, such as `3.12`, or a pin's names.
+        request: String,
+        /// Where it came from: `--python`, `$PYENV_VERSION` or a version file.
+        origin: String,
+        /// The installed interpreters that were found instead, with their versions.
+        found: Vec<String>,
+    },
     /// The interpreter exists but does not run (it exited non-zero or could not start).
     PythonUnusable {
         /// The interpreter that was tried.
@@ -123,6 +132,18 @@ impl fmt::Display for KernelError {
                     }
                 }
                 Ok(())
+            }
+            Self::PythonVersionNotFound {
+                request,
+                origin,
+                found,
+            } => {
+                write!(f, "no installed python matches {request} (from {origin})")?;
+                if found.is_empty() {
+                    f.write_str("; found no installed interpreters")
+                } else {
+                    write!(f, "; found {}", found.join(", "))
+                }
             }
             Self::PythonUnusable { path, reason } => {
                 write!(

@@ -22,12 +22,16 @@
 //! ```
 //!
 //! # Which interpreter
-//! [`KernelOptions::python`] if set (`~` expanded, relative to the kernel's working
-//! directory, a bare name looked up on `PATH`; a virtualenv interpreter activates its
-//! virtualenv); otherwise the host's active virtualenv (`VIRTUAL_ENV`), then a `.venv` or
-//! `venv` in the working directory or its parents (nearest first), then `python3` and
-//! `python` on `PATH`. [`resolve_python`] answers without starting anything. The runner's
-//! `hello` is the check that the interpreter works; there is no separate probe.
+//! First match wins: [`KernelOptions::python`] (a path, a name on `PATH`, or a version
+//! request such as `3.12`), the active virtualenv (`VIRTUAL_ENV`), the active conda
+//! environment (`CONDA_PREFIX`), a `.venv` or `venv` in the working directory or a parent,
+//! `PYENV_VERSION`, the nearest `.python-version`, pyenv's global version, the newest
+//! interpreter installed by uv or pyenv, then `python3` and `python` on `PATH`. Shims are
+//! resolved to the interpreter they would run without running them (pyenv's by reading
+//! its files; other scripts are asked once and the answer is cached), so a start never
+//! pays for a shim. [`resolve_python`] answers; [`discover_pythons`] lists every
+//! candidate for `pyk doctor`. The runner's `hello` is the check that the interpreter
+//! works; there is no separate probe.
 //!
 //! # Environment
 //! The runner gets a filtered copy of the host's environment: by default
@@ -66,9 +70,9 @@ mod env;
 mod error;
 mod interpreter;
 mod kernel;
+mod machine;
 mod options;
 mod outcome;
-mod machine;
 mod sessions;
 
 pub use pykernel_protocol::{ExecId, MimeBundle, Status};
@@ -76,7 +80,10 @@ pub use pykernel_protocol::{ExecId, MimeBundle, Status};
 pub use crate::{
     complete::{COMPLETE_TIMEOUT, Completions},
     error::{KernelError, StartPhase},
-    interpreter::{PythonSource, ResolvedPython, resolve_python},
+    interpreter::{
+        Candidate, Discovery, PythonSource, ResolvedPython, Shim, ShimKind, discover_pythons,
+        resolve_python,
+    },
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
