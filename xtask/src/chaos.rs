@@ -127,7 +127,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "stop-sigkill",
-        quick: false,
+        quick: true,
         run: |lab| stop_by_signal(lab, "KILL", None),
     },
     Scenario {
@@ -142,12 +142,12 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "stop-normal-end-daemon",
-        quick: false,
+        quick: true,
         run: daemon_after_normal_end,
     },
     Scenario {
         name: "stop-sigterm-daemon",
-        quick: false,
+        quick: true,
         run: daemon_after_sigterm,
     },
     // The kernel dies.

@@ -71,6 +71,7 @@ def main():
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     set_sigint(False)
+    wire.install_stop_handlers()
     running.start_thread(output.flusher_main, "pykernel-flusher")
     if output.FD_CAPTURES:
         running.start_thread(output.drain_main, "pykernel-fd-drain")
@@ -104,6 +105,9 @@ def _shutdown():
         output.OUT.flush()
     except Exception:
         pass
+    # What cells left running goes now, daemons the runner adopted included: the host
+    # kills the runner's group once it is reaped, but cannot find those.
+    wire.kill_descendants()
 
     def reaper():
         time.sleep(0.75)

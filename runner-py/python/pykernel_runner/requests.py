@@ -162,6 +162,10 @@ def reader_main():
         if not chunk:
             if pending.strip():
                 _handle_line(bytes(pending))
+            if running.current is not None:
+                # The end of input without `exit` while a cell runs: the host is gone
+                # (it would have sent `exit` first), so nothing may outlive it.
+                wire.host_gone()
             fail_waiters()
             _enqueue(("exit",))
             return

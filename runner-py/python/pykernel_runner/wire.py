@@ -266,14 +266,78 @@ def emit_for(ex, frame):
     emit(frame)
 
 
-def host_gone():
-    """The host is gone: take our process group down if we lead it, then exit."""
+def host_gone(*_signal_args):
+    """The host is gone: take down every descendant and our process group (if we lead
+    it), then exit. Also the SIGHUP handler: the host asks Linux to send SIGHUP when it
+    dies."""
+    kill_descendants()
     try:
         if POSIX and os.getpgid(0) == os.getpid():
             os.killpg(os.getpid(), signal.SIGKILL)
     except OSError:
         pass
     os._exit(0)
+
+
+def terminated(signum, _frame):
+    """The SIGTERM handler: take down every descendant (a daemon in a session of its own
+    is not in our group), then die of the signal, as without a handler."""
+    kill_descendants()
+    try:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    except OSError:
+        pass
+    os._exit(128 + signum)
+
+
+def install_stop_handlers():
+    """Catches SIGHUP (the host died) and SIGTERM (the host's shutdown) so descendants
+    the runner adopted as a child subreaper go with it."""
+    if not POSIX:
+        return
+    for signum, handler in ((signal.SIGHUP, host_gone), (signal.SIGTERM, terminated)):
+        try:
+            signal.signal(signum, handler)
+        except (OSError, ValueError):
+            pass
+
+
+def kill_descendants():
+    """SIGKILLs every process whose chain of parents leads to the runner, read from
+    /proc (Linux; elsewhere nothing is found). The host makes the runner a child
+    subreaper, so orphans, double-forked daemons included, are re-parented to it and
+    found here."""
+    me = os.getpid()
+    for _ in range(3):  # a child may fork while we look; look again
+        try:
+            names = os.listdir("/proc")
+        except OSError:
+            return
+        children = {}
+        for name in names:
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read()
+                ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+        found = []
+        todo = list(children.get(me, ()))
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, ()))
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def check_parent():
@@ -286,6 +350,12 @@ def after_fork_in_child():
     """A forked child must never touch the protocol: close its fds, stay silent."""
     global in_child
     in_child = True
+    # The runner's stop handlers are about the runner and its descendants.
+    for signum in (signal.SIGHUP, signal.SIGTERM) if POSIX else ():
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
     for fd in (FRAME_FD, LOG_FD, REQ_FD):
         try:
             os.close(fd)
