@@ -31,6 +31,8 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Serve JSON-RPC 2.0 on stdin and stdout for a host program (see docs/serve.md).
     Serve(crate::serve::ServeArgs),
+    /// Serve the kernel as MCP tools for AI agents (stdio, or streamable HTTP with --http).
+    Mcp(crate::mcp::McpArgs),
 }
 
 /// How the kernel is started; shared by every subcommand.

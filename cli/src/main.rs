@@ -12,6 +12,7 @@ mod exit;
 mod images;
 mod input;
 mod json;
+mod mcp;
 mod multiline;
 mod output;
 mod repl;
@@ -76,6 +77,7 @@ async fn run(cli: &Cli) -> Exit {
             Command::Repl(args) => repl::repl(args, &mut interrupts).await,
             Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
             Command::Serve(args) => serve::serve(args).await,
+            Command::Mcp(args) => mcp::mcp(args).await,
         }
     };
     tokio::select! {

@@ -342,10 +342,10 @@ impl Spill {
     }
 
     fn flush(&mut self) {
-        if let Some(mut writer) = self.writer.take() {
-            if let Err(err) = writer.flush() {
-                self.error = Some(err);
-            }
+        if let Some(mut writer) = self.writer.take()
+            && let Err(err) = writer.flush()
+        {
+            self.error = Some(err);
         }
     }
 }
@@ -353,10 +353,10 @@ impl Spill {
 /// Cuts `head` after its last newline when that keeps at least half of it, so the
 /// head ends with a whole line.
 fn whole_lines_head(head: &mut String) {
-    if let Some(newline) = head.rfind('\n') {
-        if newline + 1 >= head.len() / 2 {
-            head.truncate(newline + 1);
-        }
+    if let Some(newline) = head.rfind('\n')
+        && newline + 1 >= head.len() / 2
+    {
+        head.truncate(newline + 1);
     }
 }
 
@@ -390,7 +390,7 @@ fn group(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

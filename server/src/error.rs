@@ -24,6 +24,12 @@ pub enum ServiceError {
     Artifacts(Arc<io::Error>),
     /// The service was shut down.
     Closed,
+    /// The MCP handshake or transport failed.
+    Mcp(String),
+    /// A server would be open to anyone who reaches it; says why.
+    Insecure(String),
+    /// A socket or file operation failed.
+    Io(Arc<io::Error>),
 }
 
 impl fmt::Display for ServiceError {
@@ -44,6 +50,9 @@ impl fmt::Display for ServiceError {
             ),
             Self::Artifacts(err) => write!(f, "cannot make the private output directory: {err}"),
             Self::Closed => f.write_str("the server is shutting down"),
+            Self::Mcp(message) => write!(f, "mcp failed: {message}"),
+            Self::Insecure(message) => f.write_str(message),
+            Self::Io(err) => write!(f, "i/o failed: {err}"),
         }
     }
 }
@@ -52,7 +61,7 @@ impl error::Error for ServiceError {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
             Self::Kernel(err) => Some(err),
-            Self::Artifacts(err) => Some(&**err),
+            Self::Artifacts(err) | Self::Io(err) => Some(&**err),
             _ => None,
         }
     }

@@ -35,6 +35,7 @@
 
 mod bounded;
 mod error;
+pub mod mcp;
 pub mod serve;
 mod service;
 mod transcript;

@@ -38,6 +38,19 @@ fn check(args: &[&str]) -> String {
             );
             &serve.kernel
         }
+        Command::Mcp(mcp) => {
+            let _ = writeln!(
+                out,
+                "mcp http {:?} token {:?} token_file {:?} origins {:?}",
+                mcp.http, mcp.token, mcp.token_file, mcp.allow_origins
+            );
+            let _ = writeln!(
+                out,
+                "timeout {:?} output_limit {} idle {:?} max_sessions {} pool {}",
+                mcp.timeout, mcp.output_limit, mcp.idle_timeout, mcp.max_sessions, mcp.pool_size
+            );
+            &mcp.kernel
+        }
     };
     let options = kernel.kernel_options();
     let _ = writeln!(out, "verbose {}", cli.verbose);
@@ -151,4 +164,41 @@ fn serve_takes_pool_limits_and_kernel_options() {
     env {} policy Filtered
     prelude true
     "#);
+}
+
+#[test]
+fn mcp_defaults_to_stdio_with_bounded_output() {
+    insta::assert_snapshot!(check(&["mcp", "--cwd", "/tmp"]), @r#"
+    mcp http None token None token_file None origins []
+    timeout 300s output_limit 20000 idle 3600s max_sessions 16 pool 1
+    verbose 0
+    python None cwd Some("/tmp")
+    env {} policy Filtered
+    prelude true
+    "#);
+}
+
+#[test]
+fn mcp_http_takes_an_address_a_token_and_origins() {
+    insta::assert_snapshot!(check(&[
+        "mcp", "--http", "localhost:8000", "--token", "s3cret", "--allow-origin",
+        "https://app.example", "--timeout", "2.5", "--output-limit", "500",
+    ]), @r#"
+    mcp http Some(127.0.0.1:8000) token Some("s3cret") token_file None origins ["https://app.example"]
+    timeout 2.5s output_limit 500 idle 3600s max_sessions 16 pool 1
+    verbose 0
+    python None cwd None
+    env {} policy Filtered
+    prelude true
+    "#);
+}
+
+#[test]
+fn mcp_refuses_a_token_without_http_and_a_bad_address() {
+    let token = check(&["mcp", "--token", "x"]);
+    let address = check(&["mcp", "--http", "somewhere"]);
+    insta::assert_snapshot!(format!("{token}\n{address}"), @"
+    usage error (exit 2): error: the following required arguments were not provided:
+    usage error (exit 2): error: invalid value 'somewhere' for '--http <ADDR:PORT>': expected ADDR:PORT such as 127.0.0.1:8000, found `somewhere`
+    ");
 }
