@@ -40,10 +40,8 @@ pub(crate) fn stage(
     temp_base: &Path,
     files: &[(&str, &str)],
 ) -> io::Result<PathBuf> {
-    if let Some(root) = cache_root {
-        if let Ok(package) = stage_in_cache(root, files) {
-            return Ok(package);
-        }
+    if let Some(package) = cache_root.and_then(|root| stage_in_cache(root, files).ok()) {
+        return Ok(package);
     }
     let dir = private_temp_dir(temp_base)?;
     write_package(&dir, files, None)
