@@ -44,7 +44,7 @@ pub enum KernelError {
         /// The OS error.
         source: Arc<io::Error>,
     },
-    /// Writing the runner script to disk failed.
+    /// Writing the runner package to disk failed.
     StageRunner(Arc<io::Error>),
     /// Spawning the runner failed.
     Spawn {

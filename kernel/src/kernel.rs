@@ -107,7 +107,7 @@ struct Handle {
 
 impl Kernel {
     /// Starts a kernel: resolves the interpreter (see [`crate::resolve_python`]), builds
-    /// its environment (see the crate docs), stages the runner script in a per-user cache
+    /// its environment (see the crate docs), stages the runner package in a per-user cache
     /// and spawns it unbuffered (`python -u`), waits for the
     /// runner's `hello` (checking the protocol version), then runs the init cell (chdir,
     /// env, `sys.path`) and, unless disabled, the prelude, both silently. All of it must

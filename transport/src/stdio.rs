@@ -60,7 +60,7 @@ const MAX_LOGGED_LINE: usize = 16 * 1024;
 pub struct SpawnOptions {
     /// The program to run, such as the Python interpreter.
     pub program: PathBuf,
-    /// Its arguments, such as `-u` and the runner script's path.
+    /// Its arguments, such as `-u` and what starts the runner.
     pub args: Vec<OsString>,
     /// The working directory; `None` inherits the host's.
     pub cwd: Option<PathBuf>,
