@@ -8,7 +8,6 @@ transforms) on first use, which keeps them out of the start-up time.
 """
 
 import _thread
-import importlib
 import sys
 
 from .wire import log
@@ -97,6 +96,8 @@ def rare(name):
     module = sys.modules.get(__package__ + "." + name)
     if module is not None:
         return module
+    import importlib
+
     keep = sys.dont_write_bytecode
     sys.dont_write_bytecode = not _WRITE_BYTECODE
     try:
