@@ -430,3 +430,14 @@ def test_a_capture_started_mid_cell_takes_only_its_own_output(kernel):
         "print(repr(inner.stdout))"
     )
     assert ok(frames) == "before 0\nbefore 1\nbefore 2\nafter\n'inside\\n'\n"
+
+
+def test_a_cell_that_closes_or_moves_the_output_breaks_no_later_cell(kernel):
+    ok(kernel.run("import os\nos.close(1)\nos.dup2(os.open(os.devnull, os.O_WRONLY), 2)"))
+    frames = kernel.run("import os\nos.system('echo fd-ok; echo fd-err >&2')")
+    assert ok(frames) == "fd-ok\n"
+    assert stderr(frames) == "fd-err\n"
+    ok(kernel.run("import sys\nsys.stdout = None\nsys.stderr = open(os.devnull, 'w')"))
+    frames = kernel.run("import sys\nprint('py-ok')\nprint('py-err', file=sys.stderr)")
+    assert ok(frames) == "py-ok\n"
+    assert stderr(frames) == "py-err\n"

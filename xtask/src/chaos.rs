@@ -296,7 +296,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "closed-fd1-next-cell",
-        quick: false,
+        quick: true,
         run: closed_fd1,
     },
     Scenario {

@@ -64,8 +64,7 @@ def main():
     namespace.init_user_ns()
     sys.modules["__main__"] = namespace.USER_MODULE
     namespace.install_builtins(PROTOCOL_VERSION, RUNNER_VERSION)
-    sys.stdout = output.Stream("stdout", 1)
-    sys.stderr = output.Stream("stderr", 2)
+    output.install_streams()
     sys.meta_path.insert(0, PostImportFinder())
     check_patches()
     if hasattr(os, "register_at_fork"):

@@ -24,7 +24,7 @@ import sys
 from . import running, signals
 from .display import flush_figures, flush_figures_quietly, format_bundle, publish, pyplot_show
 from .namespace import USER_NS, UsageError, record_input, record_output
-from .output import FD_SYNC_BUDGET, OUT, sync_fds
+from .output import FD_SYNC_BUDGET, OUT, restore_stdio, sync_fds
 from .requests import QUEUE, host_getpass
 from .running import Exec, get_loop, loop_has_work
 from .signals import MAIN_IDENT, after_critical, critical, set_sigint
@@ -178,6 +178,7 @@ def _run_request(spec):
     cancelled = False
     try:
         try:
+            restore_stdio()
             _apply_runtime(spec)
             check_patches()
             if ex.store:

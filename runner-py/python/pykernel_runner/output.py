@@ -297,9 +297,11 @@ class _BinaryStream:
 class FdCapture:
     """Turns bytes written to fd 1 or fd 2 into stream text of the running execution."""
 
-    def __init__(self, fd, stream):
+    def __init__(self, fd, stream, target, write_fd):
         self.fd = fd
         self.stream = stream
+        self.target = target  # 1 or 2
+        self.write_fd = write_fd  # a private duplicate of the pipe's write end
         self.lock = _thread.allocate_lock()
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
@@ -432,10 +434,45 @@ def capture_fds():
             # rather than pointing at a pipe nobody drains.
             os.set_blocking(read_end, False)
             os.dup2(write_end, fd)
+            # Kept (non-inheritable) to point fd 1 or 2 back at the pipe if a cell
+            # closes or moves it.
+            private = os.dup(write_end)
             os.close(write_end)
-            FD_CAPTURES.append(FdCapture(read_end, stream))
+            FD_CAPTURES.append(FdCapture(read_end, stream, fd, private))
     except (OSError, AttributeError) as exc:
         log("fd-level capture unavailable: %s" % exc)
+
+
+def install_streams():
+    """Points ``sys.stdout`` and ``sys.stderr`` at the runner's streams."""
+    global _STDOUT, _STDERR
+    _STDOUT = sys.stdout = Stream("stdout", 1)
+    _STDERR = sys.stderr = Stream("stderr", 2)
+
+
+_STDOUT = _STDERR = None
+
+
+def restore_stdio():
+    """Undoes what an earlier cell did to the process's output: fds 1 and 2 closed or
+    pointed elsewhere go back to their pipes, and ``sys.stdout``/``sys.stderr`` back to
+    the runner's streams. Runs at the start of every cell."""
+    if _STDOUT is not None and sys.stdout is not _STDOUT:
+        sys.stdout = _STDOUT
+    if _STDERR is not None and sys.stderr is not _STDERR:
+        sys.stderr = _STDERR
+    for cap in FD_CAPTURES:
+        try:
+            now = os.fstat(cap.target)
+            pipe = os.fstat(cap.write_fd)
+            if (now.st_dev, now.st_ino) == (pipe.st_dev, pipe.st_ino):
+                continue
+        except OSError:
+            pass  # closed: point it back
+        try:
+            os.dup2(cap.write_fd, cap.target)
+        except OSError as exc:
+            log("cannot restore fd %d: %s" % (cap.target, exc))
 
 
 def after_fork_in_child():
@@ -446,10 +483,11 @@ def after_fork_in_child():
         stream._hot = None
     OUT.hot = None
     for cap in FD_CAPTURES:
-        try:
-            os.close(cap.fd)
-        except OSError:
-            pass
+        for fd in (cap.fd, cap.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
     try:
         sys.stdout = io.TextIOWrapper(
             io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True
