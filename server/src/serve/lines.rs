@@ -45,13 +45,13 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                 let rest = std::mem::take(&mut self.line);
                 return Ok(if skipped {
                     Some(Line::TooLong)
-                } else if rest.is_empty() {
+                } else if is_blank(&rest) {
                     None
                 } else {
                     Some(Line::Text(rest))
                 });
             }
-            let (chunk, found) = match memchr(buffer) {
+            let (chunk, found) = match buffer.iter().position(|&byte| byte == b'\n') {
                 Some(end) => (&buffer[..end], Some(end + 1)),
                 None => (buffer, None),
             };
@@ -75,7 +75,7 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            if line.iter().all(u8::is_ascii_whitespace) {
+            if is_blank(&line) {
                 continue;
             }
             return Ok(Some(Line::Text(line)));
@@ -83,6 +83,7 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
     }
 }
 
-fn memchr(buffer: &[u8]) -> Option<usize> {
-    buffer.iter().position(|&byte| byte == b'\n')
+/// An empty or all-whitespace line carries no message.
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
 }

@@ -159,7 +159,7 @@ fn incoming_lines_are_classified() {
 
 #[tokio::test]
 async fn lines_over_the_limit_are_skipped_and_reading_goes_on() {
-    let input: &[u8] = b"short\n0123456789abcdef\n\n  \nnext\r\nlast";
+    let input: &[u8] = b"short\n0123456789abcdef\n\n  \nnext\r\nlast\n  ";
     let mut lines = Lines::new(input, 10);
     let mut items = Vec::new();
     while let Some(line) = lines.next().await.expect("in-memory reads") {
