@@ -1,24 +1,34 @@
-//! `pyk doctor`: which interpreter would run, and whether a kernel starts on it.
+//! `pyk doctor`: which interpreter would run and why, every candidate the discovery rules
+//! saw, what a start costs (and what a shim would add), and whether a kernel starts.
 
-use std::time::Instant;
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
-use pykernel::{ExecuteOptions, Kernel, Output, PythonSource, resolve_python};
+use pykernel::{Candidate, Discovery, ExecuteOptions, Kernel, Output, Shim, discover_pythons};
 
 use crate::{args::DoctorArgs, error_chain, exec::shut_down, exit::Exit, signals::Interrupts};
 
 /// Runs `pyk doctor`: healthy (0) when `1+1` gives `2` on a fresh kernel, else 2.
 pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Exit {
     let options = args.kernel.kernel_options();
-    let resolved = match resolve_python(&options) {
-        Ok(resolved) => resolved,
+    let discovery = discover_pythons(&options);
+    print_candidates(&discovery);
+    let resolved = match &discovery.result {
+        Ok(resolved) => resolved.clone(),
         Err(err) => {
-            println!("python:   not found ({})", error_chain(&err));
+            println!("python:   not found ({})", error_chain(err));
             println!("status:   unhealthy");
             return Exit::Unusable;
         }
     };
     println!("python:   {}", resolved.path.display());
-    println!("chosen:   {}", why(&resolved.source));
+    println!("chosen:   {}", resolved.source);
+    if let Some(shim) = &resolved.shim {
+        print_shim_warning(shim, &resolved.path);
+    }
 
     let started_at = Instant::now();
     let started = tokio::select! {
@@ -61,15 +71,73 @@ pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Ex
     }
 }
 
-/// Why the interpreter was chosen, in words.
-fn why(source: &PythonSource) -> String {
-    match source {
-        PythonSource::Explicit => "given with --python".to_owned(),
-        PythonSource::VirtualEnv => "the active virtualenv ($VIRTUAL_ENV)".to_owned(),
-        PythonSource::ProjectVenv(dir) => format!("the project virtualenv {}", dir.display()),
-        PythonSource::Path => "the first of python3, python on PATH".to_owned(),
-        other => format!("{other:?}"),
+/// Every candidate, in rule order: `*` marks the one a start uses, `-` one skipped.
+fn print_candidates(discovery: &Discovery) {
+    if discovery.candidates.is_empty() {
+        return;
     }
+    println!("candidates (first match wins):");
+    for (index, candidate) in discovery.candidates.iter().enumerate() {
+        let mark = match (&candidate.skipped, discovery.chosen == Some(index)) {
+            (_, true) => '*',
+            (Some(_), false) => '-',
+            (None, false) => ' ',
+        };
+        println!("  {mark} {}", describe(candidate));
+    }
+}
+
+/// One candidate in words: its rule, what runs, its version, its shim, why it was skipped.
+fn describe(candidate: &Candidate) -> String {
+    let mut line = format!("{}: {}", candidate.source, candidate.path.display());
+    if let Some(version) = &candidate.version {
+        line.push_str(&format!(" ({version})"));
+    }
+    if let Some(shim) = &candidate.shim {
+        line.push_str(&format!(" via the {} {}", shim.kind, shim.path.display()));
+    }
+    if let Some(skipped) = &candidate.skipped {
+        line.push_str(&format!("; skipped: {skipped}"));
+    }
+    line
+}
+
+/// Says that the interpreter was found through a shim, which pykernel does not run, and
+/// what running the shim costs against the direct interpreter.
+fn print_shim_warning(shim: &Shim, direct: &Path) {
+    println!(
+        "warning:  found through the {} {}; pykernel runs {} directly",
+        shim.kind,
+        shim.path.display(),
+        direct.display()
+    );
+    match (time_pass(&shim.path), time_pass(direct)) {
+        (Some(through_shim), Some(direct)) => println!(
+            "shim:     python -c pass takes {} ms through the shim, {} ms direct",
+            through_shim.as_millis(),
+            direct.as_millis()
+        ),
+        _ => println!("shim:     could not time python -c pass through it"),
+    }
+}
+
+/// How long `python -c pass` takes, the best of three; `None` when it fails.
+fn time_pass(python: &Path) -> Option<Duration> {
+    (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new(python)
+                .args(["-c", "pass"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .ok()?;
+            status.success().then(|| started.elapsed())
+        })
+        .collect::<Option<Vec<Duration>>>()?
+        .into_iter()
+        .min()
 }
 
 /// Runs `1+1` and checks that the result is `2`.

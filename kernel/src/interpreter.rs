@@ -83,7 +83,7 @@ pub enum PythonSource {
     VersionFile(PathBuf),
     /// pyenv's global version file, this `$PYENV_ROOT/version`.
     PyenvGlobal(PathBuf),
-    /// An interpreter installed by uv or pyenv, the highest version.
+    /// An interpreter installed by uv or pyenv; the highest version comes first.
     Installed,
     /// `python3` or `python` found on `PATH`.
     Path,
@@ -102,7 +102,7 @@ impl fmt::Display for PythonSource {
             Self::PyenvVersion => f.write_str("pinned by $PYENV_VERSION"),
             Self::VersionFile(file) => write!(f, "pinned by {}", file.display()),
             Self::PyenvGlobal(file) => write!(f, "pyenv's global version ({})", file.display()),
-            Self::Installed => f.write_str("the newest interpreter installed by uv or pyenv"),
+            Self::Installed => f.write_str("installed by uv or pyenv, newest first"),
             Self::Path => f.write_str("the first of python3, python on PATH"),
         }
     }
@@ -550,7 +550,7 @@ impl<'a> Finder<'a> {
                 .filter(|venv| venv.join("pyvenv.cfg").is_file())
                 .map(Path::to_path_buf);
             let version = venv.as_deref().and_then(version::from_pyvenv_cfg);
-            let version = version.or_else(|| file_name_version(&found));
+            let version = version.or_else(|| path_version(&found));
             return match self.direct(&found) {
                 Ok((path, shim)) => {
                     Ok(self.usable(PythonSource::Explicit, path, venv, version, shim))
@@ -761,10 +761,11 @@ impl<'a> Finder<'a> {
         version: Option<Version>,
         shim: Option<Shim>,
     ) -> ResolvedPython {
-        // A shim's target may tell its version when the shim's own name did not.
-        let version = version
-            .filter(|version| version.precision() == 3 || shim.is_none())
-            .or_else(|| file_name_version(&path))
+        // The interpreter's own path may say more than the rule knew (a shim's name).
+        let version = [version, path_version(&path)]
+            .into_iter()
+            .flatten()
+            .max_by_key(Version::precision)
             .map(|version| version.to_string());
         self.candidates.push(Candidate {
             source: source.clone(),
@@ -864,9 +865,22 @@ fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The version in `python`'s file name, such as `3.12` for `python3.12`.
-fn file_name_version(python: &Path) -> Option<Version> {
-    version::from_file_name(python.file_name()?.to_str()?)
+/// The most precise version `python`'s path tells: its installation directory's name
+/// (pyenv's `3.12.1`, uv's `cpython-3.12.1-...`), its virtualenv's `pyvenv.cfg`, or its
+/// file name (`python3.12`).
+fn path_version(python: &Path) -> Option<Version> {
+    let install = python.parent().and_then(Path::parent);
+    let from_dir = install
+        .and_then(|dir| dir.file_name()?.to_str())
+        .and_then(|name| Version::parse(name).or_else(|| version::from_uv_dir_name(name)));
+    let from_cfg = install.and_then(version::from_pyvenv_cfg);
+    let from_name = python
+        .file_name()
+        .and_then(|name| version::from_file_name(name.to_str()?));
+    [from_dir, from_cfg, from_name]
+        .into_iter()
+        .flatten()
+        .max_by_key(Version::precision)
 }
 
 /// The interpreter inside a virtualenv.

@@ -397,12 +397,12 @@ fn a_pyenv_shim_on_path_is_resolved_without_running_it() {
     let host = on_path(&["opt/pyenv/shims", "usr/bin"]);
     insta::assert_snapshot!(
         tree.check(Some("python3"), "work", &host),
-        @"Explicit <root>/opt/pyenv/versions/3.11.7/bin/python3 version=3 via Pyenv <root>/opt/pyenv/shims/python3"
+        @"Explicit <root>/opt/pyenv/versions/3.11.7/bin/python3 version=3.11.7 via Pyenv <root>/opt/pyenv/shims/python3"
     );
     // The pin file in the working directory is honoured as the shim would honour it.
     insta::assert_snapshot!(
         tree.check(Some("python3"), "proj", &host),
-        @"Explicit <root>/opt/pyenv/versions/3.12.1/bin/python3 version=3 via Pyenv <root>/opt/pyenv/shims/python3"
+        @"Explicit <root>/opt/pyenv/versions/3.12.1/bin/python3 version=3.12.1 via Pyenv <root>/opt/pyenv/shims/python3"
     );
     assert!(!tree.path("shim-ran").exists(), "a shim was run");
 }
