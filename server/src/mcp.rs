@@ -137,16 +137,38 @@ impl<R: AsyncRead + Unpin> AsyncRead for EofWatch<R> {
 }
 
 /// The MCP server of one client: the four tools over one [`Service`].
+///
+/// When the last clone goes (the client went away: its HTTP session was deleted or the
+/// stdio connection closed), every kernel of the service is shut down.
 #[derive(Clone)]
 pub struct PykMcp {
     service: Service,
     tools: Arc<Vec<rmcp::model::Tool>>,
+    _client: Arc<ClientGuard>,
+}
+
+/// Shuts the client's kernels down when dropped.
+struct ClientGuard {
+    service: Service,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        tracing::debug!("mcp client gone; shutting its kernels down");
+        let service = self.service.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { service.shutdown_all().await });
+        }
+    }
 }
 
 impl PykMcp {
     /// A server over `service`.
     pub fn new(service: Service) -> Self {
         Self {
+            _client: Arc::new(ClientGuard {
+                service: service.clone(),
+            }),
             service,
             tools: Arc::new(tools::tools()),
         }

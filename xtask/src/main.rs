@@ -8,11 +8,13 @@
 //! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
 //! - `chaos [--quick] [NAME...]`: fault injection against the built `pyk`.
 //! - `test-serve`: the `pyk serve` example clients' tests (Python and Node), as CI runs them.
+//! - `test-mcp`: `pyk mcp` driven by the official Python and TypeScript MCP SDKs.
 
 mod bench;
 mod chaos;
 mod ci;
 mod fuzz;
+mod mcp;
 mod python;
 mod serve;
 mod shell;
@@ -22,7 +24,7 @@ mod tidy;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask \
-    <ci | test-python | test-serve | fuzz [TARGET] [--seconds N] | bench [--runs N] | \
+    <ci | test-python | test-serve | test-mcp | fuzz [TARGET] [--seconds N] | bench [--runs N] | \
     chaos [--quick] [NAME...]>";
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run_ci(),
         Some("test-python") => python::test_python(),
         Some("test-serve") => serve::test_serve(),
+        Some("test-mcp") => mcp::test_mcp(),
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),

@@ -72,10 +72,10 @@ def wait_for_file(path, seconds=30):
 
 
 @contextlib.contextmanager
-def http_server(*extra):
+def http_server(address="127.0.0.1:0", *extra):
     """`pyk mcp --http 127.0.0.1:0 ...` running; yields (url, process)."""
     process = subprocess.Popen(
-        [PYK, *pyk_args("--http", *extra)],
+        [PYK, *pyk_args("--http", address, *extra)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
