@@ -189,7 +189,11 @@ fn render_log(log: &RunnerLog) -> String {
 }
 
 fn report(report: ShutdownReport) -> String {
-    format!("confirmed={} status={:?}", report.confirmed(), report.status)
+    format!(
+        "confirmed={} status={:?}",
+        report.confirmed(),
+        report.status
+    )
 }
 
 #[test]
