@@ -287,3 +287,17 @@ def test_a_user_module_shadowing_one_is_not_imported_ahead_of_time(kernel, tmp_p
     assert "ast.py is not the standard library's" in kernel.log
     assert not (tmp_path / "shadow-ran").exists()
     assert ok(kernel.run("print('alive')")) == "alive\n"
+
+
+def test_deep_recursion_folds_repeats_and_keeps_the_traceback_bounded(kernel):
+    setup = "import sys\nsys.setrecursionlimit(10**5)\n"
+    frames = kernel.run(setup + "def f(n):\n    return f(n + 1)\nf(0)")
+    text = "\n".join(error(frames)["traceback"])
+    assert text.count(", in f") == 3
+    assert "[Previous line repeated" in text
+    # Two functions calling each other repeat no single line: both ends are kept.
+    frames = kernel.run("def g(n):\n    return h(n + 1)\ndef h(n):\n    return g(n + 1)\ng(0)")
+    text = "\n".join(error(frames)["traceback"])
+    assert "frames omitted ...]" in text
+    assert text.count(", in ") < 250
+    assert text.rstrip().endswith("RecursionError: maximum recursion depth exceeded")

@@ -452,8 +452,11 @@ def _format_traceback(exc):
     import traceback
 
     try:
-        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-        _trim_frames(te, set())
+        # limit=0: the standard library would summarize every frame (a million after
+        # deep recursion, which takes it about a minute); the stacks come from
+        # _compact_stack instead.
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, limit=0)
+        _attach_stacks(te, exc, set())
         return [chunk.rstrip("\n") for chunk in te.format()]
     except Exception:
         return ["%s: %s" % (type(exc).__name__, exc)]
@@ -463,26 +466,101 @@ def _is_cell_file(filename):
     return filename.startswith("<") or filename in SOURCES
 
 
-def _trim_frames(te, seen):
-    """Drops runner frames, and everything before the user's first frame."""
-    if id(te) in seen:
+# A traceback keeps at most this many frames at each end (after repeats are folded).
+_TB_KEEP = 100
+
+
+def _attach_stacks(te, exc, seen):
+    """Gives ``te`` (and the exceptions it chains or groups) the compact stack of its
+    exception."""
+    if te is None or exc is None or id(te) in seen:
         return
     seen.add(id(te))
+    te.stack = _compact_stack(exc.__traceback__)
+    _attach_stacks(te.__cause__, exc.__cause__, seen)
+    _attach_stacks(te.__context__, exc.__context__, seen)
+    nested = getattr(te, "exceptions", None) or ()
+    for nested_te, nested_exc in zip(nested, getattr(exc, "exceptions", None) or ()):
+        _attach_stacks(nested_te, nested_exc, seen)
+
+
+def _compact_stack(tb):
+    """The user's frames of ``tb``: runner frames and everything before the user's first
+    frame dropped, a run of one repeated frame cut to three with a note of how often it
+    repeats (as IPython and the standard library show it), and at most ``_TB_KEEP``
+    frames kept at each end, so formatting stays bounded in time and size."""
     import traceback
 
-    frames = [f for f in te.stack if os.path.dirname(f.filename) not in _RUNNER_DIRS]
-    for index, frame in enumerate(frames):
-        if _is_cell_file(frame.filename):
-            frames = frames[index:]
-            break
-    else:
-        frames = []
-    te.stack = traceback.StackSummary.from_list(frames)
-    for nested in (te.__cause__, te.__context__):
-        if nested is not None:
-            _trim_frames(nested, seen)
-    for nested in getattr(te, "exceptions", None) or ():
-        _trim_frames(nested, seen)
+    entries = []
+    notes = {}  # index in entries -> a line shown after that frame
+    last_code = last_lineno = None
+    run = 0
+    runner_code = {}  # code object -> whether it is the runner's
+    # Cheap checks first: this loop may see a million frames.
+    while tb is not None:
+        frame, lineno, tb = tb.tb_frame, tb.tb_lineno, tb.tb_next
+        code = frame.f_code
+        if code is last_code and lineno == last_lineno:
+            run += 1
+            if run >= 3:
+                notes[len(entries) - 1] = run - 2
+                continue
+            entries.append((frame, lineno))
+            continue
+        runner = runner_code.get(code)
+        if runner is None:
+            runner = runner_code[code] = os.path.dirname(code.co_filename) in _RUNNER_DIRS
+        if runner or (not entries and not _is_cell_file(code.co_filename)):
+            continue
+        last_code, last_lineno, run = code, lineno, 0
+        entries.append((frame, lineno))
+    notes = {
+        index: "  [Previous line repeated %d more time%s]\n" % (n, "" if n == 1 else "s")
+        for index, n in notes.items()
+    }
+    if len(entries) > 2 * _TB_KEEP:
+        omitted = len(entries) - 2 * _TB_KEEP
+        shift = len(entries) - 2 * _TB_KEEP
+        kept_notes = {i: text for i, text in notes.items() if i < _TB_KEEP}
+        kept_notes.update(
+            (i - shift, text) for i, text in notes.items() if i >= len(entries) - _TB_KEEP
+        )
+        note = "  [... %d frames omitted ...]\n" % omitted
+        kept_notes[_TB_KEEP - 1] = kept_notes.get(_TB_KEEP - 1, "") + note
+        entries = entries[:_TB_KEEP] + entries[-_TB_KEEP:]
+        notes = kept_notes
+    stack = _compact_stack_type()(traceback.StackSummary.extract(iter(entries)))
+    stack.notes = notes
+    return stack
+
+
+_COMPACT_STACK = None
+
+
+def _compact_stack_type():
+    """A stack summary that shows a note after some frames (see ``_compact_stack``);
+    made on first use, as ``traceback`` is imported then."""
+    global _COMPACT_STACK
+    if _COMPACT_STACK is not None:
+        return _COMPACT_STACK
+    import traceback
+
+    class CompactStack(traceback.StackSummary):
+        notes = {}
+
+        def format(self, **options):
+            lines = []
+            # One string per frame: no run in it is longer than three. Python 3.13
+            # passes `colorize`.
+            for index, chunk in enumerate(super().format(**options)):
+                lines.append(chunk)
+                note = self.notes.get(index)
+                if note:
+                    lines.append(note)
+            return lines
+
+    _COMPACT_STACK = CompactStack
+    return CompactStack
 
 
 def check_patches(just_loaded=None):
