@@ -4,6 +4,8 @@
 //! (`cargo xtask test-python` sets it); the others always run.
 
 mod exec;
+#[cfg(unix)]
+mod interpreters;
 mod repl;
 #[cfg(unix)]
 mod stops;
