@@ -421,9 +421,16 @@ impl Inner {
         async move { factory(options).await }.boxed()
     }
 
-    /// The oldest live pooled kernel; dead ones are dropped. Wakes the refill.
+    /// The oldest live pooled kernel that runs the interpreter a start would resolve now;
+    /// dead ones, and ones a pin or environment change made stale, are dropped (dropping
+    /// shuts them down). Wakes the refill.
     fn take_pooled(&self, state: &mut State) -> Option<Kernel> {
-        let kernel = std::iter::from_fn(|| state.pool.pop_front()).find(Kernel::is_alive);
+        if state.pool.is_empty() {
+            return None;
+        }
+        let current = crate::resolve_python(&self.options.kernel).ok();
+        let kernel = std::iter::from_fn(|| state.pool.pop_front())
+            .find(|kernel| kernel.is_alive() && runs_python(kernel, current.as_ref()));
         if self.options.pool_size > 0 {
             self.wake.notify_one();
         }
@@ -600,6 +607,16 @@ async fn stop_session(
         }
     }
     report
+}
+
+/// Whether `kernel` runs `current`, the interpreter a start would resolve now. A kernel
+/// over a caller's transport has no interpreter and always does; so does every kernel when
+/// resolution fails now (the start would fail too, and the pooled kernel still works).
+fn runs_python(kernel: &Kernel, current: Option<&crate::ResolvedPython>) -> bool {
+    match (&kernel.info().python, current) {
+        (Some(python), Some(current)) => python.path == current.path,
+        _ => true,
+    }
 }
 
 /// Starts one pooled kernel and puts it in the pool (or shuts it down if the pool is full

@@ -5,5 +5,7 @@
 mod display;
 mod fake;
 #[cfg(target_os = "linux")]
+mod interpreters;
+#[cfg(target_os = "linux")]
 mod python;
 mod sessions;
