@@ -306,8 +306,24 @@ impl Driver {
             }
             // Callers that learn an execution ended must see the kernel idle already.
             self.publish_idle_since();
-            while let Some(event) = self.session.poll_event() {
-                progress = true;
+            let mut events: Vec<SessionEvent> =
+                std::iter::from_fn(|| self.session.poll_event()).collect();
+            progress |= !events.is_empty();
+            // A kernel is dead before anyone hears it died: a death ends the cells and the
+            // session in one step, so its `Stopped` is handled before those `Finished`.
+            let stopped = events
+                .iter()
+                .position(|event| matches!(event, SessionEvent::Stopped(_)));
+            let first_finished = events
+                .iter()
+                .position(|event| matches!(event, SessionEvent::Finished { .. }));
+            if let (Some(stopped), Some(first_finished)) = (stopped, first_finished) {
+                if first_finished < stopped {
+                    let event = events.remove(stopped);
+                    events.insert(first_finished, event);
+                }
+            }
+            for event in events {
                 self.handle_event(event);
             }
             if !progress {

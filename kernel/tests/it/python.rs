@@ -327,6 +327,20 @@ async fn a_runner_that_exits_mid_cell_reports_its_exit_code() {
     assert!(report.confirmed(), "{report:?}");
 }
 
+// Several threads, so the caller may run while the driver is still at work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kernel_is_dead_before_anyone_hears_it_died() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    // The order was a race, lost about half the time: try it several times.
+    for _ in 0..8 {
+        let kernel = start(options(&python, cwd.path()).with_prelude(false)).await;
+        let died = outcome(kernel.execute("import os\nos._exit(3)", ExecuteOptions::new())).await;
+        assert!(matches!(died, Err(KernelError::Died { .. })), "{died:?}");
+        assert!(!kernel.is_alive(), "alive after its death was heard");
+    }
+}
+
 #[tokio::test]
 async fn a_hundred_megabytes_of_output_stream_in_bounded_memory() {
     let Some(python) = python() else { return };
