@@ -698,7 +698,8 @@ impl<'a> Finder<'a> {
         uv
     }
 
-    /// `python3.X` files on `PATH` (the first of each name), highest version first.
+    /// `python3.X` files on `PATH` (the first of each name) that are not pyenv shims,
+    /// highest version first.
     fn path_versions(&self) -> Vec<(Version, PathBuf)> {
         let mut found: Vec<(Version, PathBuf)> = Vec::new();
         let Some(path) = self.host.path.as_deref() else {
@@ -714,7 +715,10 @@ impl<'a> Finder<'a> {
                     continue;
                 };
                 let seen = found.iter().any(|(known, _)| *known == version);
-                if version.precision() >= 2 && !seen && is_executable(&entry.path()) {
+                // A pyenv shim stands for pyenv's versions, which are listed already.
+                let usable = is_executable(&entry.path())
+                    && !matches!(pyenv::classify(&entry.path()), FileKind::PyenvShim(_));
+                if version.precision() >= 2 && !seen && usable {
                     found.push((version, entry.path()));
                 }
             }

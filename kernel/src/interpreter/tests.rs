@@ -356,10 +356,12 @@ fn a_pin_nothing_satisfies_is_an_error_listing_what_was_found() {
     tree.pyenv(&["3.11.7"])
         .uv(&["3.13.1"])
         .write("proj/.python-version", "3.99\n", 0o644)
+        .pyenv_shim("home/.pyenv/shims/python3.13", "home/.pyenv")
         .python("usr/bin/python3.10")
         .python("usr/bin/python3");
+    // pyenv's shims are not listed: they stand for pyenv's versions.
     insta::assert_snapshot!(
-        tree.check(None, "proj", &on_path(&["usr/bin"])),
+        tree.check(None, "proj", &on_path(&["home/.pyenv/shims", "usr/bin"])),
         @"error: no installed python matches 3.99 (from <root>/proj/.python-version); found 3.13.1 (<root>/home/uv-python/cpython-3.13.1-linux-x86_64-gnu/bin/python3), 3.11.7 (<root>/home/.pyenv/versions/3.11.7/bin/python3), 3.10 (<root>/usr/bin/python3.10)"
     );
     insta::assert_snapshot!(
