@@ -5,50 +5,24 @@
 
 use std::io::{self, Write};
 
-use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status};
+use pykernel::{KernelError, Outcome, Output, Status};
+use pykernel_server::serve::{ErrorJson, OutputJson};
 use serde::Serialize;
 
 /// One line of `pyk exec --json` output.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(untagged)]
 pub(crate) enum JsonEvent {
-    /// Text the code wrote to standard output.
-    Stdout {
-        /// The text, as it arrived (not split into lines).
-        data: String,
-    },
-    /// Text the code wrote to standard error.
-    Stderr {
-        /// The text, as it arrived.
-        data: String,
-    },
-    /// A rich output from `display()` (or a figure).
-    Display {
-        /// The MIME bundle, unchanged: images stay base64 strings.
-        bundle: MimeBundle,
-    },
-    /// The value of the cell's final expression.
-    Result {
-        /// The MIME bundle, unchanged.
-        bundle: MimeBundle,
-    },
-    /// The exception that ended the cell.
-    Error(JsonError),
+    /// A streamed output: `stdout`, `stderr`, `display`, `result` or `error`, in the shape
+    /// `pyk serve` streams them too.
+    Output(OutputJson),
     /// How the execution ended; always the last line.
     Outcome(JsonOutcome),
 }
 
-/// A Python exception.
+/// The final line, `{"type":"outcome",...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub(crate) struct JsonError {
-    pub(crate) ename: String,
-    pub(crate) evalue: String,
-    pub(crate) traceback: Vec<String>,
-}
-
-/// The final line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(tag = "type", rename = "outcome", rename_all = "camelCase")]
 pub(crate) struct JsonOutcome {
     /// `ok` or `error`.
     pub(crate) status: Status,
@@ -63,7 +37,7 @@ pub(crate) struct JsonOutcome {
     /// The cell called `input()`, which `--json` does not answer.
     pub(crate) stdin_requested: bool,
     /// The exception that ended the cell, or null.
-    pub(crate) error: Option<JsonError>,
+    pub(crate) error: Option<ErrorJson>,
     /// Why the kernel itself failed (it could not start, or it died), or null.
     pub(crate) kernel_error: Option<String>,
 }
@@ -72,18 +46,7 @@ impl JsonEvent {
     /// The line for a streamed output; `None` for outputs `--json` does not report
     /// (input requests, which it never enables).
     pub(crate) fn from_output(output: &Output) -> Option<Self> {
-        Some(match output {
-            Output::Stdout(data) => Self::Stdout { data: data.clone() },
-            Output::Stderr(data) => Self::Stderr { data: data.clone() },
-            Output::Display(bundle) => Self::Display {
-                bundle: bundle.clone(),
-            },
-            Output::Result(bundle) => Self::Result {
-                bundle: bundle.clone(),
-            },
-            Output::Error(error) => Self::Error(JsonError::from(error)),
-            _ => return None,
-        })
+        OutputJson::from_output(output).map(Self::Output)
     }
 
     /// The final line for a cell that ended.
@@ -95,7 +58,7 @@ impl JsonEvent {
             timed_out: outcome.timed_out(),
             kernel_killed: outcome.kernel_killed(),
             stdin_requested: outcome.stdin_requested(),
-            error: outcome.error.as_ref().map(JsonError::from),
+            error: outcome.error.as_ref().map(ErrorJson::from),
             kernel_error: None,
         })
     }
@@ -120,16 +83,6 @@ impl JsonEvent {
         serde_json::to_writer(&mut *out, self)?;
         out.write_all(b"\n")?;
         out.flush()
-    }
-}
-
-impl From<&PyError> for JsonError {
-    fn from(error: &PyError) -> Self {
-        Self {
-            ename: error.ename.clone(),
-            evalue: error.evalue.clone(),
-            traceback: error.traceback.clone(),
-        }
     }
 }
 
