@@ -38,9 +38,11 @@ pub(crate) enum Command {
 /// How the kernel is started; shared by every subcommand.
 #[derive(Debug, Args)]
 pub(crate) struct KernelArgs {
-    /// The Python interpreter to run (default: the active or project virtualenv, then
-    /// python3/python on PATH).
-    #[arg(long, value_name = "PATH")]
+    /// The Python interpreter to run: a path, a name on PATH, or a version such as 3.12
+    /// (default: the active virtualenv or conda environment, a project .venv, a
+    /// .python-version pin, pyenv's version, uv or pyenv installs, then python3 on PATH;
+    /// `pyk doctor` shows the choice).
+    #[arg(long, value_name = "PYTHON")]
     pub(crate) python: Option<PathBuf>,
 
     /// The kernel's working directory (default: the current directory).
