@@ -257,8 +257,12 @@ impl HostLookup {
         } else {
             var("HOME")
         };
-        let mut manager_env: Vec<(String, String)> = env::vars()
-            .filter(|(name, _)| is_manager_var(name))
+        // `vars_os`: `vars` panics on a value that is not UTF-8.
+        let mut manager_env: Vec<(String, String)> = env::vars_os()
+            .filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                is_manager_var(&name).then(|| (name, value.to_string_lossy().into_owned()))
+            })
             .collect();
         manager_env.sort();
         Self {
