@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: the whole check CI runs, in the order that fails fastest.
 
 use crate::{
-    chaos, fuzz, mcp,
+    chaos, dist, fuzz, mcp,
     python::{ensure_test_venv, pytest, pytest_other_versions, rust_tests, rust_tests_on_extremes},
     serve,
     shell::{cargo, run},
@@ -9,8 +9,8 @@ use crate::{
 
 /// Formatting, lints, every test (real Python included), the runner's pytest suite (on
 /// every CPython 3.9+ found), the real-Python Rust tests also on the oldest and newest of
-/// those, the `pyk serve` example clients, `pyk mcp` driven by the official MCP SDKs, the
-/// quick fault-injection scenarios.
+/// those, the `pyk serve` example clients, the packages (crates, wheel and npm, each
+/// installed fresh and driven), the quick fault-injection scenarios.
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -29,6 +29,7 @@ pub(crate) fn run_ci() -> Result<(), String> {
     rust_tests_on_extremes(&others, true)?;
     serve::test_clients(&python)?;
     mcp::test_mcp()?;
+    dist::check_in_ci()?;
     chaos::run(&["--quick".to_owned()])?;
     // A short smoke run of every fuzz target over its seed corpus and fresh inputs.
     fuzz::build()?;

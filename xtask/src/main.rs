@@ -7,12 +7,15 @@
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
 //! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
 //! - `chaos [--quick] [NAME...]`: fault injection against the built `pyk`.
+//! - `dist [--check] [--profile NAME]`: the wheel and npm tarballs in `target/dist/`; `--check`
+//!   installs each fresh and drives `pyk` and both typed clients from them.
 //! - `test-serve`: the `pyk serve` example clients' tests (Python and Node), as CI runs them.
 //! - `test-mcp`: `pyk mcp` driven by the official Python and TypeScript MCP SDKs.
 
 mod bench;
 mod chaos;
 mod ci;
+mod dist;
 mod fuzz;
 mod mcp;
 mod python;
@@ -25,7 +28,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask \
     <ci | test-python | test-serve | test-mcp | fuzz [TARGET] [--seconds N] | bench [--runs N] | \
-    chaos [--quick] [NAME...]>";
+    chaos [--quick] [NAME...] | dist [--check] [--profile NAME]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_command(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
+        Some("dist") => dist::run_dist(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -13,7 +13,7 @@ use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{Command, Stdio},
 };
 
 use crate::shell::{cargo, cmd, project_root, run};
@@ -198,17 +198,21 @@ fn ensure_venv_from(
     if !python.exists() {
         run(cmd(base_python).arg("-m").arg("venv").arg(&venv))?;
     }
-    run(cmd(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(requirements_path))?;
+    run(pip_install(&python).arg("-r").arg(requirements_path))?;
     fs::write(&stamp, requirements)
         .map_err(|err| format!("cannot write {}: {err}", stamp.display()))?;
     Ok(python)
+}
+
+/// `python -m pip install`, quietly; add what to install.
+pub(crate) fn pip_install(python: &Path) -> Command {
+    let mut command = cmd(python);
+    command.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    command
 }
