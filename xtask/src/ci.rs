@@ -9,8 +9,9 @@ use crate::{
 
 /// Formatting, lints, every test (real Python included), the runner's pytest suite (on
 /// every CPython 3.9+ found), the real-Python Rust tests also on the oldest and newest of
-/// those, the `pyk serve` example clients, the packages (crates, wheel and npm, each
-/// installed fresh and driven), the quick fault-injection scenarios.
+/// those, the `pyk serve` example clients, `pyk mcp` driven by the official MCP SDKs, the
+/// packages (crates, wheel and npm, each installed fresh and driven), the quick
+/// fault-injection scenarios.
 pub(crate) fn run_ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
