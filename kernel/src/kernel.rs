@@ -128,7 +128,7 @@ impl Kernel {
             });
         }
         let resolved = resolve(options.python.as_deref(), &cwd, &HostLookup::from_process())?;
-        let runner = pykernel_runner::stage_runner()
+        let runner = pykernel_runner::lease_runner()
             .map_err(|err| KernelError::StageRunner(Arc::new(err)))?;
         let env = kernel_env(
             &options.env_policy,
@@ -138,9 +138,13 @@ impl Kernel {
         );
         // Before the spawn: user code must never find the host's /proc entries readable.
         let shield = matches!(options.env_policy, EnvPolicy::Filtered).then(ProcShield::acquire);
-        let transport = spawn(&resolved.path, &runner, &cwd, env)?;
+        let transport = spawn(&resolved.path, runner.path(), &cwd, env)?;
         let path = resolved.path.clone();
-        launch(Box::new(transport), options, cwd, Some(resolved), shield)
+        let held = Held {
+            _shield: shield,
+            _runner: Some(runner),
+        };
+        launch(Box::new(transport), options, cwd, Some(resolved), held)
             .await
             .map_err(|err| match err {
                 KernelError::Died {
@@ -169,7 +173,7 @@ impl Kernel {
         options: KernelOptions,
     ) -> Result<Self, KernelError> {
         let cwd = kernel_cwd(&options)?;
-        launch(transport, options, cwd, None, None).await
+        launch(transport, options, cwd, None, Held::default()).await
     }
 
     /// What is known about this kernel.
@@ -500,14 +504,23 @@ impl fmt::Debug for Execution {
     }
 }
 
-/// Runs the session over `transport` until the kernel is ready or the start failed.
-/// `shield` is held until the driver ends, that is until the runner is gone.
+/// What the driver task keeps until it ends, that is until the runner is gone.
+#[derive(Default)]
+struct Held {
+    /// The host stays non-dumpable.
+    _shield: Option<ProcShield>,
+    /// The staged runner package stays on disk (the runner imports some modules late).
+    _runner: Option<pykernel_runner::RunnerLease>,
+}
+
+/// Runs the session over `transport` until the kernel is ready or the start failed;
+/// `held` is kept until the driver ends.
 async fn launch(
     transport: Box<dyn Transport>,
     options: KernelOptions,
     cwd: PathBuf,
     python: Option<ResolvedPython>,
-    shield: Option<ProcShield>,
+    held: Held,
 ) -> Result<Kernel, KernelError> {
     let startup_deadline = {
         let budget = driver::now() + options.startup_timeout;
@@ -553,7 +566,7 @@ async fn launch(
         },
     );
     let task = tokio::spawn(async move {
-        let _shield = shield;
+        let _held = held;
         driver.run().await
     });
     let hello = match start.await {

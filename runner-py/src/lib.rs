@@ -10,6 +10,7 @@
 //! start it, so Python caches its bytecode between starts.
 #![warn(missing_docs)]
 
+mod lease;
 mod stage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -21,6 +22,9 @@ use std::{
     path::{Path, PathBuf},
     sync::OnceLock,
 };
+
+pub use crate::lease::RunnerLease;
+use crate::lease::Stager;
 
 /// The runner package's name: the directory [`stage_runner`] writes and the module
 /// [`python_args`] imports.
@@ -88,6 +92,19 @@ pub fn stage_runner() -> io::Result<PathBuf> {
     let root = stage::cache_root(env::var_os("XDG_CACHE_HOME"), env::var_os("HOME"));
     let package = stage::stage(root.as_deref(), &env::temp_dir(), RUNNER_FILES)?;
     Ok(STAGED.get_or_init(|| package).clone())
+}
+
+/// Stages the runner package as [`stage_runner`] does and takes a lease on it: when the
+/// package had to go to a fresh temporary directory (the cache could not be trusted or
+/// written), dropping the last lease removes that directory, and the next lease stages
+/// a new one.
+///
+/// # Errors
+/// As [`stage_runner`].
+pub fn lease_runner() -> io::Result<RunnerLease> {
+    static STAGER: Stager = Stager::new();
+    let root = stage::cache_root(env::var_os("XDG_CACHE_HOME"), env::var_os("HOME"));
+    STAGER.lease(root.as_deref(), &env::temp_dir(), RUNNER_FILES)
 }
 
 /// The interpreter arguments that start a staged runner package.

@@ -11,8 +11,9 @@ use std::{
 use insta::assert_snapshot;
 
 use crate::{
-    PRELUDE_SOURCE, RUNNER_FILES, RUNNER_PACKAGE, protocol_version_in, python_args,
-    runner_protocol_version,
+    PRELUDE_SOURCE, RUNNER_FILES, RUNNER_PACKAGE,
+    lease::Stager,
+    protocol_version_in, python_args, runner_protocol_version,
     stage::{cache_root, ensure_content, files_hash, fnv1a64, stage},
 };
 
@@ -498,4 +499,35 @@ fn the_embedded_files_are_the_files_of_the_package_directory() {
         "an embedded file differs from the one on disk"
     );
     assert!(PRELUDE_SOURCE.contains("register_prelude("));
+}
+
+#[test]
+fn a_package_staged_in_a_temp_dir_goes_with_its_last_lease() {
+    let scratch = Scratch::new();
+    let temp = scratch.temp();
+    let stager: &'static Stager = Box::leak(Box::new(Stager::new()));
+    // No cache root: the package goes to a fresh directory under `temp`.
+    let first = must(stager.lease(None, &temp, FILES), "lease");
+    let second = must(stager.lease(None, &temp, FILES), "lease");
+    assert_eq!(first.path(), second.path());
+    let dir = first.path().parent().map(Path::to_path_buf);
+    drop(first);
+    assert!(second.path().is_dir(), "removed while leased");
+    drop(second);
+    assert_eq!(names_in(&temp, |_| true), Vec::<String>::new());
+    // The next lease stages afresh.
+    let third = must(stager.lease(None, &temp, FILES), "lease");
+    assert!(third.path().join("__init__.py").is_file());
+    assert_ne!(third.path().parent().map(Path::to_path_buf), dir);
+}
+
+#[test]
+fn a_package_in_the_cache_stays_after_its_last_lease() {
+    let scratch = Scratch::new();
+    let root = scratch.root();
+    let stager: &'static Stager = Box::leak(Box::new(Stager::new()));
+    let lease = must(stager.lease(Some(&root), &scratch.temp(), FILES), "lease");
+    let package = lease.path().to_path_buf();
+    drop(lease);
+    assert!(package.join("__init__.py").is_file());
 }

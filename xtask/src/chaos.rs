@@ -285,6 +285,11 @@ const SCENARIOS: &[Scenario] = &[
         run: env_secrets_via_proc,
     },
     Scenario {
+        name: "staging-fallback-cleaned",
+        quick: true,
+        run: staging_fallback,
+    },
+    Scenario {
         name: "c-output-over-64k",
         quick: false,
         run: c_output_over_64k,
@@ -907,6 +912,49 @@ fn env_secrets_via_proc(lab: &Lab) -> Outcome {
     Ok(Verdict::Pass(format!(
         "the host's environ was refused ({answer})"
     )))
+}
+
+/// A runner staged in the temp directory, because the cache cannot be written, leaves
+/// no `pykernel-*` directory behind (issue item 11).
+fn staging_fallback(lab: &Lab) -> Outcome {
+    let temp = std::env::temp_dir().join(format!("pyk-chaos-tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&temp);
+    fs::create_dir_all(&temp).map_err(|err| err.to_string())?;
+    // Where the runner package was staged.
+    let mut command = lab.pyk(&[
+        "exec",
+        "-c",
+        "import sys\nprint(sys.modules['pykernel_runner'].PACKAGE_DIR)",
+    ]);
+    // /proc cannot hold a cache directory, so the runner goes to TMPDIR.
+    command
+        .env("TMPDIR", &temp)
+        .env("XDG_CACHE_HOME", "/proc/pyk-chaos")
+        .env("HOME", "/proc/pyk-chaos");
+    let finished = Running::start(command)?.wait()?;
+    let left: Vec<String> = fs::read_dir(&temp)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = fs::remove_dir_all(&temp);
+    finished.expect_code(0)?;
+    let staged_in_temp = finished
+        .stdout
+        .first()
+        .is_some_and(|dir| Path::new(dir).starts_with(&temp));
+    if !staged_in_temp {
+        return Err(format!("not staged in TMPDIR: {:?}", finished.stdout));
+    }
+    if !left.is_empty() {
+        return Err(format!("left behind in TMPDIR: {left:?}"));
+    }
+    Ok(Verdict::Pass(
+        "the temporary runner directory was removed".to_owned(),
+    ))
 }
 
 /// C output of more than 64 KiB while holding the GIL (issue item 3).
