@@ -499,16 +499,19 @@ impl<'a> Finder<'a> {
                 self.pinned(PythonSource::PyenvGlobal(file), &names)
             }
             Rule::Installed => {
-                let mut first = None;
+                let (mut first, mut first_index) = (None, None);
                 for (version, python) in self.installed() {
                     let found = self.offer(PythonSource::Installed, python, None, Some(version));
-                    if first.is_none() {
+                    if first.is_none() && found.is_some() {
                         first = found;
-                    }
-                    if first.is_some() && !self.all {
-                        break;
+                        first_index = self.last_usable;
+                        if !self.all {
+                            break;
+                        }
                     }
                 }
+                // The ones listed after it are not the rule's match.
+                self.last_usable = first_index;
                 Ok(first)
             }
             Rule::Path => {

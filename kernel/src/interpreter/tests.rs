@@ -384,6 +384,13 @@ fn version_requests_search_uv_then_pyenv_then_path() {
     insta::assert_snapshot!(tree.check(Some("py3.9"), "work", &host), @r#"ExplicitVersion("py3.9") <root>/usr/bin/python3.9 version=3.9"#);
     // Nothing pinned: the newest installed interpreter, uv's first.
     insta::assert_snapshot!(tree.check(None, "work", &host), @"Installed <root>/home/uv-python/cpython-3.13.1-linux-x86_64-gnu/bin/python3 version=3.13.1");
+    insta::assert_snapshot!(tree.check_all(None, "work", &host), @"
+    * Installed <root>/home/uv-python/cpython-3.13.1-linux-x86_64-gnu/bin/python3 version=3.13.1
+      Installed <root>/home/uv-python/cpython-3.12.8-linux-x86_64-gnu/bin/python3 version=3.12.8
+      Installed <root>/home/.pyenv/versions/3.12.1/bin/python3 version=3.12.1
+      Installed <root>/home/.pyenv/versions/3.10.13/bin/python3 version=3.10.13
+      Path <root>/usr/bin/python3 version=3
+    ");
 }
 
 #[test]
