@@ -136,6 +136,18 @@ class PykServeTest(unittest.TestCase):
             # The namespace survived both.
             self.assertEqual(pyk.execute("x = 1; x")["status"], "ok")
 
+    def test_timeouts_and_a_dead_kernel_are_results_and_the_session_recovers(self):
+        with start() as pyk:
+            timed_out = pyk.execute("import time\nwhile True: time.sleep(0.01)", timeout=0.5)
+            self.assertTrue(timed_out["timedOut"] and timed_out["cancelled"], timed_out)
+            pyk.execute("kept = 1")
+            died = pyk.execute("import os\nos._exit(3)")
+            self.assertTrue(died["kernelKilled"], died)
+            self.assertIn("kernelError", died)
+            fresh = pyk.execute("kept")
+            self.assertTrue(fresh["kernelRestarted"], fresh)
+            self.assertEqual(fresh["error"]["ename"], "NameError")
+
     def test_sessions_complete_restart_and_shutdown(self):
         with start() as pyk:
             pyk.execute("value = 1", session="a")
