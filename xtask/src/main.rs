@@ -5,7 +5,8 @@
 //! - `test-python`: bootstraps the test virtualenv under `target/`, then runs the runner's
 //!   pytest suite (on every CPython 3.9+ found) and the real-Python Rust tests.
 //! - `fuzz [TARGET] [--seconds N]`: runs the cargo-fuzz targets.
-//! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side.
+//! - `bench [--runs N]`: pykernel against jupyter_client + ipykernel, side by side, then
+//!   `pyk mcp` against pykernel-mcp through the Python MCP client.
 //! - `chaos [--quick] [NAME...]`: fault injection against the built `pyk`.
 //! - `dist [--check] [--profile NAME]`: the wheel and npm tarballs in `target/dist/`; `--check`
 //!   installs each fresh and drives `pyk` and both typed clients from them.
@@ -13,6 +14,7 @@
 //! - `test-mcp`: `pyk mcp` driven by the official Python and TypeScript MCP SDKs.
 
 mod bench;
+mod bench_mcp;
 mod chaos;
 mod ci;
 mod dist;
