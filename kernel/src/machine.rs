@@ -198,6 +198,9 @@ pub(crate) struct Session {
     /// Completion requests sent and not yet answered, with when each times out; in
     /// deadline order, since every request gets the same [`COMPLETE_TIMEOUT`].
     pending_completions: VecDeque<(RequestId, Instant)>,
+    /// The execution count of the last `done` accepted: a `done` whose count goes back or
+    /// jumps ahead cannot come from the runner (user code forged it on the frame fd).
+    execution_count: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -294,6 +297,7 @@ impl Session {
             events: VecDeque::new(),
             completes: false,
             pending_completions: VecDeque::new(),
+            execution_count: None,
         }
     }
 
@@ -696,6 +700,15 @@ impl Session {
     }
 
     fn handle_done(&mut self, now: Instant, done: Done) {
+        if let Some(count) = done.execution_count {
+            // The runner's counter goes up by one per stored cell, never down.
+            let last = self.execution_count;
+            if last.is_some_and(|last| count < last || count > last + 1) {
+                warn!(id = %done.id, count, ?last, "ignored an impossible done (its execution count jumps)");
+                return;
+            }
+            self.execution_count = Some(count);
+        }
         // Idle from now on, unless a queued cell is sent next.
         match std::mem::replace(&mut self.state, State::Idle { since: now }) {
             State::Busy(running) => {

@@ -1111,3 +1111,24 @@ fn an_unanswered_completion_times_out_in_the_machine() {
     = completions c-2: Err(the runner did not answer the completion in time)
     "#);
 }
+
+#[test]
+fn a_done_whose_execution_count_jumps_is_ignored() {
+    let transcript = check_ready(
+        r#"
+        exec 1 x = 1
+        <- {"type":"done","id":"1","status":"ok","executionCount":1,"cancelled":false}
+        exec 2 forge()
+        <- {"type":"done","id":"2","status":"ok","executionCount":99,"cancelled":false}
+        <- {"type":"done","id":"2","status":"ok","executionCount":0,"cancelled":false}
+        <- {"type":"done","id":"2","status":"error","executionCount":2,"cancelled":false}
+        "#,
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"x = 1","silent":false,"storeHistory":true}
+    = finished 1: Ok count=1
+    > {"id":"2","code":"forge()","silent":false,"storeHistory":true}
+    = finished 2: Error count=2
+    "#);
+}
