@@ -40,6 +40,7 @@ from typing import (
     TypedDict,
     TypeVar,
     Union,
+    cast,
 )
 
 from pykernel_rs._binary import find_pyk
@@ -275,9 +276,9 @@ class _Connection(Generic[_T]):
         return None
 
     def _route_output(self, params: Any) -> None:
-        if not isinstance(params, dict):
+        if not isinstance(params, dict) or params.get("requestId") is None:
             return
-        on_output = self._on_output.get(params.get("requestId"))
+        on_output = self._on_output.get(params["requestId"])
         output = params.get("output")
         if on_output is not None and isinstance(output, dict):
             on_output(output)  # type: ignore[arg-type]
@@ -333,7 +334,8 @@ class Execution:
             TimeoutError: no answer within ``timeout`` seconds (the cell goes on).
             PykServeError: the server refused the request or exited.
         """
-        return self._wait(timeout)
+        result: ExecuteResult = self._wait(timeout)
+        return result
 
     def cancel(self) -> None:
         """Cancels the cell: interrupt, then kill the kernel after the grace."""
@@ -510,9 +512,10 @@ class Client(_Connection[Execution]):
         method, params = message.get("method"), message.get("params") or {}
         try:
             if method == "input" and self.on_input is not None:
-                reply = self._reply(message["id"], {"value": self.on_input(params)})
+                reply = self._reply(message["id"], {"value": self.on_input(cast(InputRequest, params))})
             elif method == "call" and self.on_call is not None:
-                result = self.on_call(params.get("name"), params.get("args"), params.get("session"))
+                result = self.on_call(str(params.get("name")), params.get("args"),
+                                     str(params.get("session")))
                 reply = self._reply(message["id"], result)
             else:
                 reply = self._reply(message["id"], method=str(method))
@@ -541,7 +544,8 @@ class AsyncExecution:
     async def result(self) -> ExecuteResult:
         """Waits for how the cell ended; raises :class:`PykServeError` if the server
         refused the request or exited."""
-        return await asyncio.shield(self._future)  # type: ignore[no-any-return]
+        result: ExecuteResult = await asyncio.shield(self._future)
+        return result
 
     def __await__(self) -> Any:
         return self.result().__await__()
@@ -613,7 +617,7 @@ class AsyncClient(_Connection["asyncio.Future[Any]"]):
         execution = await self.start_execute(code, session=session, on_output=on_output,
                                              timeout=timeout, silent=silent,
                                              allow_stdin=allow_stdin)
-        return await execution
+        return await execution.result()
 
     async def interrupt(self, session: str = DEFAULT_SESSION) -> None:
         """Interrupts the session's running cell."""
@@ -702,10 +706,11 @@ class AsyncClient(_Connection["asyncio.Future[Any]"]):
         method, params = message.get("method"), message.get("params") or {}
         try:
             if method == "input" and self.on_input is not None:
-                value = await _maybe_await(self.on_input(params))
+                value = await _maybe_await(self.on_input(cast(InputRequest, params)))
                 reply = self._reply(message["id"], {"value": value})
             elif method == "call" and self.on_call is not None:
-                result = self.on_call(params.get("name"), params.get("args"), params.get("session"))
+                result = self.on_call(str(params.get("name")), params.get("args"),
+                                     str(params.get("session")))
                 reply = self._reply(message["id"], await _maybe_await(result))
             else:
                 reply = self._reply(message["id"], method=str(method))

@@ -85,7 +85,7 @@ class ClientTest(unittest.TestCase):
                 session="tools", on_output=outputs.append)
             self.assertEqual(result["status"], "ok", result)
         self.assertEqual(prompts, ["who? "])
-        text = "".join(output["data"] for output in outputs if output["type"] == "stdout")  # type: ignore[typeddict-item]
+        text = "".join(output["data"] for output in outputs if output["type"] == "stdout")
         self.assertEqual(text, "ada 42\nHostCallError no tool fetch in tools\n")
 
     def test_a_runaway_cell_is_cancelled(self) -> None:
