@@ -34,6 +34,8 @@
 //! would run by pyenv's rules, read from files. Any other script (an asdf or mise shim, a
 //! wrapper) is asked once for its `sys.executable`, and the answer is cached (see the
 //! `cache` module) so later starts pay nothing. The kernel runs the direct interpreter.
+//! A script named explicitly that is not a known shim (a wrapper) runs as given, and so
+//! does an explicit shim that cannot be looked through: the start then says what is wrong.
 //!
 //! A discovered candidate that cannot run (a dangling `.venv/bin/python`, a virtualenv
 //! whose base interpreter is gone, a shim that resolves to nothing) is skipped with a
@@ -546,11 +548,10 @@ impl<'a> Finder<'a> {
             _ => Some(in_cwd.clone()),
         };
         if let Some(found) = found {
-            let unusable = |reason| KernelError::PythonUnusable {
+            check_executable(&found).map_err(|reason| KernelError::PythonUnusable {
                 path: found.clone(),
                 reason,
-            };
-            check_executable(&found).map_err(unusable)?;
+            })?;
             let venv = found
                 .parent()
                 .and_then(Path::parent)
@@ -558,7 +559,13 @@ impl<'a> Finder<'a> {
                 .map(Path::to_path_buf);
             let version = venv.as_deref().and_then(version::from_pyvenv_cfg);
             let version = version.or_else(|| path_version(&found));
-            return match self.direct(&found) {
+            // A script the caller named (a wrapper, say) runs as given; only shims of
+            // a known kind are looked through.
+            let looked_through = match pyenv::classify(&found) {
+                FileKind::Script => Ok((found.clone(), None)),
+                _ => self.direct(&found),
+            };
+            return match looked_through {
                 Ok((path, shim)) => {
                     Ok(self.usable(PythonSource::Explicit, path, venv, version, shim))
                 }
@@ -571,7 +578,11 @@ impl<'a> Finder<'a> {
                 {
                     self.explicit_version(bare_name.as_deref().unwrap_or_default())
                 }
-                Err(reason) => Err(unusable(reason)),
+                // The caller named it: it runs as given, and the start says what is wrong.
+                Err(reason) => {
+                    tracing::warn!(python = %found.display(), %reason, "running a shim that could not be looked through");
+                    Ok(self.usable(PythonSource::Explicit, found, venv, version, None))
+                }
             };
         }
         match bare_name {

@@ -436,6 +436,11 @@ fn explicit_paths_are_used_as_given_and_activate_their_venv() {
     insta::assert_snapshot!(tree.check(Some(".venv/bin/python"), "work", &host), @"Explicit <root>/work/.venv/bin/python venv=<root>/work/.venv");
     insta::assert_snapshot!(tree.check(Some("~/venvs/py/bin/python"), "work", &host), @"Explicit <root>/home/venvs/py/bin/python");
     insta::assert_snapshot!(tree.check(Some("python3.12"), "work", &host), @"Explicit <root>/usr/bin/python3.12 version=3.12");
+    // A wrapper script named explicitly runs as given: it is not asked what it runs.
+    let marker = tree.path("wrapper-ran");
+    tree.write("work/wrapper", &format!("#!/bin/sh\ntouch {}\n", marker.display()), 0o755);
+    insta::assert_snapshot!(tree.check(Some("wrapper"), "work", &host), @"Explicit <root>/work/wrapper");
+    assert!(!marker.exists(), "the wrapper was run");
 }
 
 #[test]
