@@ -207,6 +207,7 @@ impl Kernel {
         let submit = Submit {
             request,
             timeout: options.timeout,
+            continue_on_error: options.continue_on_error,
         };
         let delivery = Delivery {
             outputs: outputs_tx,

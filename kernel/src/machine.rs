@@ -54,6 +54,8 @@ pub(crate) struct Submit {
     pub(crate) request: Execute,
     /// How long the cell may run once sent, before it is interrupted.
     pub(crate) timeout: Option<Duration>,
+    /// Whether the queued cells still run when this one fails.
+    pub(crate) continue_on_error: bool,
 }
 
 /// Something a caller asked for.
@@ -255,6 +257,8 @@ struct Running {
     /// Its `input()` waits for the caller's reply.
     awaiting_input: bool,
     error: Option<PyError>,
+    /// The queued cells still run when this one fails.
+    continue_on_error: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -712,11 +716,19 @@ impl Session {
         // Idle from now on, unless a queued cell is sent next.
         match std::mem::replace(&mut self.state, State::Idle { since: now }) {
             State::Busy(running) => {
+                let continue_on_error = running.continue_on_error;
                 let (outcome, id) = running.finish(done);
+                // A cell its caller cancelled did not fail on its own: the queue keeps its turn.
+                let failed = !outcome.is_ok() && outcome.interrupt() != Some(Interrupt::Cancel);
                 self.events.push_back(SessionEvent::Finished {
                     id,
                     result: Ok(outcome),
                 });
+                if failed && !continue_on_error {
+                    // As Jupyter's stop_on_error: what was queued behind a failure is
+                    // not run.
+                    self.end_queued(|| Ok(Outcome::aborted_unrun()));
+                }
                 self.start_next_queued(now);
             }
             State::Starting {
@@ -900,11 +912,12 @@ impl Session {
             return;
         };
         let timeout_at = submit.timeout.map(|timeout| now + timeout);
-        let running = Running::new(
+        let mut running = Running::new(
             submit.request.id.clone(),
             submit.request.allow_stdin,
             timeout_at,
         );
+        running.continue_on_error = submit.continue_on_error;
         debug!(id = %running.id, "sending a cell");
         self.transmits.push_back(Request::Execute(submit.request));
         self.state = State::Busy(running);
@@ -1023,6 +1036,7 @@ impl Running {
             interrupt: None,
             awaiting_input: false,
             error: None,
+            continue_on_error: true,
         }
     }
 

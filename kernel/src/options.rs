@@ -241,6 +241,10 @@ pub struct ExecuteOptions {
     pub env: BTreeMap<String, Option<String>>,
     /// Whether `input()` may ask the caller (see [`crate::Output::InputRequest`]).
     pub allow_stdin: bool,
+    /// Whether the cells queued behind this one keep their turn when it fails (raises or
+    /// is interrupted). `false`, the default, aborts them as Jupyter's `stop_on_error`
+    /// does: each ends unrun with [`crate::Stop::Aborted`].
+    pub continue_on_error: bool,
 }
 
 impl ExecuteOptions {
@@ -276,6 +280,13 @@ impl ExecuteOptions {
     /// Sets (`Some`) or unsets (`None`) a variable before the cell runs.
     pub fn with_env(mut self, key: impl Into<String>, value: Option<String>) -> Self {
         self.env.insert(key.into(), value);
+        self
+    }
+
+    /// Lets the cells queued behind this one run even if it fails (see
+    /// [`ExecuteOptions::continue_on_error`]).
+    pub fn with_continue_on_error(mut self, keep_going: bool) -> Self {
+        self.continue_on_error = keep_going;
         self
     }
 

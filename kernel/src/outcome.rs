@@ -61,6 +61,9 @@ pub enum Stop {
     /// The kernel was killed or shut down while the cell ran or waited in the queue, so the
     /// kernel and its namespace are gone. The interruption the cell ignored, if one came first.
     KernelKilled(Option<Interrupt>),
+    /// The cell never ran: one queued before it failed (see
+    /// [`crate::ExecuteOptions::continue_on_error`]).
+    Aborted,
 }
 
 /// What interrupted a cell.
@@ -79,6 +82,21 @@ pub enum Interrupt {
 }
 
 impl Outcome {
+    /// The outcome of a queued cell aborted unrun because one before it failed.
+    pub(crate) fn aborted_unrun() -> Self {
+        Self {
+            status: Status::Error,
+            execution_count: None,
+            error: None,
+            stop: Some(Stop::Aborted),
+        }
+    }
+
+    /// Whether the cell was aborted unrun because a cell queued before it failed.
+    pub fn aborted(&self) -> bool {
+        self.stop == Some(Stop::Aborted)
+    }
+
     /// Whether the cell ran to the end without an exception.
     pub fn is_ok(&self) -> bool {
         self.status == Status::Ok
@@ -89,14 +107,15 @@ impl Outcome {
         match self.stop? {
             Stop::Interrupted(interrupt) => Some(interrupt),
             Stop::KernelKilled(interrupt) => interrupt,
+            Stop::Aborted => None,
         }
     }
 
     /// Whether the cell was cancelled, timed out, interrupted or killed: every stop but a
-    /// refused `input()`.
+    /// refused `input()` and an abort.
     pub fn cancelled(&self) -> bool {
         match self.stop {
-            None | Some(Stop::Interrupted(Interrupt::StdinRefused)) => false,
+            None | Some(Stop::Interrupted(Interrupt::StdinRefused) | Stop::Aborted) => false,
             Some(_) => true,
         }
     }

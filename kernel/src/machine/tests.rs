@@ -132,8 +132,12 @@ impl Harness {
                 let mut code = words.next().unwrap_or_default();
                 let mut timeout = None;
                 let mut allow_stdin = false;
+                let mut continue_on_error = false;
                 loop {
-                    if let Some(after) = code.strip_prefix("timeout=") {
+                    if let Some(tail) = code.strip_prefix("keep-going ") {
+                        continue_on_error = true;
+                        code = tail;
+                    } else if let Some(after) = code.strip_prefix("timeout=") {
                         let (ms, tail) = after.split_once(' ').unwrap_or((after, ""));
                         timeout = Some(Duration::from_millis(parse(ms)));
                         code = tail;
@@ -148,7 +152,11 @@ impl Harness {
                     allow_stdin,
                     ..Execute::new(ExecId::new(id), code.to_owned())
                 };
-                self.command(Command::Execute(Submit { request, timeout }));
+                self.command(Command::Execute(Submit {
+                    request,
+                    timeout,
+                    continue_on_error,
+                }));
             }
             "cancel" => self.command(Command::Cancel(ExecId::new(rest))),
             "interrupt" => self.command(Command::Interrupt),
@@ -285,6 +293,7 @@ fn render_event(event: &SessionEvent) -> String {
                 ("timed_out", outcome.timed_out()),
                 ("stdin_requested", outcome.stdin_requested()),
                 ("kernel_killed", outcome.kernel_killed()),
+                ("aborted", outcome.aborted()),
             ] {
                 if set {
                     let _ = write!(line, " {flag}");
@@ -1130,5 +1139,34 @@ fn a_done_whose_execution_count_jumps_is_ignored() {
     = finished 1: Ok count=1
     > {"id":"2","code":"forge()","silent":false,"storeHistory":true}
     = finished 2: Error count=2
+    "#);
+}
+
+#[test]
+fn a_failed_cell_aborts_the_queue_unless_it_keeps_going() {
+    let transcript = check_ready(
+        r#"
+        exec 1 1 / 0
+        exec 2 print('queued')
+        exec 3 print('queued too')
+        <- {"type":"error","id":"1","ename":"ZeroDivisionError","evalue":"division by zero","traceback":[]}
+        done 1 error
+        exec 4 keep-going 1 / 0
+        exec 5 print('runs')
+        <- {"type":"error","id":"4","ename":"ZeroDivisionError","evalue":"division by zero","traceback":[]}
+        done 4 error
+        "#,
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"1 / 0","silent":false,"storeHistory":true}
+    = output 1: Error(PyError { ename: "ZeroDivisionError", evalue: "division by zero", traceback: [] })
+    = finished 1: Error count=7 error=ZeroDivisionError: division by zero
+    = finished 2: Error aborted
+    = finished 3: Error aborted
+    > {"id":"4","code":"1 / 0","silent":false,"storeHistory":true}
+    = output 4: Error(PyError { ename: "ZeroDivisionError", evalue: "division by zero", traceback: [] })
+    > {"id":"5","code":"print('runs')","silent":false,"storeHistory":true}
+    = finished 4: Error count=7 error=ZeroDivisionError: division by zero
     "#);
 }
