@@ -119,10 +119,6 @@ async fn check(client: &mut Client, steps: &[(&str, usize)]) -> String {
     transcript
 }
 
-fn python() -> Option<String> {
-    std::env::var("PYKERNEL_TEST_PYTHON").ok()
-}
-
 #[test]
 fn incoming_lines_are_classified() {
     let lines = [
@@ -244,7 +240,9 @@ async fn bad_input_gets_errors_and_the_connection_goes_on() {
 
 #[tokio::test]
 async fn a_scripted_session_streams_asks_calls_and_shuts_down() {
-    let Some(python) = python() else { return };
+    let Some(python) = pykernel_runner::testing::test_python() else {
+        return;
+    };
     let mut client = Client::start(KernelOptions::new().with_python(python), 1 << 20);
     let mut transcript = check(
         &mut client,
