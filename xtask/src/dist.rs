@@ -133,7 +133,7 @@ fn build(profile: &str) -> Result<Artifacts, String> {
     compile_typescript(&node_modules, &main_dir)?;
     let main_tarball = npm_pack(&main_dir, &out)?;
 
-    eprintln!("xtask: target/dist/ (profile {profile}):");
+    eprintln!("xtask: {} (profile {profile}):", out.display());
     for path in [&binary, &wheel, &platform_tarball, &main_tarball] {
         let size = fs::metadata(path)
             .map_err(|err| io_error(path, &err))?
