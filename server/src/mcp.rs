@@ -184,7 +184,10 @@ impl PykMcp {
             .peer
             .supported_elicitation_modes()
             .contains(&ElicitationMode::Form);
-        let mut options = RunOptions::new().with_stdin(can_elicit);
+        // Each tool call is its own request: one that fails must not abort the next.
+        let mut options = RunOptions::new()
+            .with_stdin(can_elicit)
+            .with_continue_on_error(true);
         if let Some(timeout) = arguments.timeout {
             options = options.with_timeout(timeout);
         }

@@ -122,6 +122,10 @@ pub struct RunOptions {
     pub allow_stdin: bool,
     /// Run without showing the result and without history.
     pub silent: bool,
+    /// Run even when a cell queued before it fails, instead of being aborted as Jupyter's
+    /// `stop_on_error` does (see [`ExecuteOptions::continue_on_error`]). Frontends whose
+    /// calls are independent requests, such as MCP tool calls, set it.
+    pub continue_on_error: bool,
 }
 
 impl RunOptions {
@@ -145,6 +149,12 @@ impl RunOptions {
     /// Runs the cell silently (true): no result, no history.
     pub fn with_silent(mut self, silent: bool) -> Self {
         self.silent = silent;
+        self
+    }
+
+    /// Runs the cell even when one queued before it fails (true).
+    pub fn with_continue_on_error(mut self, keep_going: bool) -> Self {
+        self.continue_on_error = keep_going;
         self
     }
 }
@@ -357,7 +367,9 @@ impl Service {
     ) -> Result<Run, ServiceError> {
         let code = code.into();
         let (kernel, info) = self.kernel(session).await?;
-        let mut execute = ExecuteOptions::new().with_stdin(options.allow_stdin);
+        let mut execute = ExecuteOptions::new()
+            .with_stdin(options.allow_stdin)
+            .with_continue_on_error(options.continue_on_error);
         if options.silent {
             execute = execute.silent();
         }

@@ -146,9 +146,7 @@ async def test_a_client_cancellation_interrupts_the_cell(tmp_path):
             # Abandoning the call makes the SDK send notifications/cancelled for it.
             call.cancel()
         assert await anyio.to_thread.run_sync(wait_for_file, str(caught)) == "interrupted"
-        # The abandoned call gets no answer; wait until its cell has ended.
-        while any(s["busy"] for s in (await session.call_tool("list_sessions", {})).structured_content["sessions"]):
-            await anyio.sleep(0.02)
+        # The next call queues behind the cell still winding down, and runs after it.
         after = await run(session, "'usable'")
     assert text_of(after) == "'usable'\n", after.structured_content
 
