@@ -14,7 +14,8 @@
 //! `npx pyk`, and the TypeScript client's tests compiled with `tsc` against the package's
 //! own types. Nothing comes from a registry but maturin, uv, typescript and @types/node.
 //!
-//! The binary is built with the `release` profile unless `--profile` names another. CI
+//! The binary is built with the `release-lto` profile (release with fat LTO) unless `--profile`
+//! names another. CI
 //! checks with `dev`: the packaging is the same, and the debug build the tests made is
 //! reused instead of a release build that takes minutes (maturin strips the binary).
 
@@ -60,7 +61,7 @@ pub(crate) fn check_in_ci() -> Result<(), String> {
 /// Runs `cargo xtask dist` with its arguments.
 pub(crate) fn run_dist(args: &[String]) -> Result<(), String> {
     let mut check = false;
-    let mut profile = "release".to_owned();
+    let mut profile = "release-lto".to_owned();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
