@@ -438,7 +438,11 @@ fn explicit_paths_are_used_as_given_and_activate_their_venv() {
     insta::assert_snapshot!(tree.check(Some("python3.12"), "work", &host), @"Explicit <root>/usr/bin/python3.12 version=3.12");
     // A wrapper script named explicitly runs as given: it is not asked what it runs.
     let marker = tree.path("wrapper-ran");
-    tree.write("work/wrapper", &format!("#!/bin/sh\ntouch {}\n", marker.display()), 0o755);
+    tree.write(
+        "work/wrapper",
+        &format!("#!/bin/sh\ntouch {}\n", marker.display()),
+        0o755,
+    );
     insta::assert_snapshot!(tree.check(Some("wrapper"), "work", &host), @"Explicit <root>/work/wrapper");
     assert!(!marker.exists(), "the wrapper was run");
 }
