@@ -50,6 +50,8 @@
 //!   (each having run `pass`), after warm-up so one-time costs (imports, runtime) are excluded.
 //! - `rss_kernel_mb`: VmRSS of each idle kernel process (runner, ipykernel), averaged.
 //! - `rss_mb`: `rss_host_mb + rss_kernel_mb`, the memory one idle kernel costs.
+//! - `interp_*` (pykernel only): `pyk exec -c 1` with the default interpreter against
+//!   `--python` naming the real binary, and what a shim costs; see `bench/interpreter.rs`.
 //!
 //! Wall-clock numbers depend on what else runs: on a shared 2-core machine compare them only
 //! with a quiet load average, and use the CPU-time details, which move much less.
@@ -66,6 +68,8 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
 };
+
+mod interpreter;
 
 use crate::{
     python::ensure_venv,
@@ -92,6 +96,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         if flags.pykernel {
             let mut results = run_pykernel_side(&python, &out_dir, flags.quick)?;
             results.extend(run_serve_side(&python, &out_dir, flags.quick)?);
+            results.extend(interpreter::run(flags.quick)?);
             pykernel_runs.push(results);
         }
         if flags.jupyter {
