@@ -33,6 +33,9 @@
 //! 3. [`KernelOptions::env`], which overrides everything above.
 //! 4. `PYTHONUNBUFFERED=1` and `PYTHONIOENCODING=utf-8`, always (the protocol needs them),
 //!    and `MPLBACKEND=Agg` unless already set.
+//! 5. [`SECRET_RULE_ENV`]: the secret rule itself, which the runner reads and removes at
+//!    start, so `%env` hides the same names this filter drops (the rule has one home,
+//!    here).
 //!
 //! # What the filter promises, and what it does not
 //!
@@ -163,6 +166,17 @@ pub(crate) const SECRET_FRAGMENTS: &[&str] = &[
     "PRIVATEKEY",
 ];
 
+/// The variable that hands the secret rule to the runner: [`SECRET_WORDS`],
+/// [`SECRET_FRAGMENTS`] and the exempt names, each list joined by `,`, the three by `|`.
+pub(crate) const SECRET_RULE_ENV: &str = "PYKERNEL_SECRET_RULE";
+
+/// The value of [`SECRET_RULE_ENV`].
+pub(crate) fn secret_rule() -> String {
+    [SECRET_WORDS, SECRET_FRAGMENTS, NOT_SECRETS]
+        .map(|list| list.join(","))
+        .join("|")
+}
+
 /// Names the secret rule would drop that are not secrets.
 const NOT_SECRETS: &[&str] = &[
     // The path of ssh-agent's socket, which `git` and `ssh` in a cell need.
@@ -188,6 +202,7 @@ pub(crate) fn kernel_env(
     if find(&vars, "MPLBACKEND").is_none() {
         set(&mut vars, "MPLBACKEND", "Agg");
     }
+    set(&mut vars, SECRET_RULE_ENV, secret_rule());
     vars.into_iter().collect()
 }
 
@@ -376,7 +391,7 @@ mod tests {
 
     use crate::{
         EnvPolicy,
-        env::{ProcShield, kernel_env},
+        env::{ProcShield, SECRET_RULE_ENV, kernel_env, looks_secret, secret_rule},
     };
 
     fn host(names: &[&str]) -> Vec<(OsString, OsString)> {
@@ -407,6 +422,8 @@ mod tests {
             .collect();
         kernel_env(&policy, host, venv.map(Path::new), &extra)
             .into_iter()
+            // Always the same; `the_secret_rule_goes_to_the_runner` shows it.
+            .filter(|(key, _)| key != SECRET_RULE_ENV)
             .map(|(key, value)| format!("{}={}\n", key.to_string_lossy(), value.to_string_lossy()))
             .collect()
     }
@@ -594,5 +611,18 @@ mod tests {
                 before
             )
         );
+    }
+
+    #[test]
+    fn the_secret_rule_goes_to_the_runner() {
+        let env = kernel_env(&EnvPolicy::Empty, host(&[]), None, &BTreeMap::new());
+        let rule = env
+            .iter()
+            .find(|(key, _)| key == SECRET_RULE_ENV)
+            .map(|(_, value)| value.to_string_lossy().into_owned());
+        assert_eq!(rule.as_deref(), Some(secret_rule().as_str()));
+        insta::assert_snapshot!(secret_rule(), @"KEY,KEYS,APIKEY,TOKEN,TOKENS,SECRET,SECRETS,PASS,PASSWORD,PASSWD,PASSPHRASE,PWD,PW,CREDENTIAL,CREDENTIALS,CREDS,COOKIE,COOKIES,AUTH,SIGNING,PRIVATE,DSN|TOKEN,SECRET,PASSW,PASSPHRASE,CREDENTIAL,COOKIE,APIKEY,ACCESSKEY,PRIVATEKEY|SSH_AUTH_SOCK");
+        // The runner applies it as `looks_secret` does (runner-py/tests/test_magics.py).
+        assert!(looks_secret("DB_DSN") && looks_secret("MYPASSWORD") && !looks_secret("PLAIN"));
     }
 }

@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from conftest import done, error, of_type, ok, result, stderr, stdout
+from conftest import Kernel, done, error, of_type, ok, result, stderr, stdout
 
 NOTICE = (
     "[output truncated: shell helper exceeded 1048576 bytes or 3000 lines; "
@@ -141,7 +141,8 @@ def test_cd_and_pwd(kernel, tmp_path):
 
 def test_env_magic(kernel):
     frames = kernel.run("import os\nos.environ['PLAIN_VAR_X'] = 'p'\nos.environ['MY_API_TOKEN'] = 's3cret'\nenvs = %env\n(envs['PLAIN_VAR_X'], envs['MY_API_TOKEN'])")
-    assert result(frames) == "('p', '<hidden>')"
+    # Without a rule from the host nothing looks secret: the rule lives in the host.
+    assert result(frames) == "('p', 's3cret')"
     assert stdout(kernel.run("%env NEW_VAR=new value")) == "env: NEW_VAR=new value\n"
     assert result(kernel.run("%env NEW_VAR")) == "'new value'"
     assert stdout(kernel.run("%env OTHER_VAR other")) == "env: OTHER_VAR=other\n"
@@ -427,3 +428,20 @@ def test_shell_children_get_devnull_stdin(kernel):
 def test_a_background_shell_job_does_not_hang_the_cell(kernel):
     frames = kernel.run("!sleep 30 &\nprint('returned')", timeout=20)
     assert stdout(frames) == "returned\n"
+
+
+def test_env_magic_hides_what_the_hosts_secret_rule_names(tmp_path):
+    env = dict(os.environ, PYKERNEL_SECRET_RULE="KEY,DSN|PASSW|SSH_AUTH_SOCK")
+    k = Kernel(cwd=str(tmp_path), env=env)
+    try:
+        cell = (
+            "import os\n"
+            "os.environ.update(DB_DSN='d', MYPASSWORD='p', SSH_AUTH_SOCK='s', KEYRING_X='k', PLAIN='v')\n"
+            "envs = %env\n"
+            "[envs[n] for n in ('DB_DSN', 'MYPASSWORD', 'SSH_AUTH_SOCK', 'KEYRING_X', 'PLAIN')]"
+        )
+        assert result(k.run(cell)) == "['<hidden>', '<hidden>', 's', 'k', 'v']"
+        # The runner took the rule out of the environment user code sees.
+        assert result(k.run("'PYKERNEL_SECRET_RULE' in os.environ")) == "False"
+    finally:
+        k.close()

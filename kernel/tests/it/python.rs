@@ -209,6 +209,22 @@ async fn stream_text_comes_as_raw_payloads_exactly() {
 }
 
 #[tokio::test]
+async fn env_magic_hides_what_the_hosts_filter_would_drop() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    // DB_DSN and MYPASSWORD look secret by the host's rule only (a word, a fragment).
+    let code = "import os\n\
+        os.environ.update(DB_DSN='d', MYPASSWORD='p', PLAIN_X='v')\n\
+        envs = %env\n\
+        [envs[n] for n in ('DB_DSN', 'MYPASSWORD', 'PLAIN_X')] + ['PYKERNEL_SECRET_RULE' in os.environ]";
+    let (_, result, outcome) = run(&kernel, code).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(result, "['<hidden>', '<hidden>', 'v', False]");
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
 async fn output_streams_before_the_cell_ends() {
     let Some(python) = python() else { return };
     let cwd = scratch();

@@ -51,6 +51,8 @@ def main():
     """Sets up the process, greets the host and serves requests until exit."""
     # Asked for by this host only: user code and its children never see it.
     wire.payloads = os.environ.pop("PYKERNEL_STREAM_PAYLOADS", "") == "1"
+    # The host's secret rule, so `%env` hides what the host's filter drops.
+    namespace.set_secret_rule(os.environ.pop("PYKERNEL_SECRET_RULE", ""))
     if wire.setup_fds():
         output.capture_fds()
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -82,16 +82,12 @@ def _magic_ls(args):
     return None
 
 
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "CREDENTIAL", "AUTH")
-
-
 def _magic_env(args):
     args = args.strip()
     if not args:
         env = {}
         for key in sorted(os.environ):
-            upper = key.upper()
-            env[key] = "<hidden>" if any(w in upper for w in _SECRET_WORDS) else os.environ[key]
+            env[key] = "<hidden>" if namespace.looks_secret(key) else os.environ[key]
         return env
     if "=" in args or len(args.split(None, 1)) == 2:
         return _magic_set_env(args)

@@ -25,6 +25,35 @@ _last_inputs = ["", "", ""]
 _last_results = [None, None, None]
 
 
+# The host's secret rule (see set_secret_rule): words, fragments, exempt names.
+_secret_words = frozenset()
+_secret_fragments = ()
+_not_secrets = frozenset()
+
+
+def set_secret_rule(rule):
+    """Takes the host's secret rule, ``WORDS|FRAGMENTS|EXEMPT`` with each list joined by
+    ``,`` (the kernel's filter is its one home). Without one nothing looks secret."""
+    global _secret_words, _secret_fragments, _not_secrets
+    parts = (rule.split("|") + ["", "", ""])[:3]
+    words, fragments, exempt = ([item for item in part.split(",") if item] for part in parts)
+    _secret_words = frozenset(words)
+    _secret_fragments = tuple(fragments)
+    _not_secrets = frozenset(exempt)
+
+
+def looks_secret(name):
+    """Whether a variable's name says it holds a secret, by the host's rule: a word of it
+    (split at ``_``, ``-`` and ``.``) or a fragment anywhere in it, case ignored."""
+    if name in _not_secrets:
+        return False
+    upper = name.upper()
+    words = upper.replace("-", "_").replace(".", "_").split("_")
+    return any(word in _secret_words for word in words) or any(
+        fragment in upper for fragment in _secret_fragments
+    )
+
+
 class UsageError(Exception):
     """A magic was used wrongly, or does not exist (reported without a traceback)."""
 
