@@ -53,6 +53,7 @@ pub const RUNNER_FILES: &[(&str, &str)] = runner_files![
     "output.py",
     "requests.py",
     "running.py",
+    "relay.py",
     "shell.py",
     "signals.py",
     "transforms.py",

@@ -171,6 +171,54 @@ def test_c_level_stdio_is_flushed_and_captured(kernel):
 
 def test_a_child_cannot_spoof_frames(kernel):
     fake_done = json.dumps({"type": "done", "id": "r2", "status": "ok", "executionCount": 99, "cancelled": False})
+def test_c_output_past_the_pipe_size_with_the_gil_held_arrives_whole_and_in_order(kernel):
+    # printf through PyDLL keeps the GIL: a drain thread in the runner could not run, and
+    # the 64 KiB pipe would block the cell forever.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs glibc printf")
+    frames = kernel.run(
+        "import ctypes, sys\nlibc = ctypes.PyDLL(None)\nprint('before')\n"
+        "libc.printf(b'%s\\n', b'z' * 100000)\nlibc.fflush(None)\nsys.stdout.flush()\n"
+        "print('after')"
+    )
+    assert stdout(frames) == "before\n" + "z" * 100000 + "\nafter\n"
+
+
+def test_megabytes_written_by_c_with_the_gil_held_keep_their_order_with_print(kernel):
+    # Past the relay's memory cap (32 MiB) what it holds spills to a file; every byte
+    # still arrives, between the prints around it (a flush syncs the fds: the C call kept
+    # the flusher from running), and stderr keeps its own text.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs the C write()")
+    frames = kernel.run(
+        "import ctypes, sys\nlibc = ctypes.PyDLL(None)\n"
+        "block = b''.join(b'%07d\\n' % i for i in range(5000000))\n"
+        "print('start')\nlibc.write(2, b'err\\n', 4)\n"
+        "assert libc.write(1, block, len(block)) == len(block)\nsys.stdout.flush()\n"
+        "print('end')"
+    )
+    ok(frames)
+    out = stdout(frames)
+    want = "".join("%07d\n" % i for i in range(5000000))
+    assert out[:6] == "start\n" and out[-4:] == "end\n"
+    assert out[6:-4] == want
+    assert stderr(frames) == "err\n"
+
+
+def test_a_segfaults_fd_2_text_reaches_the_runner_log(kernel):
+    # faulthandler writes to fd 2, a capture pipe: the relay outlives the runner and
+    # logs what the runner never read, so the host's exit report carries it.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs the fd relay")
+    kernel.start("import ctypes, faulthandler\nfaulthandler.enable()\nctypes.string_at(0)")
+    assert kernel.proc.wait(timeout=30) == -11
+    deadline = time.monotonic() + 30
+    while "Fatal Python error: Segmentation fault" not in kernel.log:
+        assert time.monotonic() < deadline, "no crash text in the log: %s" % kernel.log
+        time.sleep(0.05)
+    assert "most recent call first" in kernel.log
+
+
     fake_hello = json.dumps({"type": "hello", "protocol": 2})
     code = (
         "import os, sys\n"

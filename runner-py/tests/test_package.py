@@ -9,6 +9,7 @@ EAGER = [
     "pykernel_runner.execution",
     "pykernel_runner.namespace",
     "pykernel_runner.output",
+    "pykernel_runner.relay",
     "pykernel_runner.requests",
     "pykernel_runner.running",
     "pykernel_runner.signals",

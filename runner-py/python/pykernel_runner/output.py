@@ -1,10 +1,11 @@
 """Output: one ordered buffer for stdout and stderr, flushed into stream frames.
 
 ``sys.stdout``/``sys.stderr`` are ``Stream`` proxies that write into ``OUT``; a flusher
-thread turns what it holds into frames every few milliseconds, and a drain thread turns
-bytes written to fds 1 and 2 (``os.system``, C extensions) into output of the running
-cell. ``flush_output()`` makes everything written so far go out before the next frame
-that is not stream text.
+thread turns what it holds into frames every few milliseconds. Bytes written to fds 1
+and 2 (``os.system``, C extensions) are read by the fd relay, a process that needs no
+GIL (see ``relay``), and a drain thread turns what it hands over into output of the
+running cell. ``flush_output()`` makes everything written so far go out before the next
+frame that is not stream text.
 """
 
 import _thread
@@ -14,7 +15,7 @@ import os
 import sys
 import time
 
-from . import running, wire
+from . import relay, running, wire
 from .running import Event
 from .signals import after_critical, critical
 from .wire import (
@@ -39,6 +40,7 @@ _FLUSH_DELAY = 0.005
 # How long the end of a cell waits at most for fd output that keeps coming.
 FD_SYNC_BUDGET = 0.2
 FD_CAPTURES = []  # a FdCapture for fd 1 and fd 2, when they point at pipes
+RELAY = None  # the fd relay's Relay, when it could be started
 
 
 class Output:
@@ -240,7 +242,9 @@ class Stream(io.TextIOBase):
 
     def close(self):
         # Closing the proxy would leave the kernel mute; flush instead.
-        OUT.flush()
+        # Fd output written before the flush goes out before it too: a C call that held
+        # the GIL kept the flusher from marking the next print as needing a sync.
+        flush_output()
 
     def isatty(self):
         return False
@@ -328,7 +332,8 @@ class FdCapture:
 
 
 def drain_main():
-    """The drain thread: turns bytes written to fds 1 and 2 into stream text."""
+    """The drain thread: turns bytes written to fds 1 and 2 into stream text, as the relay
+    hands them over (or, without a relay, from the capture pipes themselves)."""
     import select
 
     fds = [cap.fd for cap in FD_CAPTURES]
@@ -340,6 +345,19 @@ def drain_main():
             continue
         except (OSError, ValueError):
             return
+    fd_relay = RELAY
+    while fd_relay is not None and fd_relay.alive:
+        try:
+            select.select((fd_relay.data_r,), (), ())
+        except InterruptedError:
+            continue
+        except (OSError, ValueError):
+            break
+        with fd_relay.lock:
+            if fd_relay.alive:
+                fd_relay.read()
+    if fd_relay is not None:
+        log("the fd relay is gone; draining fds 1 and 2 in the runner")
         for fd in ready:
             cap = by_fd[fd]
             with cap.lock:
@@ -357,7 +375,6 @@ def sync_fds(budget=0.0):
     if budget and "ctypes" in sys.modules:
         _libc_fflush()
     if not _fds_ready():
-        # The common case, twice per cell: one poll() instead of failing reads.
         return
     deadline = time.monotonic() + budget
     for cap in FD_CAPTURES:
@@ -365,6 +382,16 @@ def sync_fds(budget=0.0):
             cap.drain(deadline=deadline)
 
 
+    fd_relay = RELAY
+    if fd_relay is not None and fd_relay.alive:
+        deadline = time.monotonic() + budget
+        with fd_relay.lock:
+            # The common case, twice per cell: a few polls and no round trip.
+            while fd_relay.alive and fd_relay.pending():
+                if not fd_relay.sync() or time.monotonic() >= deadline:
+                    break
+        if fd_relay.alive:
+            return
 def _fds_ready():
     """Whether a capture pipe may hold bytes (True when that cannot be asked cheaply).
 
@@ -421,8 +448,9 @@ def flusher_main():
 
 
 def capture_fds():
-    """Points fds 1 and 2 at pipes the drain thread reads, so output of child processes
-    and C code becomes stream text of the running cell (POSIX only)."""
+    """Points fds 1 and 2 at pipes the fd relay reads, so output of child processes and
+    C code becomes stream text of the running cell (POSIX only). Runs before any thread
+    starts: the relay is forked here."""
     if not wire.POSIX:
         # The drain thread waits with select(), which does not work on Windows pipes;
         # fds 1 and 2 stay where they are there.
@@ -450,6 +478,29 @@ def install_streams():
     _STDERR = sys.stderr = Stream("stderr", 2)
 
 
+        return
+    start_relay()
+
+
+def start_relay():
+    """Forks the fd relay; without it the drain thread reads the capture pipes, which
+    C code holding the GIL can fill (it then blocks)."""
+    global RELAY
+    by_target = {cap.target: cap for cap in FD_CAPTURES}
+
+    def deliver(target, data):
+        cap = by_target[target]
+        text = cap.decoder.decode(data)
+        if text:
+            OUT.append(cap.stream, text)
+
+    keep_out = [0, 1, 2, wire.FRAME_FD, wire.REQ_FD] + [cap.write_fd for cap in FD_CAPTURES]
+    try:
+        RELAY = relay.start(
+            [(cap.fd, cap.target) for cap in FD_CAPTURES], keep_out, wire.LOG_FD, deliver
+        )
+    except (OSError, AttributeError) as exc:
+        log("fd relay unavailable, draining fds in the runner: %s" % exc)
 _STDOUT = _STDERR = None
 
 
@@ -491,6 +542,8 @@ def after_fork_in_child():
     try:
         sys.stdout = io.TextIOWrapper(
             io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True
+    if RELAY is not None:
+        RELAY.close()
         )
         sys.stderr = io.TextIOWrapper(
             io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True
