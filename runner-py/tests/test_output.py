@@ -169,8 +169,6 @@ def test_c_level_stdio_is_flushed_and_captured(kernel):
     assert "from printf\n" in stdout(frames)
 
 
-def test_a_child_cannot_spoof_frames(kernel):
-    fake_done = json.dumps({"type": "done", "id": "r2", "status": "ok", "executionCount": 99, "cancelled": False})
 def test_c_output_past_the_pipe_size_with_the_gil_held_arrives_whole_and_in_order(kernel):
     # printf through PyDLL keeps the GIL: a drain thread in the runner could not run, and
     # the 64 KiB pipe would block the cell forever.
@@ -219,6 +217,8 @@ def test_a_segfaults_fd_2_text_reaches_the_runner_log(kernel):
     assert "most recent call first" in kernel.log
 
 
+def test_a_child_cannot_spoof_frames(kernel):
+    fake_done = json.dumps({"type": "done", "id": "r2", "status": "ok", "executionCount": 99, "cancelled": False})
     fake_hello = json.dumps({"type": "hello", "protocol": 2})
     code = (
         "import os, sys\n"

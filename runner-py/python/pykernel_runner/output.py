@@ -238,13 +238,13 @@ class Stream(io.TextIOBase):
             self.write(line)
 
     def flush(self):
-        OUT.flush()
-
-    def close(self):
-        # Closing the proxy would leave the kernel mute; flush instead.
         # Fd output written before the flush goes out before it too: a C call that held
         # the GIL kept the flusher from marking the next print as needing a sync.
         flush_output()
+
+    def close(self):
+        # Closing the proxy would leave the kernel mute; flush instead.
+        OUT.flush()
 
     def isatty(self):
         return False
@@ -336,15 +336,6 @@ def drain_main():
     hands them over (or, without a relay, from the capture pipes themselves)."""
     import select
 
-    fds = [cap.fd for cap in FD_CAPTURES]
-    by_fd = {cap.fd: cap for cap in FD_CAPTURES}
-    while True:
-        try:
-            ready = select.select(fds, [], [])[0]
-        except InterruptedError:
-            continue
-        except (OSError, ValueError):
-            return
     fd_relay = RELAY
     while fd_relay is not None and fd_relay.alive:
         try:
@@ -358,6 +349,15 @@ def drain_main():
                 fd_relay.read()
     if fd_relay is not None:
         log("the fd relay is gone; draining fds 1 and 2 in the runner")
+    fds = [cap.fd for cap in FD_CAPTURES]
+    by_fd = {cap.fd: cap for cap in FD_CAPTURES}
+    while True:
+        try:
+            ready = select.select(fds, [], [])[0]
+        except InterruptedError:
+            continue
+        except (OSError, ValueError):
+            return
         for fd in ready:
             cap = by_fd[fd]
             with cap.lock:
@@ -374,14 +374,6 @@ def sync_fds(budget=0.0):
         return
     if budget and "ctypes" in sys.modules:
         _libc_fflush()
-    if not _fds_ready():
-        return
-    deadline = time.monotonic() + budget
-    for cap in FD_CAPTURES:
-        with cap.lock:
-            cap.drain(deadline=deadline)
-
-
     fd_relay = RELAY
     if fd_relay is not None and fd_relay.alive:
         deadline = time.monotonic() + budget
@@ -392,6 +384,14 @@ def sync_fds(budget=0.0):
                     break
         if fd_relay.alive:
             return
+    if not _fds_ready():
+        return
+    deadline = time.monotonic() + budget
+    for cap in FD_CAPTURES:
+        with cap.lock:
+            cap.drain(deadline=deadline)
+
+
 def _fds_ready():
     """Whether a capture pipe may hold bytes (True when that cannot be asked cheaply).
 
@@ -469,15 +469,6 @@ def capture_fds():
             FD_CAPTURES.append(FdCapture(read_end, stream, fd, private))
     except (OSError, AttributeError) as exc:
         log("fd-level capture unavailable: %s" % exc)
-
-
-def install_streams():
-    """Points ``sys.stdout`` and ``sys.stderr`` at the runner's streams."""
-    global _STDOUT, _STDERR
-    _STDOUT = sys.stdout = Stream("stdout", 1)
-    _STDERR = sys.stderr = Stream("stderr", 2)
-
-
         return
     start_relay()
 
@@ -501,6 +492,15 @@ def start_relay():
         )
     except (OSError, AttributeError) as exc:
         log("fd relay unavailable, draining fds in the runner: %s" % exc)
+
+
+def install_streams():
+    """Points ``sys.stdout`` and ``sys.stderr`` at the runner's streams."""
+    global _STDOUT, _STDERR
+    _STDOUT = sys.stdout = Stream("stdout", 1)
+    _STDERR = sys.stderr = Stream("stderr", 2)
+
+
 _STDOUT = _STDERR = None
 
 
@@ -533,6 +533,8 @@ def after_fork_in_child():
     for stream in OUT.streams:
         stream._hot = None
     OUT.hot = None
+    if RELAY is not None:
+        RELAY.close()
     for cap in FD_CAPTURES:
         for fd in (cap.fd, cap.write_fd):
             try:
@@ -542,8 +544,6 @@ def after_fork_in_child():
     try:
         sys.stdout = io.TextIOWrapper(
             io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True
-    if RELAY is not None:
-        RELAY.close()
         )
         sys.stderr = io.TextIOWrapper(
             io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True
