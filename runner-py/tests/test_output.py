@@ -489,3 +489,51 @@ def test_a_cell_that_closes_or_moves_the_output_breaks_no_later_cell(kernel):
     frames = kernel.run("import sys\nprint('py-ok')\nprint('py-err', file=sys.stderr)")
     assert ok(frames) == "py-ok\n"
     assert stderr(frames) == "py-err\n"
+
+
+def big_outputs(code):
+    """The frames of ``code`` in a runner whose host takes frames of at most 1 MB, and
+    the longest line it sent."""
+    kernel = Kernel(env=dict(os.environ, PYKERNEL_MAX_FRAME_BYTES="1000000"))
+    try:
+        frames = kernel.run(code)
+        return frames, max(len(line) - 1 for line in kernel.raw_lines)
+    finally:
+        kernel.close()
+
+
+def test_a_bundle_over_the_frame_limit_is_cut_to_fit_and_says_so():
+    frames, longest = big_outputs(
+        "class H:\n    def _repr_html_(self):\n        return '<p>' + 'x' * 3000000 + '</p>'\n"
+        "    def __repr__(self):\n        return 'H()'\nH()"
+    )
+    notice = "output truncated: text/html of 3000009 bytes dropped, over the 1000000-byte frame limit"
+    [frame] = of_type(frames, "result")
+    assert frame["bundle"] == {"text/plain": "H()\n[%s]" % notice}
+    assert frame["truncated"] == {"text/html": 3000009}
+    assert stderr(frames) == "pykernel: %s\n" % notice
+    assert longest <= 1000000
+
+
+def test_text_plain_over_the_frame_limit_keeps_its_start():
+    frames, longest = big_outputs("'y' * 3000000")
+    [frame] = of_type(frames, "result")
+    text = frame["bundle"]["text/plain"]
+    kept, notice = text.split("\n")
+    assert kept == "'" + "y" * (len(kept) - 1)
+    assert notice == (
+        "[output truncated: text/plain cut to its first %d of 3000002 bytes, over the "
+        "1000000-byte frame limit]" % len(kept)
+    )
+    assert frame["truncated"] == {"text/plain": 3000004}
+    assert 100000 < len(kept) and longest <= 1000000
+
+
+def test_a_bundle_under_the_frame_limit_goes_whole():
+    frames, longest = big_outputs(
+        "class H:\n    def _repr_html_(self):\n        return 'x' * 900000\nH()"
+    )
+    [frame] = of_type(frames, "result")
+    assert frame["bundle"]["text/html"] == "x" * 900000
+    assert "truncated" not in frame and stderr(frames) == ""
+    assert 900000 < longest <= 1000000

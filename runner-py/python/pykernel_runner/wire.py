@@ -25,6 +25,22 @@ in_child = False  # a forked child: it never writes to the host
 payloads = False  # stream text goes out as raw payloads after a header line
 
 
+def _max_frame():
+    """The longest frame line the host takes (its codec's line limit), newline excluded:
+    ``PYKERNEL_MAX_FRAME_BYTES`` from the host (taken out of the environment, so user
+    code never sees it), else the protocol's default of 64 MiB."""
+    value = os.environ.pop("PYKERNEL_MAX_FRAME_BYTES", "")
+    try:
+        return max(int(value), 64 * 1024) if value else 64 * 1024 * 1024
+    except ValueError:
+        return 64 * 1024 * 1024
+
+
+MAX_FRAME = _max_frame()
+# Room the notice and the ``truncated`` member take in a cut-down frame.
+_NOTICE_ROOM = 4096
+
+
 def setup_fds():
     """Moves the protocol onto private fds and points fd 0 at /dev/null (fds 1 and 2
     are pointed at pipes by ``output.capture_fds``). Returns whether that worked."""
@@ -232,15 +248,69 @@ def stream_frame(head, text):
 
 @critical
 def emit(frame):
-    """Writes one frame to the host: one line, written whole under the frame lock."""
+    """Writes one frame to the host: one line, written whole under the frame lock.
+
+    A frame over the host's line limit would be skipped there: a bundle is cut down to
+    fit (see ``_fit_bundle``), which the cell's stderr and the frame's ``truncated``
+    member say; any other such frame is logged and not sent."""
     if in_child:
         return
     data = _encode_frame(frame)
+    if len(data) - 1 > MAX_FRAME:
+        data = _fit_bundle(frame, len(data))
+        if data is None:
+            return
     try:
         with FRAME_LOCK:
             send_bytes(data)
     finally:
         after_critical()
+
+
+def _fit_bundle(frame, size):
+    """The frame line for ``frame`` cut down to the host's limit, or None.
+
+    MIME entries go largest first until the rest fits; ``text/plain``, when it is the one
+    that is too large, keeps as much of its start as fits. ``text/plain`` then ends with
+    a notice naming what was cut and how large it was, the frame's ``truncated`` member
+    maps each cut type to its encoded size, and a line on the cell's stderr says the
+    same, so no consumer misses it.
+    """
+    bundle = frame.get("bundle")
+    if not isinstance(bundle, dict) or "id" not in frame:
+        log("dropped a %s frame of %d bytes: over the host's limit of %d bytes"
+            % (frame.get("type"), size, MAX_FRAME))
+        return None
+    sizes = {mime: len(_encode_frame(value)) - 1 for mime, value in bundle.items()}
+    budget = MAX_FRAME - _NOTICE_ROOM - (size - sum(sizes.values()))
+    kept = dict(bundle)
+    cut = {}
+    for mime in sorted(sizes, key=sizes.get, reverse=True):
+        if sum(sizes[name] for name in kept) <= budget:
+            break
+        del kept[mime]
+        cut[mime] = sizes[mime]
+    what = ["%s of %d bytes dropped" % (mime, cut[mime]) for mime in sorted(cut)]
+    plain = bundle.get("text/plain")
+    if "text/plain" in cut and isinstance(plain, str):
+        # Six bytes per character at worst (a \u00XX escape): the prefix always fits.
+        room = budget - sum(sizes[name] for name in kept)
+        if room > 0:
+            kept["text/plain"] = plain[: room // 6]
+            what[sorted(cut).index("text/plain")] = "text/plain cut to its first %d of %d bytes" % (
+                len(_encode_frame(kept["text/plain"])) - 3,
+                cut["text/plain"] - 2,
+            )
+    what = ", ".join(what)
+    notice = "output truncated: %s, over the %d-byte frame limit" % (what, MAX_FRAME)
+    text = kept.get("text/plain")
+    kept["text/plain"] = (text + "\n" if isinstance(text, str) and text else "") + "[%s]" % notice
+    emit({"type": "stderr", "id": frame["id"], "data": "pykernel: %s\n" % notice})
+    data = _encode_frame(dict(frame, bundle=kept, truncated=cut))
+    if len(data) - 1 > MAX_FRAME:
+        log("dropped a %s frame: over the host's limit even cut down" % frame.get("type"))
+        return None
+    return data
 
 
 @critical
