@@ -4,7 +4,8 @@ import os
 import re
 import sys
 
-from conftest import Kernel, done, error, of_type, ok, result, stderr, stdout
+import pytest
+from conftest import Kernel, done, error, of_type, ok, result, statuses, stderr, stdout
 
 NOTICE = (
     "[output truncated: shell helper exceeded 1048576 bytes or 3000 lines; "
@@ -16,17 +17,19 @@ PY = sys.executable
 # --- the transform -------------------------------------------------------------------
 
 
-def test_shell_escape_streams_before_the_child_exits(kernel, tmp_path):
+@pytest.mark.parametrize("form, last, value", [("!", "", None), ("got = !", "\nlen(got)", "2")])
+def test_shell_escape_streams_before_the_child_exits(kernel, tmp_path, form, last, value):
+    # ``x = !cmd`` streams while it captures, so a long command shows its progress.
     flag = tmp_path / "go"
     rid = kernel.start(
-        "!echo first; while [ ! -e %s ]; do sleep 0.01; done; echo second" % flag
+        "%secho first; while [ ! -e %s ]; do sleep 0.01; done; echo second%s" % (form, flag, last)
     )
     early = kernel.wait_for(rid, "stdout")
     assert early[-1]["data"] == "first\n"
     flag.write_text("")
     frames = kernel.collect(rid)
     assert stdout(frames) == "second\n"
-    assert result(frames) is None
+    assert result(frames) == value
     assert result(kernel.run("_exit_code")) == "0"
 
 
@@ -42,11 +45,18 @@ def test_shell_escape_decodes_invalid_utf8_with_replacement(kernel):
     assert stdout(frames) == "bad \ufffd byte\n"
 
 
-def test_assignment_captures_lines_without_streaming(kernel):
+def test_assignment_captures_lines_and_streams_them(kernel):
     frames = kernel.run("lines = !printf 'a\\nb b\\n'; exit 2\nprint(lines, repr(lines.n), repr(lines.s), lines.returncode)")
-    assert stdout(frames) == "['a', 'b b'] 'a\\nb b' 'a b b' 2\n"
+    assert stdout(frames) == "a\nb b\n['a', 'b b'] 'a\\nb b' 'a b b' 2\n"
+    assert result(kernel.run("_exit_code")) == "2"
     frames = kernel.run("found = !printf 'x1\\ny2\\nx3\\n'\nfound.grep('^x')")
     assert result(frames) == "['x1', 'x3']"
+
+
+def test_assignment_capture_can_be_quiet_as_in_ipython(kernel):
+    frames = kernel.run("lines = !printf 'a\\nb\\n'\nlines", env={"PYKERNEL_SHELL_TEE": "0"})
+    assert stdout(frames) == ""
+    assert result(frames) == "['a', 'b']"
 
 
 def test_double_bang_returns_the_lines(kernel):
@@ -162,6 +172,56 @@ def test_pip_runs_the_kernels_interpreter(kernel):
     frames = kernel.run("%pip --version")
     assert ok(frames).startswith("pip ")
     assert "python %d.%d" % sys.version_info[:2] in stdout(frames)
+    assert statuses(frames) == [{"op": "pip", "args": "--version", "installed": [], "exit_code": 0}]
+    frames = kernel.run("%pip definitely-not-a-pip-command")
+    assert done(frames)["status"] == "ok"
+    (event,) = statuses(frames)
+    assert event["exit_code"] != 0 and event["installed"] == []
+
+
+def _wheel(folder, version):
+    """A wheel of distribution ``pykernel-tiny`` whose module is ``tinymod`` (names
+    that differ, as ``Pillow`` and ``PIL`` do), built with the standard library."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist_info = "pykernel_tiny-%s.dist-info" % version
+    files = {
+        "tinymod/__init__.py": "VERSION = %r\n" % version,
+        "tinymod/sub.py": "VERSION = %r\n" % version,
+        dist_info + "/METADATA": "Metadata-Version: 2.1\nName: pykernel-tiny\nVersion: %s\n" % version,
+        dist_info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (name, digest, len(text.encode())))
+    record.append(dist_info + "/RECORD,,")
+    files[dist_info + "/RECORD"] = "\n".join(record) + "\n"
+    path = folder / ("pykernel_tiny-%s-py3-none-any.whl" % version)
+    with zipfile.ZipFile(str(path), "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_pip_install_replaces_imported_modules_without_a_restart(kernel, tmp_path):
+    target = tmp_path / "site"
+    old, new = _wheel(tmp_path, "1.0"), _wheel(tmp_path, "2.0")
+    ok(kernel.run("import sys\nsys.path.insert(0, %r)" % str(target)))
+    pip = "install --no-index --no-deps --disable-pip-version-check --upgrade --target %s " % target
+    versions = "import tinymod, tinymod.sub\n(tinymod.VERSION, tinymod.sub.VERSION)"
+    frames = kernel.run("%pip " + pip + str(old))
+    assert "Successfully installed pykernel-tiny-1.0" in ok(frames)
+    assert statuses(frames)[-1] == {"op": "pip", "args": pip + str(old), "installed": ["pykernel-tiny"], "exit_code": 0}
+    assert result(kernel.run(versions)) == "('1.0', '1.0')"
+    # Quiet, pip names nothing: the changed metadata folder says what to evict.
+    frames = kernel.run("%pip " + pip.replace("install", "install -q", 1) + str(new))
+    assert statuses(frames)[-1]["installed"] == ["pykernel_tiny"]
+    assert result(kernel.run(versions)) == "('2.0', '2.0')"
+    ok(kernel.run("%pip " + pip + str(old)))
+    assert result(kernel.run(versions)) == "('1.0', '1.0')"
 
 
 def test_time_magic_times_expressions_and_statements(kernel):
@@ -281,7 +341,31 @@ def test_run_reports_errors_from_the_script(kernel, tmp_path):
 
 def test_ls_magic(kernel, tmp_path):
     (tmp_path / "listed.txt").write_text("")
-    assert "listed.txt" in stdout(kernel.run("%ls"))
+    frames = kernel.run("%ls")
+    assert "listed.txt" in stdout(frames)
+    assert statuses(frames) == [{"op": "ls", "path": str(tmp_path), "exit_code": 0, "count": 1}]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a").write_text("")
+    (tmp_path / "sub" / "b").write_text("")
+    assert statuses(kernel.run("%ls -1 sub")) == [{"op": "ls", "path": str(tmp_path / "sub"), "exit_code": 0, "count": 2}]
+
+
+def test_magics_report_what_they_did_as_status_events(kernel, tmp_path):
+    (tmp_path / "d").mkdir()
+    assert statuses(kernel.run("%cd d")) == [{"op": "cd", "path": str(tmp_path / "d")}]
+    assert statuses(kernel.run("%cd /not/a/dir/at/all")) == []
+    assert statuses(kernel.run("%pwd")) == [{"op": "pwd", "path": str(tmp_path / "d")}]
+    (event,) = statuses(kernel.run("%time 1 + 1"))
+    assert sorted(event) == ["cpu_ms", "elapsed_ms", "op"] and event["op"] == "time" and event["elapsed_ms"] >= 0
+    (event,) = statuses(kernel.run("%%time\n2 + 2"))
+    assert event["op"] == "time"
+    (event,) = statuses(kernel.run("%timeit -n 3 -r 2 pass"))
+    assert sorted(event) == ["best_ms", "loops", "mean_ms", "op", "repeat", "total_ms"]
+    assert (event["op"], event["loops"], event["repeat"]) == ("timeit", 3, 2)
+    assert statuses(kernel.run("%%writefile n\u00e9.txt\nh\u00e9")) == [
+        {"op": "writefile", "path": "n\u00e9.txt", "bytes": 4, "append": False}
+    ]
+    assert statuses(kernel.run("%reset -f")) == [{"op": "reset"}]
 
 
 def test_matplotlib_magic_is_accepted(kernel):
@@ -310,8 +394,22 @@ def test_bash_cell_streams_without_waiting_for_newlines(kernel, tmp_path):
 def test_bash_cell_keeps_stderr_separate(kernel):
     frames = kernel.run("%%bash\necho out\necho err >&2\nexit 4")
     assert stdout(frames) == "out\n"
-    assert stderr(frames) == "err\n"
+    assert stderr(frames) == "err\n%%bash: exit code 4\n"
     assert done(frames)["status"] == "ok"
+
+
+def test_script_cells_set_the_exit_code_and_report_it(kernel):
+    frames = kernel.run("%%bash\necho fine")
+    assert (stdout(frames), stderr(frames), result(frames)) == ("fine\n", "", None)
+    assert statuses(frames) == [{"op": "bash", "exit_code": 0}]
+    assert result(kernel.run("_exit_code")) == "0"
+    frames = kernel.run("%%sh\necho via sh\nexit 3")
+    assert (stdout(frames), stderr(frames)) == ("via sh\n", "%%sh: exit code 3\n")
+    assert statuses(frames) == [{"op": "sh", "exit_code": 3}]
+    assert result(kernel.run("_exit_code")) == "3"
+    frames = kernel.run("%%bash\nkill -TERM $$")
+    assert stderr(frames) == "%%bash: killed by signal 15\n"
+    assert result(kernel.run("_exit_code")) == "-15"
 
 
 def test_capture_cell_captures_streams_and_displays(kernel):

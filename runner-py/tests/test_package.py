@@ -38,7 +38,7 @@ def test_rarely_used_modules_are_imported_on_first_use(bare_kernel):
 
 
 def test_the_shell_helpers_load_with_their_first_use(bare_kernel):
-    assert ok(bare_kernel.run("lines = !echo one; echo two\nprint(lines.n)")) == "one\ntwo\n"
+    assert ok(bare_kernel.run("lines = !echo one; echo two\nprint(lines.s)")) == "one\ntwo\none two\n"
     assert "pykernel_runner.shell" in loaded(bare_kernel)
     assert result(bare_kernel.run("type(lines) is __pykernel__.SList")) == "True"
     assert result(bare_kernel.run("'SList' in dir(__pykernel__)")) == "True"

@@ -8,8 +8,8 @@ HELPERS = ["display", "env", "read", "write", "output", "tool", "log", "phase", 
 
 
 def test_the_prelude_defines_the_helpers_and_nothing_else(kernel):
-    frames = kernel.run("sorted(k for k in globals() if not k.startswith('_') and k not in ('In', 'Out'))")
-    assert result(frames) == repr(sorted(HELPERS))
+    frames = kernel.run("print(sorted(k for k in globals() if not k.startswith('_') and k not in ('In', 'Out')))")
+    assert stdout(frames) == repr(sorted(HELPERS)) + "\n"
     assert error(kernel.run("artifact"))["ename"] == "NameError"
 
 

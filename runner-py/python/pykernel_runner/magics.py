@@ -1,6 +1,10 @@
 """Magics: ``%cd``, ``%env``, ``%pip``, ``%time``, ``%timeit``, ``%who``, ``%reset``,
 ``%run``, ``%%capture``, ``%%writefile`` and the rest, and the tables that name them.
 
+Besides IPython's printed output, the magics that change or measure something emit a
+status event (``{"op": "pip", ...}``, as the reference agent's runner did), so a host
+can show what happened.
+
 Imported on first use (through ``__pykernel__.line_magic``/``cell_magic``, or completion
 of a magic's name).
 """
@@ -11,7 +15,7 @@ import sys
 import time
 
 from . import namespace, running
-from .display import display, safe_repr
+from .display import display, safe_repr, status
 from .execution import check_patches, register_source, run_source
 from .namespace import USER_NS, UsageError
 from .output import OUT, flush_output, sync_fds
@@ -70,15 +74,31 @@ def _magic_cd(args):
     _oldpwd = previous
     if not quiet:
         print(os.getcwd())
+    status("cd", path=os.getcwd())
     return None
 
 
 def _magic_pwd(args):
-    return os.getcwd()
+    cwd = os.getcwd()
+    status("pwd", path=cwd)
+    return cwd
 
 
 def _magic_ls(args):
-    run_shell("ls " + args if args.strip() else "ls")
+    import shlex
+
+    code = run_shell("ls " + args if args.strip() else "ls")
+    try:
+        paths = [word for word in shlex.split(args) if not word.startswith("-")]
+    except ValueError:
+        paths = []
+    event = {"path": os.path.abspath(paths[0] if len(paths) == 1 else "."), "exit_code": code}
+    if len(paths) <= 1:
+        try:
+            event["count"] = len(os.listdir(event["path"]))
+        except OSError:
+            pass
+    status("ls", **event)
     return None
 
 
@@ -119,16 +139,117 @@ def _magic_set_env(args):
 
 
 def _magic_pip(args):
+    import importlib
     import shlex
 
     argv = [sys.executable, "-m", "pip"] + (shlex.split(args) if args.strip() else ["--help"])
-    run_streaming(argv)
-    import importlib
-
+    installing = argv[3:4] == ["install"]
+    before = _dist_dirs() if installing else {}
+    scanner = _InstallScanner()
+    code = run_streaming(argv, observe=scanner if installing else None)
     importlib.invalidate_caches()
+    installed = []
+    if installing and code == 0:
+        # What pip says it installed, and the metadata folders the install changed
+        # (``pip -q`` says nothing): their modules go, so the next import loads anew.
+        changed = [path for path, stamp in _dist_dirs().items() if before.get(path) != stamp]
+        installed = scanner.finish() or sorted({_dist_name(path) for path in changed})
+        _evict(installed, changed)
     if argv[3:4] and argv[3] in ("install", "uninstall"):
         print("Note: you may need to restart the kernel to use updated packages.")
+    status("pip", args=args.strip(), installed=installed, exit_code=code)
     return None
+
+
+class _InstallScanner:
+    """Finds the ``Successfully installed a-1.0 b-2.0`` line in pip's output."""
+
+    def __init__(self):
+        self.partial = b""
+        self.names = []
+
+    def __call__(self, data):
+        lines = (self.partial + data).split(b"\n")
+        # A line longer than 64 KiB is no line pip writes: keep only its tail.
+        self.partial = lines.pop()[-65536:]
+        for line in lines:
+            self._line(line)
+
+    def finish(self):
+        """The names installed, once the output has ended."""
+        if self.partial:
+            self._line(self.partial)
+            self.partial = b""
+        return self.names
+
+    def _line(self, line):
+        text = line.decode("utf-8", "replace").strip()
+        if text.startswith("Successfully installed "):
+            for token in text.split()[2:]:
+                name, dash, _version = token.rpartition("-")
+                self.names.append(name if dash else token)
+
+
+def _dist_dirs():
+    """Every ``*.dist-info``/``*.egg-info`` folder on ``sys.path``, with its mtime."""
+    found = {}
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                path = os.path.join(folder, name)
+                try:
+                    found[path] = os.stat(path).st_mtime_ns
+                except OSError:
+                    pass
+    return found
+
+
+def _dist_name(path):
+    return os.path.basename(path).split("-", 1)[0]
+
+
+def _top_level_modules(path):
+    """The top-level modules a distribution installed, from its metadata folder."""
+    try:
+        return set(_read_text(os.path.join(path, "top_level.txt")).split())
+    except (OSError, ValueError):
+        pass
+    names = set()
+    try:
+        record = _read_text(os.path.join(path, "RECORD"))
+    except (OSError, ValueError):
+        return names
+    for line in record.splitlines():
+        first, slash, _rest = line.split(",", 1)[0].replace("\\", "/").partition("/")
+        if not first or first.startswith(".") or first == "__pycache__":
+            continue
+        if first.endswith((".dist-info", ".egg-info", ".data")):
+            continue
+        if slash:
+            names.add(first)
+        elif first.endswith(".py"):
+            names.add(first[:-3])
+        elif first.endswith((".so", ".pyd")):
+            names.add(first.split(".", 1)[0])
+    return names
+
+
+def _evict(names, dist_dirs):
+    """Drops the modules of the given distributions (and their submodules) from
+    ``sys.modules``, never the runner's own or a built-in one."""
+    tops = {name.lower().replace("-", "_").replace(".", "_") for name in names}
+    for path in dist_dirs:
+        tops |= _top_level_modules(path)
+    keep = set(sys.builtin_module_names) | {__name__.partition(".")[0], "sys", "builtins", "os"}
+    for key in list(sys.modules):
+        top = key.partition(".")[0]
+        if top in tops and top not in keep:
+            del sys.modules[key]
 
 
 def _parse_timing_options(args, flags, valued):
@@ -169,6 +290,7 @@ def _time_block(source, filename, line_offset=0):
             % (_format_duration(user), _format_duration(system), _format_duration(user + system))
         )
         print("Wall time: %s" % _format_duration(wall))
+        status("time", elapsed_ms=round(wall * 1000.0, 3), cpu_ms=round((user + system) * 1000.0, 3))
     return value
 
 
@@ -225,6 +347,14 @@ def _timeit(stmt, setup, args_options):
     result = TimeitResult(loops, repeat, [t / loops for t in runs])
     if not options.get("q"):
         print(repr(result))
+    status(
+        "timeit",
+        loops=loops,
+        repeat=repeat,
+        total_ms=round(sum(runs) * 1000.0, 3),
+        best_ms=round(result.best * 1000.0, 6),
+        mean_ms=round(result.average * 1000.0, 6),
+    )
     return result if options.get("o") else None
 
 
@@ -308,6 +438,7 @@ def _magic_reset(args):
             print("Nothing done.")
             return None
     _reset_namespace()
+    status("reset")
     return None
 
 
@@ -397,7 +528,24 @@ def _magic_lsmagic(args):
 
 
 def _cell_bash(line, body, offset):
-    run_streaming(["bash", "-c", body], merge=False)
+    return run_script("bash", ["bash", "-c", body])
+
+
+def _cell_sh(line, body, offset):
+    return run_script("sh", ["sh", "-c", body])
+
+
+def run_script(magic, argv):
+    """Runs a script cell magic's child, streaming its output: sets ``_exit_code``,
+    says so on stderr when the script failed, and emits ``{"op": magic, "exit_code"}``.
+    Returns None, as IPython's script magics do."""
+    code = run_streaming(argv, merge=False)
+    USER_NS["_exit_code"] = code
+    if code < 0:
+        print("%%%%%s: killed by signal %d" % (magic, -code), file=sys.stderr)
+    elif code != 0:
+        print("%%%%%s: exit code %d" % (magic, code), file=sys.stderr)
+    status(magic, exit_code=code)
     return None
 
 
@@ -546,6 +694,7 @@ def _cell_writefile(line, body, offset):
         body += "\n"
     with open(path, "a" if append else "w", encoding="utf-8") as handle:
         handle.write(body)
+    status("writefile", path=path, bytes=len(body.encode("utf-8")), append=append)
     return None
 
 
@@ -572,6 +721,7 @@ LINE_MAGICS = {
 
 CELL_MAGICS = {
     "bash": (_cell_bash, False),
+    "sh": (_cell_sh, False),
     "capture": (_cell_capture, False),
     "timeit": (_cell_timeit, False),
     "time": (_cell_time, False),

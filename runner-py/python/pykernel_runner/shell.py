@@ -1,6 +1,6 @@
 """Shell escapes: ``!cmd`` streams a shell command's output, ``x = !cmd`` captures its
-lines as an ``SList``; output is bounded (1 MiB, 3000 lines), and an interrupt stops the
-child. Also the ``$name``/``{expr}`` expansion that shell escapes and magics share.
+lines as an ``SList`` while streaming them too (unless ``$PYKERNEL_SHELL_TEE`` is ``0``);
+output is bounded (1 MiB, 3000 lines), and an interrupt stops the child. Also the ``$name``/``{expr}`` expansion that shell escapes and magics share.
 
 Imported on first use (through ``__pykernel__`` or a magic).
 """
@@ -156,13 +156,14 @@ class _Limiter:
         return chunk, cut
 
 
-def run_streaming(argv, shell=False, merge=True, capture=None):
+def run_streaming(argv, shell=False, merge=True, capture=None, tee=False, observe=None):
     """Runs a child with stdin at /dev/null and streams its output, bounded.
 
     Output goes to ``sys.stdout``/``sys.stderr`` as it arrives, or into the list
-    ``capture`` (the truncation notice still goes to stdout). Returns the exit code.
-    On KeyboardInterrupt the child gets SIGINT, then SIGKILL, and the interrupt
-    propagates.
+    ``capture`` (the truncation notice still goes to stdout), or with ``tee`` both.
+    ``observe`` sees every byte the child writes, even past the bound. Returns the
+    exit code. On KeyboardInterrupt the child gets SIGINT, then SIGKILL, and the
+    interrupt propagates.
     """
     import subprocess
 
@@ -187,12 +188,16 @@ def run_streaming(argv, shell=False, merge=True, capture=None):
         at_line_start[stream] = text.endswith("\n")
         if capture is not None:
             capture.append(text)
-        elif stream == "stdout":
+            if not tee:
+                return
+        if stream == "stdout":
             sys.stdout.write(text)
         else:
             sys.stderr.write(text)
 
     def feed(stream, data):
+        if observe is not None:
+            observe(data)
         if limiter.cut:
             return
         kept, cut = limiter.admit(data)
@@ -201,7 +206,8 @@ def run_streaming(argv, shell=False, merge=True, capture=None):
             decoder = decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
         sink(stream, decoder.decode(kept, final=cut))
         if cut:
-            newline = "" if (capture is not None or at_line_start[stream]) else "\n"
+            quiet = capture is not None and not tee
+            newline = "" if (quiet or at_line_start[stream]) else "\n"
             sys.stdout.write(newline + _SHELL_NOTICE + "\n")
 
     try:
@@ -308,10 +314,15 @@ def run_shell(cmd):
 
 
 def getoutput(cmd):
-    """``x = !cmd``: runs through the shell and returns its output lines as an SList."""
+    """``x = !cmd``: runs through the shell and returns its output lines as an SList.
+
+    The output streams as it comes too, so a long command shows its progress, unless
+    ``$PYKERNEL_SHELL_TEE`` is ``0`` (IPython's quiet capture).
+    """
     cmd = expand(cmd, caller_ns(1))
     captured = []
-    code = run_streaming(cmd, shell=True, capture=captured)
+    tee = os.environ.get("PYKERNEL_SHELL_TEE", "1").strip() != "0"
+    code = run_streaming(cmd, shell=True, capture=captured, tee=tee)
     lines = SList("".join(captured).splitlines())
     lines.returncode = code
     USER_NS["_exit_code"] = code
