@@ -11,7 +11,7 @@ use std::{
 };
 
 use pykernel_protocol::{
-    Call, CallReply, Complete, Completions, Decoded, Done, Event, ExecId, Execute,
+    Call, CallId, CallReply, Complete, Completions, Decoded, Done, Event, ExecId, Execute,
     FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request, RequestId,
     Status,
 };
@@ -256,9 +256,20 @@ struct Running {
     interrupt: Option<Interrupt>,
     /// Its `input()` waits for the caller's reply.
     awaiting_input: bool,
+    /// Host calls of the cell in progress, which hold its timeout.
+    pause: Option<Pause>,
     error: Option<PyError>,
     /// The queued cells still run when this one fails.
     continue_on_error: bool,
+}
+
+/// A cell's timeout stands still while one of its host calls is in progress, so a slow
+/// host function never times out the cell that waits for it; the time spent is added to
+/// the timeout when the last call is answered.
+#[derive(Debug)]
+struct Pause {
+    since: Instant,
+    calls: Vec<CallId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,6 +376,9 @@ impl Session {
             Command::InputReply(reply) => self.handle_input_reply(reply),
             Command::Complete(complete) => self.handle_complete(now, complete),
             Command::CallReply(reply) => {
+                if let State::Busy(running) = &mut self.state {
+                    running.resume_after(now, &reply.call_id);
+                }
                 if self.runner_reads_input() {
                     self.transmits.push_back(Request::CallReply(reply));
                 } else {
@@ -437,7 +451,7 @@ impl Session {
                     return;
                 }
                 if running
-                    .timeout_at
+                    .running_timeout()
                     .is_some_and(|timeout_at| now >= timeout_at)
                 {
                     debug!(id = %running.id, "cell timed out; interrupting it");
@@ -509,7 +523,7 @@ impl Session {
             State::Starting { deadline, .. } | State::ShuttingDown { deadline, .. } => {
                 Some(*deadline)
             }
-            State::Busy(running) => match (running.timeout_at, running.kill_at) {
+            State::Busy(running) => match (running.running_timeout(), running.kill_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
@@ -524,7 +538,7 @@ impl Session {
     fn handle_event(&mut self, now: Instant, event: Event) {
         let event = match event {
             Event::Hello(hello) => return self.handle_hello(now, hello),
-            Event::Call(call) => return self.handle_call(call),
+            Event::Call(call) => return self.handle_call(now, call),
             Event::Completions(completions) => {
                 let id = completions.id.clone();
                 self.pending_completions
@@ -626,9 +640,18 @@ impl Session {
         };
     }
 
-    fn handle_call(&mut self, call: Call) {
-        let running = matches!(&self.state, State::Busy(running) if running.id == call.id);
-        if running {
+    fn handle_call(&mut self, now: Instant, call: Call) {
+        if let State::Busy(running) = &mut self.state
+            && running.id == call.id
+        {
+            running
+                .pause
+                .get_or_insert_with(|| Pause {
+                    since: now,
+                    calls: Vec::new(),
+                })
+                .calls
+                .push(call.call_id.clone());
             self.events.push_back(SessionEvent::HostCall(call));
             return;
         }
@@ -1035,8 +1058,31 @@ impl Running {
             kill_at: None,
             interrupt: None,
             awaiting_input: false,
+            pause: None,
             error: None,
             continue_on_error: true,
+        }
+    }
+
+    /// The cell's timeout, unless a host call holds it.
+    fn running_timeout(&self) -> Option<Instant> {
+        self.timeout_at.filter(|_| self.pause.is_none())
+    }
+
+    /// Host call `call_id` was answered: when it was the last in progress, the timeout
+    /// runs again, later by the time the calls took.
+    fn resume_after(&mut self, now: Instant, call_id: &CallId) {
+        let Some(pause) = &mut self.pause else {
+            return;
+        };
+        pause.calls.retain(|call| call != call_id);
+        if !pause.calls.is_empty() {
+            return;
+        }
+        let paused = now.saturating_duration_since(pause.since);
+        self.pause = None;
+        if let Some(timeout_at) = &mut self.timeout_at {
+            *timeout_at += paused;
         }
     }
 

@@ -1170,3 +1170,63 @@ fn a_failed_cell_aborts_the_queue_unless_it_keeps_going() {
     = finished 4: Error count=7 error=ZeroDivisionError: division by zero
     "#);
 }
+
+#[test]
+fn a_host_call_in_progress_holds_the_cell_timeout() {
+    // The cell times out after 1000 ms of its own time: 400 before the first call, the
+    // calls (overlapping, 5000 ms in all) do not count, then 600 after the last reply.
+    let transcript = check_ready(
+        r#"
+        exec 1 timeout=1000 tool()
+        advance 400
+        <- {"type":"call","id":"1","callId":"c1","name":"slow","args":null}
+        advance 3000
+        <- {"type":"call","id":"1","callId":"c2","name":"slow","args":null}
+        reply c1 1
+        advance 2000
+        reply c2 2
+        advance 599
+        advance 1
+        done 1 error cancelled
+        "#,
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"tool()","silent":false,"storeHistory":true}
+    = call c1 slow(null)
+    = call c2 slow(null)
+    > {"type":"reply","callId":"c1","ok":true,"value":1}
+    > {"type":"reply","callId":"c2","ok":true,"value":2}
+    @ 6000
+    ! signal Interrupt
+    = finished 1: Error count=7 cancelled timed_out
+    "#);
+}
+
+#[test]
+fn an_answered_call_gives_back_only_the_time_it_took() {
+    // A reply for a call of another cell, or one already answered, resumes nothing.
+    let transcript = check_ready(
+        r#"
+        exec 1 timeout=1000 tool()
+        <- {"type":"call","id":"1","callId":"c1","name":"quick","args":null}
+        advance 100
+        reply c1 1
+        reply c1 1
+        reply c9 1
+        advance 1000
+        done 1 error cancelled
+        "#,
+    );
+    insta::assert_snapshot!(transcript, @r#"
+    = ready (python 3.12.1, pid 42)
+    > {"id":"1","code":"tool()","silent":false,"storeHistory":true}
+    = call c1 quick(null)
+    > {"type":"reply","callId":"c1","ok":true,"value":1}
+    > {"type":"reply","callId":"c1","ok":true,"value":1}
+    > {"type":"reply","callId":"c9","ok":true,"value":1}
+    @ 1100
+    ! signal Interrupt
+    = finished 1: Error count=7 cancelled timed_out
+    "#);
+}
