@@ -88,9 +88,10 @@ def __pykernel_prelude():
         parts = [part for part in rel.split("/") if part not in ("", ".")]
         if rel.startswith("/") or os.path.isabs(rel) or os.path.splitdrive(rel)[0] or ".." in parts:
             raise ValueError("unsafe local:// path (absolute or traversal): %s" % path)
+        target = os.path.join(root, *parts)
         real_root = os.path.realpath(root)
-        target = os.path.realpath(os.path.join(real_root, *parts))
-        if target != real_root and not target.startswith(real_root.rstrip(os.sep) + os.sep):
+        real_target = os.path.realpath(target)
+        if real_target != real_root and not real_target.startswith(real_root.rstrip(os.sep) + os.sep):
             raise ValueError("local:// path escapes its root %s: %s" % (root, path))
         return target
 
