@@ -48,6 +48,7 @@ pub const RUNNER_FILES: &[(&str, &str)] = runner_files![
     "completion.py",
     "display.py",
     "execution.py",
+    "ipython_engine.py",
     "magics.py",
     "namespace.py",
     "output.py",

@@ -18,7 +18,7 @@ def test_hello_is_the_first_frame_and_describes_the_runner(bare_kernel):
         "runner": hello["runner"],
         "python": platform.python_version(),
         "pid": bare_kernel.proc.pid,
-        "features": ["interrupt", "input", "call", "complete", "stream_payloads"],
+        "features": ["interrupt", "input", "call", "complete", "engine:light", "stream_payloads"],
     }
     assert hello["runner"]
 

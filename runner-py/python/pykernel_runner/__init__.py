@@ -55,6 +55,11 @@ def main():
     namespace.set_secret_rule(os.environ.pop("PYKERNEL_SECRET_RULE", ""))
     if wire.setup_fds():
         output.capture_fds()
+    # The IPython engine when the host asks for it (None: the light engine).
+    engine = None
+    if os.environ.pop("PYKERNEL_ENGINE", "") == "ipython":
+        engine = running.rare("ipython_engine")
+        engine.prepare()
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Import from the working directory like IPython, never from the runner's package
     # directory or the directory that holds it (the cache directory).
@@ -69,6 +74,8 @@ def main():
     output.install_streams()
     sys.meta_path.insert(0, PostImportFinder())
     check_patches()
+    if engine is not None and not engine.start():
+        engine = None  # the host sees `engine:light` and says why it cannot go on
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     set_sigint(False)
@@ -84,11 +91,12 @@ def main():
             "python": sys.version.split()[0],
             "pid": os.getpid(),
             "features": ["interrupt", "input", "call", "complete"]
+            + ["engine:light" if engine is None else "engine:ipython"]
             + (["stream_payloads"] if wire.payloads else []),
         }
     )
     running.start_thread(requests.reader_main, "pykernel-reader")
-    main_loop()
+    main_loop(None if engine is None else engine.run_request)
     _shutdown()
 
 

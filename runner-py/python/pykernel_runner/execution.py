@@ -123,8 +123,10 @@ def _warmable(names):
     return True
 
 
-def main_loop():
-    """The main thread's loop: runs queued executions one at a time until ``exit``."""
+def main_loop(run_request=None):
+    """The main thread's loop: runs queued executions one at a time until ``exit``, each
+    with ``run_request`` (an engine's; the light engine's ``_run_request`` by default)."""
+    run = run_request or _run_request
     while True:
         try:
             item = _next_item()
@@ -135,7 +137,7 @@ def main_loop():
             return
         try:
             if kind == "exec":
-                _run_request(item[1])
+                run(item[1])
             elif kind == "bad":
                 _answer_bad_request(item[1], item[2])
         except KeyboardInterrupt:
