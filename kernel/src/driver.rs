@@ -25,11 +25,11 @@ use std::{
 
 use pykernel_protocol::{Call, CallReply, Complete, Completions, ExecId, Hello, RequestId};
 use pykernel_transport::{Exit, ExitStatus, Incoming, Transport};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::{
-    HostFunctions, KernelError, Outcome, Output, ShutdownReport,
+    HostFunctions, KernelError, Outcome, Output, ShutdownReport, UnattachedOutput,
     machine::{Command, Ended, Session, SessionEvent, Submit},
 };
 
@@ -71,6 +71,22 @@ pub(crate) struct Health {
     alive: AtomicBool,
     ended: Mutex<Option<Ended>>,
     work: Mutex<Work>,
+    unattached: Mutex<Unattached>,
+    /// Wakes the waiters of [`Health::next_unattached`]: output came, or the session ended.
+    unattached_ready: Notify,
+}
+
+/// How much unattached output waits for a reader before the oldest is dropped (with a
+/// notice in its place): a thread printing forever must not grow the host without bound.
+const UNATTACHED_MAX_BYTES: usize = 4 << 20;
+
+/// Output no execution takes, oldest first, until a caller takes it.
+#[derive(Debug, Default)]
+struct Unattached {
+    outputs: VecDeque<UnattachedOutput>,
+    bytes: usize,
+    /// Outputs dropped for the bound since the last take.
+    dropped: usize,
 }
 
 /// Whether the session has work, as the handles see it.
@@ -88,6 +104,8 @@ impl Health {
             alive: AtomicBool::new(true),
             ended: Mutex::new(None),
             work: Mutex::new(Work::default()),
+            unattached: Mutex::new(Unattached::default()),
+            unattached_ready: Notify::new(),
         }
     }
 
@@ -136,6 +154,69 @@ impl Health {
     fn set_ended(&self, ended: Ended) {
         self.mark_stopping();
         *self.ended.lock().unwrap_or_else(PoisonError::into_inner) = Some(ended);
+        self.unattached_ready.notify_waiters();
+    }
+
+    /// Holds output no execution takes until a caller takes it.
+    fn push_unattached(&self, output: UnattachedOutput) {
+        let mut unattached = self.lock_unattached();
+        unattached.bytes += output_size(&output.output);
+        unattached.outputs.push_back(output);
+        while unattached.bytes > UNATTACHED_MAX_BYTES && unattached.outputs.len() > 1 {
+            if let Some(old) = unattached.outputs.pop_front() {
+                unattached.bytes -= output_size(&old.output);
+                unattached.dropped += 1;
+            }
+        }
+        drop(unattached);
+        self.unattached_ready.notify_waiters();
+    }
+
+    /// Takes the unattached output held, oldest first, with a notice first if some was
+    /// dropped for the bound.
+    pub(crate) fn take_unattached(&self) -> Vec<UnattachedOutput> {
+        let mut unattached = self.lock_unattached();
+        let dropped = std::mem::take(&mut unattached.dropped);
+        unattached.bytes = 0;
+        let mut taken: Vec<UnattachedOutput> = unattached.outputs.drain(..).collect();
+        if dropped > 0 {
+            if let Some(first) = taken.first() {
+                let notice = UnattachedOutput {
+                    id: first.id.clone(),
+                    output: Output::Stderr(format!(
+                        "[pykernel: {dropped} earlier outputs of background threads were dropped: nobody read them]\n"
+                    )),
+                };
+                taken.insert(0, notice);
+            }
+        }
+        taken
+    }
+
+    /// Waits for unattached output and takes it; `None` once the session ended and none
+    /// is left. Cancel safe: nothing is taken until it returns.
+    pub(crate) async fn next_unattached(&self) -> Option<Vec<UnattachedOutput>> {
+        loop {
+            let notified = self.unattached_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let taken = self.take_unattached();
+            if !taken.is_empty() {
+                return Some(taken);
+            }
+            if self.ended().is_some() {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    fn lock_unattached(&self) -> MutexGuard<'_, Unattached> {
+        // Every update leaves the queue and its byte count consistent between statements
+        // that cannot panic.
+        self.unattached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a submitted execution as taken by the session, whose idle time is now
@@ -388,6 +469,9 @@ impl Driver {
                     let _ = start.send(Err(error));
                 }
             }
+            SessionEvent::LateOutput { id, output } => {
+                self.health.push_unattached(UnattachedOutput { id, output });
+            }
             SessionEvent::Output { id, output } => {
                 if let Some(route) = self.routes.get_mut(&id) {
                     route.push(output);
@@ -549,5 +633,26 @@ fn log_exit(exit: &Exit) {
         debug!(status = %exit.status, "runner exited");
     } else {
         debug!(status = %exit.status, stderr = %tail, "runner exited");
+    }
+}
+
+/// About how many bytes an output holds, for the unattached output's bound.
+fn output_size(output: &Output) -> usize {
+    let bundle_size = |bundle: &pykernel_protocol::MimeBundle| {
+        bundle
+            .iter()
+            .map(|(mime, value)| mime.len() + value.as_str().map_or(64, str::len))
+            .sum::<usize>()
+    };
+    match output {
+        Output::Stdout(text) | Output::Stderr(text) => text.len(),
+        Output::Display(bundle) | Output::Result(bundle) => bundle_size(bundle),
+        Output::DisplayWithId { bundle, .. } | Output::UpdateDisplay { bundle, .. } => {
+            bundle_size(bundle)
+        }
+        Output::Error(error) => {
+            error.evalue.len() + error.traceback.iter().map(String::len).sum::<usize>()
+        }
+        Output::ClearOutput { .. } | Output::InputRequest { .. } => 16,
     }
 }

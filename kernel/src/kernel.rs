@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Completions, EnvPolicy, ExecuteOptions, KernelError, KernelOptions, Outcome, Output,
-    StartPhase,
+    StartPhase, UnattachedOutput,
     driver::{self, Delivery, Driver, DriverParts, Health, Message, OUTPUT_CAPACITY},
     env::{ProcShield, kernel_env},
     interpreter::{HostLookup, ResolvedPython, kernel_cwd, resolve},
@@ -317,6 +317,25 @@ impl Kernel {
 
     /// When the kernel last ran out of work, or `None` while it has some: from the moment
     /// [`Kernel::execute`] returns until that cell (and every cell queued with it) has
+    /// Takes the output that came when no execution of its cell was being read, oldest
+    /// first: what a background thread wrote after its cell ended (output written before
+    /// the cell's end belongs to its [`Execution`]). Empty when there is none.
+    ///
+    /// The kernel holds up to 4 MiB of it for a caller; past that the oldest goes, and a
+    /// `stderr` notice saying how many outputs were dropped comes first in the next take.
+    pub fn take_unattached_output(&self) -> Vec<UnattachedOutput> {
+        self.shared.health.take_unattached()
+    }
+
+    /// Waits until unattached output (see [`Kernel::take_unattached_output`]) is there and
+    /// takes it; `None` once the kernel has ended and none is left.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is taken until it returns.
+    pub async fn unattached_output(&self) -> Option<Vec<UnattachedOutput>> {
+        self.shared.health.next_unattached().await
+    }
+
     /// ended, whoever submitted it.
     ///
     /// An idle kernel reports the instant its last cell ended, or the instant it became

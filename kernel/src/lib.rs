@@ -90,7 +90,7 @@ pub use crate::{
         DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
         ExecuteOptions, HostFallback, HostFunction, HostFunctions, KernelOptions,
     },
-    outcome::{Interrupt, Outcome, Output, PyError, Stop},
+    outcome::{Interrupt, Outcome, Output, PyError, SettledOutputs, Stop, UnattachedOutput},
 };
 
 pub use crate::sessions::{SessionId, Sessions, SessionsOptions};

@@ -11,7 +11,7 @@ use std::{
 };
 
 use pykernel_protocol::{
-    Call, CallId, CallReply, Complete, Completions, Decoded, Done, Event, ExecId, Execute,
+    Call, CallId, CallReply, Complete, Completions, Decoded, DisplayData, Done, Event, ExecId, Execute,
     FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request, RequestId,
     Status,
 };
@@ -86,6 +86,14 @@ pub(crate) enum SessionEvent {
     Ready(Hello),
     /// The start failed; the runner is being killed.
     StartFailed(KernelError),
+    /// Output of a cell whose `done` already came (a background thread it started wrote
+    /// after it ended); no execution takes it.
+    LateOutput {
+        /// The execution that ended before the output came.
+        id: ExecId,
+        /// The output.
+        output: Output,
+    },
     /// A running cell produced an output.
     Output {
         /// The execution.
@@ -203,6 +211,9 @@ pub(crate) struct Session {
     /// The execution count of the last `done` accepted: a `done` whose count goes back or
     /// jumps ahead cannot come from the runner (user code forged it on the frame fd).
     execution_count: Option<u64>,
+    /// The last user cell whose `done` came: the runner sends what a background thread
+    /// writes after its cell ended under that cell's id.
+    last_done: Option<ExecId>,
 }
 
 #[derive(Debug)]
@@ -313,6 +324,7 @@ impl Session {
             completes: false,
             pending_completions: VecDeque::new(),
             execution_count: None,
+            last_done: None,
         }
     }
 
@@ -556,14 +568,17 @@ impl Session {
         };
         let kind = event.kind();
         let Some(running) = self.running_mut(&id) else {
+            if self.last_done.as_ref() == Some(&id) {
+                if let Some(output) = plain_output(event) {
+                    self.events
+                        .push_back(SessionEvent::LateOutput { id, output });
+                    return;
+                }
+            }
             debug!(%id, kind, "ignoring a frame for an execution that is not running");
             return;
         };
         let output = match event {
-            Event::Started { .. } => return,
-            Event::Stdout(frame) => Output::Stdout(frame.data),
-            Event::Stderr(frame) => Output::Stderr(frame.data),
-            Event::Display(frame) => Output::Display(frame.bundle),
             Event::Result(frame) => Output::Result(frame.bundle),
             Event::Error(frame) => {
                 let error = PyError {
@@ -576,7 +591,12 @@ impl Session {
             }
             Event::InputRequest(request) => return self.handle_input_request(now, request),
             Event::Done(done) => return self.handle_done(now, done),
-            Event::Hello(_) | Event::Call(_) | Event::Completions(_) => return,
+            event => {
+                let Some(output) = plain_output(event) else {
+                    return;
+                };
+                output
+            }
         };
         if let State::Busy(_) = self.state {
             self.events.push_back(SessionEvent::Output { id, output });
@@ -741,6 +761,7 @@ impl Session {
             State::Busy(running) => {
                 let continue_on_error = running.continue_on_error;
                 let (outcome, id) = running.finish(done);
+                self.last_done = Some(id.clone());
                 // A cell its caller cancelled did not fail on its own: the queue keeps its turn.
                 let failed = !outcome.is_ok() && outcome.interrupt() != Some(Interrupt::Cancel);
                 self.events.push_back(SessionEvent::Finished {
@@ -1144,6 +1165,41 @@ fn died(exit: &Exit) -> KernelError {
         status: exit.status,
         stderr_tail: exit.stderr_tail.clone(),
     }
+}
+
+/// The output of a `display` frame, with its display id if it has one.
+fn display_output(frame: DisplayData) -> Output {
+    match frame.display_id {
+        Some(display_id) => Output::DisplayWithId {
+            display_id,
+            bundle: frame.bundle,
+        },
+        None => Output::Display(frame.bundle),
+    }
+}
+
+/// The output of a stream or display frame, which a background thread may also send for a
+/// cell that already ended; `None` for every frame only a running cell sends.
+fn plain_output(event: Event) -> Option<Output> {
+    Some(match event {
+        Event::Stdout(frame) => Output::Stdout(frame.data),
+        Event::Stderr(frame) => Output::Stderr(frame.data),
+        Event::Display(frame) => display_output(frame),
+        Event::UpdateDisplay(frame) => Output::UpdateDisplay {
+            display_id: frame.display_id,
+            bundle: frame.bundle,
+        },
+        Event::ClearOutput(frame) => Output::ClearOutput { wait: frame.wait },
+        Event::Hello(_)
+        | Event::Started { .. }
+        | Event::Result(_)
+        | Event::Error(_)
+        | Event::Done(_)
+        | Event::InputRequest(_)
+        | Event::Call(_)
+        | Event::Completions(_)
+        | Event::Pong => return None,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! What an execution yields: streamed outputs, then one outcome.
 
-use pykernel_protocol::{MimeBundle, Status};
+use pykernel_protocol::{ExecId, MimeBundle, Status};
 
 /// One output of a running cell, in the order the runner produced it.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +12,28 @@ pub enum Output {
     Stderr(String),
     /// A rich output from `display()`, a figure, or a status event.
     Display(MimeBundle),
+    /// A display with a display id (`display(obj, display_id=...)`), which a later
+    /// [`Output::UpdateDisplay`] with the same id replaces.
+    DisplayWithId {
+        /// Names the display for later updates.
+        display_id: String,
+        /// The MIME bundle shown now.
+        bundle: MimeBundle,
+    },
+    /// Replaces every earlier display with this id, in this cell or an earlier one, with
+    /// `bundle` (Jupyter's `update_display_data`); it adds no output of its own.
+    UpdateDisplay {
+        /// The display to replace.
+        display_id: String,
+        /// The new MIME bundle.
+        bundle: MimeBundle,
+    },
+    /// Clears the cell's output so far (Jupyter's `clear_output`); with `wait` the clear
+    /// happens just before the cell's next output instead, so a redraw does not flicker.
+    ClearOutput {
+        /// Defer the clear to the next output.
+        wait: bool,
+    },
     /// The value of the cell's final expression.
     Result(MimeBundle),
     /// The exception that ended the cell; the same value is in [`Outcome::error`].
@@ -23,6 +45,118 @@ pub enum Output {
         /// Whether the input should not be echoed.
         password: bool,
     },
+}
+
+/// A cell's outputs as a notebook shows them: updates and clears applied as they arrive,
+/// the way Jupyter's frontends and nbclient apply them.
+///
+/// [`Output::UpdateDisplay`] replaces the bundle of every [`Output::DisplayWithId`] held
+/// with that id and adds nothing; [`Output::ClearOutput`] drops what is held, at once or
+/// (`wait`) just before the next output that is not an update or an input request.
+///
+/// ```
+/// use pykernel::{MimeBundle, Output, SettledOutputs};
+///
+/// let text = |s: &str| MimeBundle::from_iter([("text/plain", s)]);
+/// let mut settled = SettledOutputs::new();
+/// settled.push(Output::Stdout("loading\n".into()));
+/// settled.push(Output::ClearOutput { wait: true });
+/// settled.push(Output::DisplayWithId { display_id: "bar".into(), bundle: text("0%") });
+/// settled.push(Output::UpdateDisplay { display_id: "bar".into(), bundle: text("100%") });
+/// assert_eq!(
+///     settled.outputs(),
+///     [Output::DisplayWithId { display_id: "bar".into(), bundle: text("100%") }],
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SettledOutputs {
+    outputs: Vec<Output>,
+    /// A `clear_output(wait=True)` waits for the next output.
+    clear_pending: bool,
+}
+
+impl SettledOutputs {
+    /// No outputs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one output: an update or a clear changes what is held, anything else is
+    /// appended (after a pending clear).
+    pub fn push(&mut self, output: Output) {
+        match output {
+            Output::UpdateDisplay { display_id, bundle } => {
+                self.update(&display_id, &bundle);
+            }
+            Output::ClearOutput { wait: true } => self.clear_pending = true,
+            Output::ClearOutput { wait: false } => {
+                self.outputs.clear();
+                self.clear_pending = false;
+            }
+            Output::InputRequest { .. } => self.outputs.push(output),
+            Output::Stdout(_)
+            | Output::Stderr(_)
+            | Output::Display(_)
+            | Output::DisplayWithId { .. }
+            | Output::Result(_)
+            | Output::Error(_) => {
+                if std::mem::take(&mut self.clear_pending) {
+                    self.outputs.clear();
+                }
+                self.outputs.push(output);
+            }
+        }
+    }
+
+    /// Replaces the bundle of every held display with `display_id`; returns whether one
+    /// was held. Also what an update from a later cell does to this cell's outputs.
+    pub fn update(&mut self, display_id: &str, bundle: &MimeBundle) -> bool {
+        let mut found = false;
+        for output in &mut self.outputs {
+            if let Output::DisplayWithId {
+                display_id: held,
+                bundle: shown,
+            } = output
+            {
+                if held == display_id {
+                    shown.clone_from(bundle);
+                    found = true;
+                }
+            }
+        }
+        found
+    }
+
+    /// The outputs as they stand.
+    pub fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    /// Consumes the log into its outputs.
+    pub fn into_outputs(self) -> Vec<Output> {
+        self.outputs
+    }
+}
+
+impl FromIterator<Output> for SettledOutputs {
+    fn from_iter<I: IntoIterator<Item = Output>>(iter: I) -> Self {
+        let mut settled = Self::new();
+        for output in iter {
+            settled.push(output);
+        }
+        settled
+    }
+}
+
+/// Output that came when no execution of its cell was being read: what a background
+/// thread wrote after its cell ended. See [`crate::Kernel::take_unattached_output`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnattachedOutput {
+    /// The cell that ended before the output came (the last one that ended when it was
+    /// written).
+    pub id: ExecId,
+    /// The output.
+    pub output: Output,
 }
 
 /// A Python exception, as data.

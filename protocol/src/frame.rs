@@ -5,7 +5,8 @@
 //! carries no `type` key, field names are camelCase (`storeHistory`, `executionCount`),
 //! and runner frames are tagged by `type`.
 //! Version 2 frames (`hello`, `interrupt`, `input_request`/`input_reply`, `call`/`reply`,
-//! `complete`/`completions`) are additive: a version 1 peer logs and skips them.
+//! `complete`/`completions`, `update_display`, `clear_output`, and a `display`'s
+//! `displayId`) are additive: a version 1 peer logs and skips them.
 //!
 //! Decoding is lenient where it is safe (unknown fields are ignored, a missing
 //! `cancelled` means `false`) and strict where a guess would lose data (a frame without
@@ -301,7 +302,7 @@ pub enum Event {
     /// Text written to standard error.
     Stderr(StreamData),
     /// A rich output from `display()`, a figure, or a status event.
-    Display(BundleData),
+    Display(DisplayData),
     /// The value of the cell's final expression.
     Result(BundleData),
     /// The exception that ended the cell.
@@ -322,8 +323,17 @@ impl Event {
         Some(match self {
             Self::Hello(_) | Self::Completions(_) => return None,
             Self::Started { id } => id,
+    /// Replaces every earlier display with the same display id, in this cell or an
+    /// earlier one (version 2; Jupyter's `update_display_data`).
+    UpdateDisplay(UpdateDisplay),
+    /// Clears the cell's output so far, or just before its next output (version 2;
+    /// Jupyter's `clear_output`).
+    ClearOutput(ClearOutput),
             Self::Stdout(frame) | Self::Stderr(frame) => &frame.id,
-            Self::Display(frame) | Self::Result(frame) => &frame.id,
+            Self::Display(frame) => &frame.id,
+            Self::Result(frame) => &frame.id,
+            Self::UpdateDisplay(frame) => &frame.id,
+            Self::ClearOutput(frame) => &frame.id,
             Self::Error(frame) => &frame.id,
             Self::Done(frame) => &frame.id,
             Self::InputRequest(frame) => &frame.id,
@@ -355,6 +365,8 @@ pub struct Hello {
     /// The protocol version the runner speaks; the host refuses a different one.
     pub protocol: u32,
     /// The runner's own version string.
+            Self::UpdateDisplay(_) => "update_display",
+            Self::ClearOutput(_) => "clear_output",
     pub runner: String,
     /// The interpreter's version, such as `3.11.7`.
     pub python: String,
@@ -374,7 +386,7 @@ pub struct StreamData {
     pub data: String,
 }
 
-/// A rich output: `{"id","bundle"}`.
+/// A cell's result: `{"id","bundle"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BundleData {
     /// The execution that produced it.
@@ -398,6 +410,47 @@ pub struct ErrorData {
 }
 
 /// The end of an execution: `{"id","status","executionCount","cancelled"}`.
+/// A display: `{"id","bundle","displayId"?}`.
+///
+/// A display with a `displayId` can be replaced later by an [`UpdateDisplay`] naming it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayData {
+    /// The execution that produced it.
+    pub id: ExecId,
+    /// The MIME bundle.
+    pub bundle: MimeBundle,
+    /// Names the display for later updates (Jupyter's transient `display_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_id: Option<String>,
+}
+
+/// Replaces a display: `{"type":"update_display","id","bundle","displayId"}`.
+///
+/// Every earlier output displayed with `displayId`, in any cell, now shows `bundle`; the
+/// update itself adds no output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDisplay {
+    /// The execution that sent the update (not necessarily the display's).
+    pub id: ExecId,
+    /// The new MIME bundle.
+    pub bundle: MimeBundle,
+    /// The display to replace.
+    pub display_id: String,
+}
+
+/// Clears output: `{"type":"clear_output","id","wait"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearOutput {
+    /// The execution whose output is cleared.
+    pub id: ExecId,
+    /// Clear just before the next output arrives instead of now, so a redraw does not
+    /// flicker (`clear_output(wait=True)`).
+    #[serde(default)]
+    pub wait: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Done {
@@ -634,6 +687,8 @@ impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let EventRepr {
             kind,
+    display_id: Option<String>,
+    wait: Option<bool>,
             id,
             data,
             bundle,
@@ -679,18 +734,27 @@ impl<'de> Deserialize<'de> for Event {
                 } else {
                     Self::Stderr(frame)
                 }
+            display_id,
+            wait,
             }
-            "display" | "result" => {
-                let frame = BundleData {
-                    id: required(id, kind, "id")?,
-                    bundle: required(bundle, kind, "bundle")?,
-                };
-                if kind == "display" {
-                    Self::Display(frame)
-                } else {
-                    Self::Result(frame)
-                }
-            }
+            "display" => Self::Display(DisplayData {
+                id: required(id, kind, "id")?,
+                bundle: required(bundle, kind, "bundle")?,
+                display_id,
+            }),
+            "result" => Self::Result(BundleData {
+                id: required(id, kind, "id")?,
+                bundle: required(bundle, kind, "bundle")?,
+            }),
+            "update_display" => Self::UpdateDisplay(UpdateDisplay {
+                id: required(id, kind, "id")?,
+                bundle: required(bundle, kind, "bundle")?,
+                display_id: required(display_id, kind, "displayId")?,
+            }),
+            "clear_output" => Self::ClearOutput(ClearOutput {
+                id: required(id, kind, "id")?,
+                wait: wait.unwrap_or(false),
+            }),
             "error" => Self::Error(ErrorData {
                 id: required(id, kind, "id")?,
                 ename: ename.unwrap_or_default(),

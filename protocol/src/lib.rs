@@ -25,7 +25,7 @@ pub use codec::{
     STREAM_PAYLOADS_ENV,
 };
 pub use frame::{
-    BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
-    Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION,
-    Request, RequestId, Status, StreamData,
+    BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, DisplayData, Done,
+    ErrorData, Event, ExecId, Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest,
+    MimeBundle, PROTOCOL_VERSION, Request, RequestId, Status, StreamData, UpdateDisplay,
 };

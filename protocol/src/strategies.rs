@@ -23,8 +23,9 @@ use proptest::{
 use serde_json::{Map, Number, Value};
 
 use crate::frame::{
-    BundleData, Call, CallId, CallReply, Complete, Completions, Done, ErrorData, Event, ExecId,
-    Execute, Hello, InputReply, InputRequest, MimeBundle, Request, RequestId, Status, StreamData,
+    BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, DisplayData, Done,
+    ErrorData, Event, ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle, Request,
+    RequestId, Status, StreamData, UpdateDisplay,
 };
 
 /// Characters that stress JSON string escaping and line framing.
@@ -290,7 +291,12 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
         2 => arb_exec_id().prop_map(|id| Event::Started { id }),
         4 => stream().prop_map(Event::Stdout),
         2 => stream().prop_map(Event::Stderr),
-        2 => bundle().prop_map(Event::Display),
+        2 => (arb_exec_id(), arb_mime_bundle(), option::of(arb_text_up_to(16)))
+            .prop_map(|(id, bundle, display_id)| Event::Display(DisplayData { id, bundle, display_id })),
+        1 => (arb_exec_id(), arb_mime_bundle(), arb_text_up_to(16))
+            .prop_map(|(id, bundle, display_id)| Event::UpdateDisplay(UpdateDisplay { id, bundle, display_id })),
+        1 => (arb_exec_id(), any::<bool>())
+            .prop_map(|(id, wait)| Event::ClearOutput(ClearOutput { id, wait })),
         2 => bundle().prop_map(Event::Result),
         2 => (arb_exec_id(), arb_text_up_to(20), arb_text(), vec(arb_text(), 0..4)).prop_map(
             |(id, ename, evalue, traceback)| Event::Error(ErrorData { id, ename, evalue, traceback })

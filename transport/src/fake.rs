@@ -8,8 +8,8 @@
 use std::{collections::VecDeque, fmt, time::Duration};
 
 use pykernel_protocol::{
-    BundleData, Call, CallId, Complete, Completions, Done, ErrorData, Event, ExecId, Execute,
-    FEATURE_COMPLETE, Hello, InputRequest, MimeBundle, PROTOCOL_VERSION, Request, Status,
+    BundleData, Call, CallId, Complete, Completions, DisplayData, Done, ErrorData, Event, ExecId,
+    Execute, FEATURE_COMPLETE, Hello, InputRequest, MimeBundle, PROTOCOL_VERSION, Request, Status,
     StreamData,
 };
 use serde_json::Value;
@@ -280,6 +280,7 @@ impl FakeRunner {
                 python: "3.12.0".to_owned(),
                 pid: 0,
                 features: Vec::new(),
+                hash: None,
             }),
             rule: Box::new(|_| Script::new()),
             complete_rule: None,
@@ -405,9 +406,10 @@ impl FakeRunner {
                     continue;
                 }
                 Step::Display(bundle) => {
-                    self.handle.send(Event::Display(BundleData {
+                    self.handle.send(Event::Display(DisplayData {
                         id: id.clone(),
                         bundle,
+                        display_id: None,
                     }));
                     continue;
                 }

@@ -280,6 +280,7 @@ fn render_event(event: &SessionEvent) -> String {
         SessionEvent::Ready(hello) => format!("ready (python {}, pid {})", hello.python, hello.pid),
         SessionEvent::StartFailed(error) => format!("start failed: {error}"),
         SessionEvent::Output { id, output } => format!("output {id}: {output:?}"),
+        SessionEvent::LateOutput { id, output } => format!("late output {id}: {output:?}"),
         SessionEvent::Finished {
             id,
             result: Ok(outcome),
@@ -487,6 +488,7 @@ fn malformed_lines_unknown_ids_and_late_frames_are_skipped() {
     > {"id":"1","code":"x","silent":false,"storeHistory":true}
     = output 1: Stdout("kept")
     = finished 1: Ok count=7
+    = late output 1: Stdout("after done")
     "#);
 }
 
@@ -1229,4 +1231,49 @@ fn an_answered_call_gives_back_only_the_time_it_took() {
     ! signal Interrupt
     = finished 1: Error count=7 cancelled timed_out
     "#);
+}
+
+#[test]
+fn display_ids_updates_and_clears_become_outputs() {
+    insta::assert_snapshot!(check_ready(r#"
+exec 1 x
+<- {"type":"display","id":"1","bundle":{"text/plain":"0%"},"displayId":"bar"}
+<- {"type":"update_display","id":"1","bundle":{"text/plain":"9%"},"displayId":"bar"}
+<- {"type":"clear_output","id":"1","wait":true}
+<- {"type":"display","id":"1","bundle":{"text/plain":"plain"}}
+done 1
+"#), @r#"
+= ready (python 3.12.1, pid 42)
+> {"id":"1","code":"x","silent":false,"storeHistory":true}
+= output 1: DisplayWithId { display_id: "bar", bundle: MimeBundle({"text/plain": String("0%")}) }
+= output 1: UpdateDisplay { display_id: "bar", bundle: MimeBundle({"text/plain": String("9%")}) }
+= output 1: ClearOutput { wait: true }
+= output 1: Display(MimeBundle({"text/plain": String("plain")}))
+= finished 1: Ok count=7
+"#);
+}
+
+#[test]
+fn output_for_the_cell_that_ended_last_is_late_output() {
+    insta::assert_snapshot!(check_ready(r#"
+exec 1 spawn a thread
+done 1
+<- {"type":"stdout","id":"1","data":"late while idle\n"}
+exec 2 x
+<- {"type":"stdout","id":"1","data":"late while 2 runs\n"}
+<- {"type":"update_display","id":"1","bundle":{"text/plain":"y"},"displayId":"d"}
+<- {"type":"result","id":"1","bundle":{"text/plain":"no late results"}}
+<- {"type":"stdout","id":"0","data":"never ran: ignored\n"}
+done 2
+<- {"type":"stdout","id":"1","data":"no longer the last: ignored\n"}
+"#), @r#"
+= ready (python 3.12.1, pid 42)
+> {"id":"1","code":"spawn a thread","silent":false,"storeHistory":true}
+= finished 1: Ok count=7
+= late output 1: Stdout("late while idle\n")
+> {"id":"2","code":"x","silent":false,"storeHistory":true}
+= late output 1: Stdout("late while 2 runs\n")
+= late output 1: UpdateDisplay { display_id: "d", bundle: MimeBundle({"text/plain": String("y")}) }
+= finished 2: Ok count=7
+"#);
 }

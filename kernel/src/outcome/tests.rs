@@ -55,3 +55,51 @@ fn each_stop_implies_its_flags() {
     Some(KernelKilled(Some(StdinRefused))): cancelled stdin_requested kernel_killed
     ");
 }
+
+/// Applies `outputs` as a notebook does and lists what stays, one line each.
+fn settle(outputs: Vec<crate::Output>) -> String {
+    let settled: crate::SettledOutputs = outputs.into_iter().collect();
+    settled
+        .outputs()
+        .iter()
+        .map(|output| format!("{output:?}\n"))
+        .collect()
+}
+
+fn text(plain: &str) -> pykernel_protocol::MimeBundle {
+    pykernel_protocol::MimeBundle::from_iter([("text/plain", plain)])
+}
+
+#[test]
+fn updates_rewrite_every_display_with_their_id_and_add_nothing() {
+    use crate::Output;
+    insta::assert_snapshot!(settle(vec![
+        Output::DisplayWithId { display_id: "a".into(), bundle: text("a0") },
+        Output::Stdout("x\n".into()),
+        Output::DisplayWithId { display_id: "a".into(), bundle: text("a0 again") },
+        Output::DisplayWithId { display_id: "b".into(), bundle: text("b0") },
+        Output::UpdateDisplay { display_id: "a".into(), bundle: text("a1") },
+        Output::UpdateDisplay { display_id: "missing".into(), bundle: text("nowhere") },
+    ]), @r#"
+    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}) }
+    Stdout("x\n")
+    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}) }
+    DisplayWithId { display_id: "b", bundle: MimeBundle({"text/plain": String("b0")}) }
+    "#);
+}
+
+#[test]
+fn clears_drop_what_came_before_at_once_or_before_the_next_output() {
+    use crate::Output;
+    insta::assert_snapshot!(settle(vec![
+        Output::Stdout("gone\n".into()),
+        Output::ClearOutput { wait: false },
+        Output::Stdout("also gone\n".into()),
+        Output::DisplayWithId { display_id: "p".into(), bundle: text("0%") },
+        Output::ClearOutput { wait: true },
+        // An update does not fire the pending clear; the next output does.
+        Output::UpdateDisplay { display_id: "p".into(), bundle: text("50%") },
+        Output::Stderr("after the clear\n".into()),
+        Output::ClearOutput { wait: true },
+    ]), @r#"Stderr("after the clear\n")"#);
+}

@@ -6,9 +6,9 @@
 use std::{collections::BTreeMap, io};
 
 use pykernel_protocol::{
-    BundleData, Call, CallId, CallReply, Complete, Completions, Decoded, Done, ErrorData, Event,
-    ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle, NdjsonCodec, Request, RequestId,
-    Status, StreamData,
+    BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, Decoded, DisplayData,
+    Done, ErrorData, Event, ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle,
+    NdjsonCodec, Request, RequestId, Status, StreamData, UpdateDisplay,
 };
 use serde_json::json;
 use tokio_util::codec::{Decoder, Encoder};
@@ -180,7 +180,11 @@ fn display() {
         ("text/plain", json!("<Figure size 640x480 with 1 Axes>")),
         ("image/png", json!("iVBORw0KGgo=")),
     ]);
-    let line = check_wire(Event::Display(BundleData { id: id(), bundle }));
+    let line = check_wire(Event::Display(DisplayData {
+        id: id(),
+        bundle,
+        display_id: None,
+    }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Figure size 640x480 with 1 Axes>"}}"#);
 }
 
@@ -190,7 +194,11 @@ fn display_status_event() {
         "application/x-omp-status",
         json!({"op": "phase", "title": "load"}),
     )]);
-    let line = check_wire(Event::Display(BundleData { id: id(), bundle }));
+    let line = check_wire(Event::Display(DisplayData {
+        id: id(),
+        bundle,
+        display_id: None,
+    }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"application/x-omp-status":{"op":"phase","title":"load"}}}"#);
 }
 
@@ -224,6 +232,60 @@ fn done() {
         execution_count: Some(3),
         cancelled: false,
     }));
+#[test]
+fn display_with_id() {
+    let bundle = MimeBundle::from_iter([("text/plain", "0%")]);
+    let line = check_wire(Event::Display(DisplayData {
+        id: id(),
+        bundle,
+        display_id: Some("bar".to_owned()),
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"text/plain":"0%"},"displayId":"bar"}"#);
+}
+
+#[test]
+fn update_display() {
+    let bundle = MimeBundle::from_iter([("text/plain", "50%")]);
+    let line = check_wire(Event::UpdateDisplay(UpdateDisplay {
+        id: id(),
+        bundle,
+        display_id: "bar".to_owned(),
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"update_display","id":"py-1","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
+}
+
+#[test]
+fn clear_output() {
+    let line = check_wire(Event::ClearOutput(ClearOutput {
+        id: id(),
+        wait: true,
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"clear_output","id":"py-1","wait":true}"#);
+}
+
+#[test]
+fn clear_output_without_wait_means_now() {
+    let line = r#"{"type":"clear_output","id":"py-1"}"#;
+    let frame: Event = serde_json::from_str(line).expect("a clear_output line decodes");
+    insta::assert_debug_snapshot!(frame, @r#"
+    ClearOutput(
+        ClearOutput {
+            id: ExecId(
+                "py-1",
+            ),
+            wait: false,
+        },
+    )
+    "#);
+}
+
+#[test]
+fn update_display_without_display_id_is_rejected() {
+    let line = r#"{"type":"update_display","id":"py-1","bundle":{}}"#;
+    let err = serde_json::from_str::<Event>(line).expect_err("no displayId is malformed");
+    insta::assert_snapshot!(err, @"`update_display` frame is missing `displayId`");
+}
+
     insta::assert_snapshot!(line, @r#"{"type":"done","id":"py-1","status":"ok","executionCount":3,"cancelled":false}"#);
 }
 
