@@ -347,8 +347,6 @@ def drain_main():
         with fd_relay.lock:
             if fd_relay.alive:
                 fd_relay.read()
-    if fd_relay is not None:
-        log("the fd relay is gone; draining fds 1 and 2 in the runner")
     fds = [cap.fd for cap in FD_CAPTURES]
     by_fd = {cap.fd: cap for cap in FD_CAPTURES}
     while True:
