@@ -26,6 +26,9 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// One printed line, newline included.
 const LINE_BYTES: usize = 1024;
 
+/// The size of the PNG the display measurement shows: 20 MB.
+const PNG_BYTES: usize = 20_000_000;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -200,6 +203,10 @@ async fn run() -> Result<(), String> {
     if args.wants("interrupt") {
         let latency = interrupt_latency(&kernel, sizes.interrupts).await?;
         results.push("interrupt_ms", Some(latency));
+    }
+    if args.wants("display_png") {
+        let latency = display_png(&kernel, sizes.stdout_runs).await?;
+        results.push("display_png_ms", Some(latency));
     }
     kernel.shutdown().await;
 
@@ -397,6 +404,38 @@ async fn stdout_throughput(kernel: &Kernel, total_bytes: usize) -> Result<Throug
         mb_per_s: mb / elapsed.as_secs_f64(),
         cpu_ms_per_mb: (host_s * 1e3 / mb, kernel_s * 1e3 / mb),
     })
+}
+
+/// A 20 MB PNG shown with `display()`: ms from the request until the host has the whole
+/// display (its base64 of the right length), median of `runs`.
+async fn display_png(kernel: &Kernel, runs: usize) -> Result<f64, String> {
+    let setup = format!(
+        "import os\nclass _Png:\n    def _repr_png_(self):\n        return _png_data\n\
+         _png_data = b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom({})\n_png = _Png()",
+        PNG_BYTES - 8
+    );
+    run_cell(kernel, &setup).await?;
+    let want = PNG_BYTES.div_ceil(3) * 4;
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut arrived = None;
+        run_cell_with(kernel, "display(_png)", |output| {
+            if let Output::Display(bundle) = output
+                && let Some(png) = bundle.get_str("image/png")
+            {
+                arrived = Some((started.elapsed(), png.trim_end().len()));
+            }
+        })
+        .await?;
+        match arrived {
+            Some((elapsed, len)) if len == want => samples.push(ms(elapsed)),
+            Some((_, len)) => return Err(format!("display: got {len} of {want} base64 bytes")),
+            None => return Err("display: no image/png arrived".to_owned()),
+        }
+    }
+    run_cell(kernel, "del _png, _png_data, _Png").await?;
+    Ok(median(&mut samples))
 }
 
 /// `while True: pass` after a flushed marker; `interrupt()` until the outcome.

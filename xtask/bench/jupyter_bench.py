@@ -21,6 +21,7 @@ from jupyter_client import KernelManager
 # of hanging it.
 TIMEOUT_S = 60.0
 LINE_BYTES = 1024  # one printed line, newline included
+PNG_BYTES = 20_000_000  # the PNG the display measurement shows
 
 
 def ms(seconds):
@@ -175,6 +176,32 @@ def stdout_throughput(kernel, total_bytes):
     }
 
 
+def display_png(kernel, runs):
+    """A 20 MB PNG shown with display(): ms from the request until the client has the
+    whole display_data (its base64 of the right length), median of `runs`."""
+    kernel.run(
+        "import os\nclass _Png:\n    def _repr_png_(self):\n        return _png_data\n"
+        f"_png_data = b'\\x89PNG\\r\\n\\x1a\\n' + os.urandom({PNG_BYTES - 8})\n_png = _Png()"
+    )
+    want = (PNG_BYTES + 2) // 3 * 4
+    samples = []
+    for _ in range(runs):
+        arrived = []
+
+        def hook(msg):
+            data = msg["content"].get("data", {})
+            if msg["msg_type"] == "display_data" and "image/png" in data:
+                arrived.append((time.perf_counter() - started, len(data["image/png"].rstrip())))
+
+        started = time.perf_counter()
+        content = kernel.run("display(_png)", hook)
+        if content["status"] != "ok" or [n for _, n in arrived] != [want]:
+            raise RuntimeError(f"display: got {[n for _, n in arrived]} of {want} base64 bytes")
+        samples.append(arrived[0][0] * 1e3)
+    kernel.run("del _png, _png_data, _Png")
+    return statistics.median(samples)
+
+
 def interrupt_latency(kernel, trials):
     """`while True: pass` after a flushed marker; interrupt until execute_reply."""
     samples = []
@@ -269,6 +296,7 @@ def main():
         for key in runs[0]:
             results[key] = statistics.median(run[key] for run in runs)
         results["interrupt_ms"] = interrupt_latency(kernel, n_interrupt)
+        results["display_png_ms"] = display_png(kernel, n_stdout)
     finally:
         kernel.close()
     results["warm_start_ms"] = None  # jupyter_client has no pool of pre-started kernels

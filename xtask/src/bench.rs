@@ -46,6 +46,10 @@
 //!   100 ms after the marker arrives the host interrupts (pykernel `kernel.interrupt()`,
 //!   Jupyter `interrupt_kernel()`, both SIGINT) and the time runs until the execution is over
 //!   (pykernel outcome, Jupyter execute_reply) with a `KeyboardInterrupt`.
+//! - `display_png_ms`: median of 3. A cell displays an object whose `_repr_png_` returns 20 MB
+//!   (a PNG signature and random bytes, made in an untimed cell before); the time runs from
+//!   the request until the host has the whole display (pykernel `Output::Display`, Jupyter
+//!   the `display_data` message), its base64 of the right length.
 //! - `rss_host_mb`: the host process's VmRSS growth per idle kernel, from 10 kernels started
 //!   (each having run `pass`), after warm-up so one-time costs (imports, runtime) are excluded.
 //! - `rss_kernel_mb`: VmRSS of each idle kernel process (runner, ipykernel), averaged.
@@ -334,6 +338,12 @@ const METRICS: &[Metric] = &[
     Metric {
         key: "stdout_cpu_kernel_ms_per_mb",
         label: "  CPU per MB, kernel, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "display_png_ms",
+        label: "20 MB PNG display, ms",
         target: None,
         detail: true,
     },
