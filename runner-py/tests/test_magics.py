@@ -57,6 +57,8 @@ def test_assignment_capture_can_be_quiet_as_in_ipython(kernel):
     frames = kernel.run("lines = !printf 'a\\nb\\n'\nlines", env={"PYKERNEL_SHELL_TEE": "0"})
     assert stdout(frames) == ""
     assert result(frames) == "['a', 'b']"
+    frames = kernel.run("__pykernel__.getoutput('echo quiet', tee=False)")
+    assert (stdout(frames), result(frames)) == ("", "['quiet']")
 
 
 def test_double_bang_returns_the_lines(kernel):

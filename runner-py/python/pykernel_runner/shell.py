@@ -313,15 +313,17 @@ def run_shell(cmd):
     return code
 
 
-def getoutput(cmd):
+def getoutput(cmd, tee=None):
     """``x = !cmd``: runs through the shell and returns its output lines as an SList.
 
     The output streams as it comes too, so a long command shows its progress, unless
-    ``$PYKERNEL_SHELL_TEE`` is ``0`` (IPython's quiet capture).
+    ``tee`` is false or, by default, ``$PYKERNEL_SHELL_TEE`` is ``0`` (IPython's quiet
+    capture).
     """
     cmd = expand(cmd, caller_ns(1))
     captured = []
-    tee = os.environ.get("PYKERNEL_SHELL_TEE", "1").strip() != "0"
+    if tee is None:
+        tee = os.environ.get("PYKERNEL_SHELL_TEE", "1").strip() != "0"
     code = run_streaming(cmd, shell=True, capture=captured, tee=tee)
     lines = SList("".join(captured).splitlines())
     lines.returncode = code
