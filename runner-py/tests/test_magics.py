@@ -226,6 +226,20 @@ def test_pip_install_replaces_imported_modules_without_a_restart(kernel, tmp_pat
     assert result(kernel.run(versions)) == "('1.0', '1.0')"
 
 
+def test_pip_install_keeps_a_package_whose_extension_module_is_loaded(kernel, tmp_path):
+    # C code cannot be loaded twice in one process: such a package waits for a restart.
+    target = tmp_path / "site"
+    old, new = _wheel(tmp_path, "1.0"), _wheel(tmp_path, "2.0")
+    pip = "%%pip install -q --no-index --no-deps --disable-pip-version-check --upgrade --target %s " % target
+    ok(kernel.run("import sys\nsys.path.insert(0, %r)" % str(target)))
+    ok(kernel.run(pip + str(old)))
+    ok(kernel.run("import types, tinymod\next = types.ModuleType('tinymod._speedups')\n"
+                  "ext.__file__ = tinymod.__file__.replace('__init__.py', '_speedups.abi3.so')\n"
+                  "sys.modules['tinymod._speedups'] = ext"))
+    ok(kernel.run(pip + str(new)))
+    assert result(kernel.run("import tinymod\ntinymod.VERSION")) == "'1.0'"
+
+
 def test_time_magic_times_expressions_and_statements(kernel):
     frames = kernel.run("%time sum(range(1000))")
     assert result(frames) == "499500"

@@ -241,15 +241,29 @@ def _top_level_modules(path):
 
 def _evict(names, dist_dirs):
     """Drops the modules of the given distributions (and their submodules) from
-    ``sys.modules``, never the runner's own or a built-in one."""
+    ``sys.modules``, never the runner's own or a built-in one.
+
+    A package with a loaded extension module stays whole: a second copy of C code
+    cannot load beside the first, and half a package of each version is worse than
+    the old one (the printed note says to restart).
+    """
+    from importlib.machinery import EXTENSION_SUFFIXES
+
     tops = {name.lower().replace("-", "_").replace(".", "_") for name in names}
     for path in dist_dirs:
         tops |= _top_level_modules(path)
-    keep = set(sys.builtin_module_names) | {__name__.partition(".")[0], "sys", "builtins", "os"}
-    for key in list(sys.modules):
+    tops -= set(sys.builtin_module_names) | {__name__.partition(".")[0], "sys", "builtins", "os"}
+    by_top = {}
+    for key, module in list(sys.modules.items()):
         top = key.partition(".")[0]
-        if top in tops and top not in keep:
-            del sys.modules[key]
+        if top in tops:
+            by_top.setdefault(top, []).append((key, module))
+    suffixes = tuple(EXTENSION_SUFFIXES)
+    for entries in by_top.values():
+        if any(str(getattr(module, "__file__", None) or "").endswith(suffixes) for _, module in entries):
+            continue
+        for key, _module in entries:
+            sys.modules.pop(key, None)
 
 
 def _parse_timing_options(args, flags, valued):
