@@ -19,15 +19,26 @@ def __pykernel_prelude():
         Dicts, lists and tuples also get an ``application/json`` representation;
         everything else renders through its ``_repr_*_`` methods (HTML tables,
         images, figures), always with ``text/plain``. With ``raw=True`` each object
-        must be a MIME bundle dict, sent as is.
+        must be a MIME bundle dict, sent as is. With ``display_id`` it returns a
+        handle whose ``update`` replaces the outputs.
         """
+        if kwargs.get("display_id") is True:
+            # One fresh id for every object shown by this call.
+            kwargs["display_id"] = api.new_display_id()
+        handle = None if objs else api.display(raw=raw, **kwargs)
         for obj in objs:
             if not raw and isinstance(obj, (dict, list, tuple)):
                 bundle = api.format(obj, kwargs.get("include"), kwargs.get("exclude"))
                 bundle.setdefault("application/json", _json_safe(obj))
-                api.display(bundle, raw=True)
+                handle = api.display(
+                    bundle,
+                    raw=True,
+                    display_id=kwargs.get("display_id"),
+                    update=kwargs.get("update", False),
+                )
             else:
-                api.display(obj, raw=raw, **kwargs)
+                handle = api.display(obj, raw=raw, **kwargs)
+        return handle
 
     def _json_safe(value):
         import json

@@ -42,8 +42,114 @@ def test_display_raw_requires_a_dict(bare_kernel):
 
 
 def test_display_accepts_ipython_keywords(bare_kernel):
-    frames = bare_kernel.run("display(5, metadata={'a': 1}, display_id='d1')")
-    assert bundles(frames) == [{"text/plain": "5"}]
+    frames = bare_kernel.run("display(5, metadata={'a': 1}, transient={})")
+    assert of_type(frames, "display") == [
+        {"type": "display", "id": frames[0]["id"], "bundle": {"text/plain": "5"}}
+    ]
+
+
+def test_a_display_id_travels_with_the_display_and_returns_a_handle(bare_kernel):
+    frames = bare_kernel.run("h = display(5, display_id='d1')\nprint(h.display_id)")
+    assert [(f["bundle"], f["displayId"]) for f in of_type(frames, "display")] == [
+        ({"text/plain": "5"}, "d1")
+    ]
+    assert stdout(frames) == "d1\n"
+
+
+def test_display_id_true_makes_a_fresh_hex_id_per_call(bare_kernel):
+    frames = bare_kernel.run("a = display(1, display_id=True)\nb = display(2, display_id=True)")
+    ids = [f["displayId"] for f in of_type(frames, "display")]
+    assert len(ids) == 2 and ids[0] != ids[1]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_a_handle_updates_and_displays_again(bare_kernel):
+    frames = bare_kernel.run(
+        "h = display('a', display_id='bar')\nh.update('b')\nh.display('c')"
+    )
+    assert [(f["type"], f["bundle"], f["displayId"]) for f in frames[1:-1]] == [
+        ("display", {"text/plain": "'a'"}, "bar"),
+        ("update_display", {"text/plain": "'b'"}, "bar"),
+        ("display", {"text/plain": "'c'"}, "bar"),
+    ]
+
+
+def test_update_display_from_a_later_cell_names_the_display(bare_kernel):
+    ok(bare_kernel.run("display('x', display_id='p')"))
+    frames = bare_kernel.run(
+        "__pykernel__.update_display({'text/plain': 'y'}, display_id='p', raw=True)"
+    )
+    updates = of_type(frames, "update_display")
+    assert [(f["bundle"], f["displayId"]) for f in updates] == [({"text/plain": "y"}, "p")]
+    assert of_type(frames, "display") == []
+
+
+def test_display_with_update_true_updates(bare_kernel):
+    frames = bare_kernel.run("display(7, display_id='q', update=True)")
+    assert [f["type"] for f in frames[1:-1]] == ["update_display"]
+    err = error(bare_kernel.run("display(7, update=True)"))
+    assert err["ename"] == "TypeError"
+
+
+def test_clear_output_keeps_its_place_among_the_outputs(bare_kernel):
+    frames = bare_kernel.run(
+        "print('one')\n__pykernel__.clear_output()\n"
+        "print('two')\n__pykernel__.clear_output(wait=True)\ndisplay(3)"
+    )
+    kinds = [
+        (f["type"], f.get("data", f.get("wait", f.get("bundle")))) for f in frames[1:-1]
+    ]
+    assert kinds == [
+        ("stdout", "one\n"),
+        ("clear_output", False),
+        ("stdout", "two\n"),
+        ("clear_output", True),
+        ("display", {"text/plain": "3"}),
+    ]
+
+
+def test_clear_output_inside_capture_clears_the_capture(bare_kernel):
+    frames = bare_kernel.run(
+        "%%capture c\nprint('gone')\ndisplay(1)\n__pykernel__.clear_output()\nprint('kept')"
+    )
+    ok(frames)
+    assert [f["type"] for f in frames[1:-1]] == []
+    frames = bare_kernel.run("print(repr(c.stdout), len(c.outputs))")
+    assert stdout(frames) == "'kept\\n' 0\n"
+
+
+def test_prelude_display_returns_a_handle_for_json_objects_too(kernel):
+    frames = kernel.run("h = display([1, 2], display_id=True)\nh.update({'a': 1})")
+    shown, update = frames[1:-1]
+    assert shown["type"] == "display" and update["type"] == "update_display"
+    assert shown["displayId"] == update["displayId"]
+    assert update["bundle"]["text/plain"] == "{'a': 1}"
+
+
+def test_a_background_thread_writing_after_its_cell_ended_is_sent_under_its_id(bare_kernel):
+    ok(
+        bare_kernel.run(
+            "import threading, time\n"
+            "go = threading.Event()\n"
+            "def late():\n"
+            "    go.wait()\n"
+            "    print('late-1')\n"
+            "    display('shown', display_id='t')\n"
+            "    __pykernel__.update_display('done', display_id='t')\n"
+            "threading.Thread(target=late).start()",
+            id="cell",
+        )
+    )
+    ok(bare_kernel.run("go.set()", id="trigger"))
+    late = []
+    while len(late) < 3:
+        late.append(bare_kernel.next_frame())
+    assert [(f["type"], f["id"]) for f in late] == [
+        ("stdout", "trigger"),
+        ("display", "trigger"),
+        ("update_display", "trigger"),
+    ]
+    assert late[0]["data"] == "late-1\n"
 
 
 REPRS = [

@@ -127,18 +127,20 @@ def test_prints_from_threads_go_to_the_running_cell(kernel):
     assert sorted(stdout(frames).splitlines()) == ["thread %d" % i for i in range(4)]
 
 
-def test_output_while_idle_goes_to_the_log(kernel):
+def test_output_while_idle_goes_out_under_the_cell_that_ended_last(kernel):
     ok(
         kernel.run(
             "import threading, time\n"
             "def later():\n"
             "    time.sleep(0.2)\n"
             "    print('idle chatter', flush=True)\n"
-            "threading.Thread(target=later).start()"
+            "threading.Thread(target=later).start()",
+            id="spawner",
         )
     )
-    kernel.wait_log("idle chatter")
-    assert "idle chatter" not in stdout(kernel.run("pass"))
+    frame = kernel.next_frame()
+    assert (frame["type"], frame["id"], frame["data"]) == ("stdout", "spawner", "idle chatter\n")
+    assert "idle chatter" not in kernel.log
 
 
 def test_os_system_output_is_captured(kernel):

@@ -1,10 +1,13 @@
 """Rich display: MIME bundles of objects, ``display()``, results and errors as frames,
-and matplotlib figures and PIL images as PNG.
+display ids with their updates, ``clear_output``, and matplotlib figures and PIL images
+as PNG.
 
 A bundle always has ``text/plain``; ``_repr_mimebundle_`` and the ``_repr_*_`` methods
 add the rest. ``publish`` sends a bundle (or an error) for the running cell after the
-stream output written before it, or hands it to a ``%%capture``. Open pyplot figures are
-shown at the end of each cell (``flush_figures``) or on ``plt.show()``.
+stream output written before it, or hands it to a ``%%capture``. A display with a
+display id can be replaced later (``update_display``, ``DisplayHandle.update``), also
+from another cell, as in Jupyter. Open pyplot figures are shown at the end of each cell
+(``flush_figures``) or on ``plt.show()``.
 """
 
 import io
@@ -12,7 +15,7 @@ import sys
 
 from . import running
 from .output import flush_output
-from .wire import emit_for, log
+from .wire import emit, emit_for, log
 
 
 _REPR_METHODS = (
@@ -150,43 +153,144 @@ def _pil_png(image):
         return None
 
 
-def publish(kind, payload):
-    """Sends a display/result bundle or an error for the running execution.
+def publish(kind, payload, display_id=None):
+    """Sends a display/result bundle or an error for the running execution; a display
+    may carry a ``display_id`` that later updates name.
 
     Stream output written before it goes out first, so order is kept. Inside
-    ``%%capture`` displays go to the capture instead.
+    ``%%capture`` displays go to the capture instead. A display from a background thread
+    after its cell ended goes out under the id of the cell that ended last, as its
+    stream output does.
     """
-    ex = running.current
+    ex, late = _target()
     if ex is None:
         log("dropped a %s outside of an execution" % kind)
         return
-    if kind != "error" and ex.captures and ex.captures[-1].take_display(payload):
+    if late and kind != "display":
+        log("dropped a late %s of execution %r" % (kind, ex.id))
         return
-    flush_output()
+    if not late and kind != "error" and ex.captures and ex.captures[-1].take_display(payload):
+        return
     frame = {"type": kind, "id": ex.id}
     if kind == "error":
         frame.update(payload)
     else:
         frame["bundle"] = payload
-    emit_for(ex, frame)
+        if display_id is not None:
+            frame["displayId"] = str(display_id)
+    _send(ex, late, frame)
 
 
-def display(*objs, raw=False, include=None, exclude=None, **kwargs):
+def publish_update(bundle, display_id):
+    """Replaces every earlier display with ``display_id`` (in any cell) by ``bundle``:
+    an ``update_display`` frame. Inside ``%%capture`` the update is captured instead."""
+    ex, late = _target()
+    if ex is None:
+        log("dropped an update of display %r outside of an execution" % (display_id,))
+        return
+    if not late and ex.captures and ex.captures[-1].take_display(bundle):
+        return
+    frame = {"type": "update_display", "id": ex.id, "bundle": bundle}
+    frame["displayId"] = str(display_id)
+    _send(ex, late, frame)
+
+
+def clear_output(wait=False):
+    """Clears the running cell's output so far (Jupyter's ``clear_output``); with
+    ``wait=True`` the clear happens just before the cell's next output. Inside
+    ``%%capture`` it clears what the capture holds."""
+    ex, late = _target()
+    if ex is None:
+        log("dropped a clear_output outside of an execution")
+        return
+    if not late and ex.captures:
+        captured = ex.captures[-1].captured
+        del captured._stdout[:], captured._stderr[:], captured.outputs[:]
+        return
+    _send(ex, late, {"type": "clear_output", "id": ex.id, "wait": bool(wait)})
+
+
+def _target():
+    """The execution a display belongs to, and whether its cell already ended (a
+    background thread's display after it: it goes out under the last cell's id)."""
+    ex = running.current
+    if ex is not None and not ex.finished:
+        return ex, False
+    return running.last, True
+
+
+def _send(ex, late, frame):
+    flush_output()
+    if late:
+        emit(frame)
+    else:
+        emit_for(ex, frame)
+
+
+class DisplayHandle:
+    """A display that can be shown again or replaced: what ``display(obj, display_id=...)``
+    returns, as IPython's ``DisplayHandle``."""
+
+    def __init__(self, display_id=None):
+        if display_id is None:
+            display_id = new_display_id()
+        self.display_id = display_id
+
+    def __repr__(self):
+        return "<%s display_id=%s>" % (type(self).__name__, self.display_id)
+
+    def display(self, obj, **kwargs):
+        """Shows ``obj`` as a new output with this handle's display id."""
+        display(obj, display_id=self.display_id, **kwargs)
+
+    def update(self, obj, **kwargs):
+        """Replaces every output shown with this display id by ``obj``."""
+        update_display(obj, display_id=self.display_id, **kwargs)
+
+
+def new_display_id():
+    """A fresh display id: a uuid4 in hex, as IPython makes them."""
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def _bundle_of(obj, raw, include, exclude):
+    if raw:
+        if not isinstance(obj, dict):
+            raise TypeError("display(..., raw=True) requires a MIME bundle dict")
+        return {str(k): _normalize(str(k), v) for k, v in obj.items()}
+    return format_bundle(obj, include, exclude)
+
+
+def display(*objs, raw=False, include=None, exclude=None, display_id=None, **kwargs):
     """Shows objects as rich output (a ``display`` frame per object).
 
     With ``raw=True`` each object must already be a MIME bundle dict. Objects render
     through ``_repr_mimebundle_`` and the ``_repr_*_`` methods; ``text/plain`` is
-    always included. Extra IPython keywords (``metadata``, ``display_id`` ...) are
-    accepted and ignored.
+    always included. With ``display_id`` (``True`` for a fresh one, or a string) the
+    outputs carry that id and a ``DisplayHandle`` is returned, whose ``update`` replaces
+    them. Other IPython keywords (``metadata``, ``transient`` ...) are accepted and
+    ignored, apart from ``update=True``, which updates instead of displaying.
     """
+    if display_id is True:
+        display_id = new_display_id()
+    if kwargs.get("update"):
+        if display_id is None:
+            raise TypeError("display(..., update=True) requires a display_id")
+        for obj in objs:
+            publish_update(_bundle_of(obj, raw, include, exclude), display_id)
+        return None
     for obj in objs:
-        if raw:
-            if not isinstance(obj, dict):
-                raise TypeError("display(..., raw=True) requires a MIME bundle dict")
-            bundle = {str(k): _normalize(str(k), v) for k, v in obj.items()}
-        else:
-            bundle = format_bundle(obj, include, exclude)
-        publish("display", bundle)
+        publish("display", _bundle_of(obj, raw, include, exclude), display_id)
+    if display_id is None:
+        return None
+    return DisplayHandle(display_id)
+
+
+def update_display(obj, *, display_id, raw=False, include=None, exclude=None, **kwargs):
+    """Replaces every output shown with ``display_id`` (in any cell) by ``obj``."""
+    publish_update(_bundle_of(obj, raw, include, exclude), display_id)
 
 
 def status(op, **fields):

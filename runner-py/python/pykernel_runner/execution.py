@@ -211,6 +211,7 @@ def _finish(ex, status, cancelled):
             OUT._flush_locked()
             ex.finished = True
             running.current = None
+            running.last = ex
     finally:
         after_critical()
     emit(

@@ -10,7 +10,15 @@ import builtins
 import sys
 
 from . import running
-from .display import display, format_bundle, status
+from .display import (
+    DisplayHandle,
+    clear_output,
+    display,
+    format_bundle,
+    new_display_id,
+    status,
+    update_display,
+)
 from .requests import HostCallError, StdinNotImplementedError, host_call, host_input
 
 USER_MODULE = type(sys)("__main__")
@@ -157,6 +165,10 @@ class _Api:
     """``__pykernel__``: what transformed cells and the prelude call into."""
 
     display = staticmethod(display)
+    update_display = staticmethod(update_display)
+    clear_output = staticmethod(clear_output)
+    DisplayHandle = DisplayHandle
+    new_display_id = staticmethod(new_display_id)
     format = staticmethod(format_bundle)
     status = staticmethod(status)
     host_call = staticmethod(host_call)

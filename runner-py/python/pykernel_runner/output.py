@@ -90,8 +90,12 @@ class Output:
             with self.lock:
                 ex = running.current
                 if ex is None or ex.finished:
-                    log_text(text)
-                    return
+                    # A background thread writing after its cell ended: it goes out under
+                    # the id of the cell that ended last, which the host passes on.
+                    ex = running.last
+                    if ex is None:
+                        log_text(text)
+                        return
                 self._seal_locked()
                 if self.owner is not ex:
                     if self.segments:
@@ -109,7 +113,12 @@ class Output:
                 # Until the next flush, the next write to this stream needs none of
                 # the checks above: the fd pipes were synced since the last flush, the
                 # owner is current, and a %%capture that starts turns the hot path off.
-                if hot is not None and self.python_pending and not ex.captures:
+                if (
+                    hot is not None
+                    and self.python_pending
+                    and not ex.captures
+                    and ex is running.current
+                ):
                     hot._hot = hot._live
                     self.hot = hot
             if not self.pending.is_set():
@@ -162,7 +171,7 @@ class Output:
             self.segments = []
             self.size = 0
             self.python_pending = False
-            if owner is None or owner.finished:
+            if owner is None:
                 return
             heads = owner.heads
             for stream, chunks in segments:

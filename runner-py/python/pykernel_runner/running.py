@@ -13,6 +13,9 @@ import sys
 from .wire import log
 
 current = None  # the running Exec, or None while idle
+# The Exec that ended last: output a background thread writes after its cell ended goes
+# out under its id, so the host can pass it on as output no execution takes.
+last = None
 loop = None  # the event loop cells with top-level await run on, once there is one
 loop_waiter = None  # the future an idle loop runs until a request arrives
 
