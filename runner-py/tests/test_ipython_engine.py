@@ -189,3 +189,10 @@ def test_matplotlib_figures_are_shown_as_png(ipy):
     (figure,) = displays(frames)
     assert figure["image/png"]
     assert figure["text/plain"].startswith("<Figure size")
+
+
+def test_ipythons_completer_is_made_on_first_use(ipy):
+    assert result(ipy.run("'Completer' in vars(get_ipython())")) == "False"
+    ok(ipy.run("%config Completer.use_jedi = False"))
+    assert result(ipy.run("get_ipython().Completer.use_jedi")) == "False"
+    assert result(ipy.run("get_ipython().complete('pri')[1][:1]")) == "['print']"

@@ -19,9 +19,11 @@ What IPython would print or page goes to frames instead:
 * the pager: help (``len?``, ``%magic``) goes out as a ``display`` frame whose
   ``text/plain`` is the page.
 
-History lives in memory (``HistoryManager.hist_file = ':memory:'``): a kernel writes
-nothing under ``~/.ipython`` but its profile directory, and kernels running side by
-side never wait on one SQLite file.
+History lives in memory (``HistoryManager.enabled = False``: ``In``, ``Out`` and
+``%history`` of the session work, earlier sessions are not kept): a kernel writes nothing
+under ``~/.ipython`` but its profile directory, kernels running side by side never wait on
+one SQLite file, and SQLite is not imported at start. IPython's completer is made on first
+use of ``get_ipython().Completer`` (the runner answers completion requests itself).
 
 IPython is imported only by ``start``, so this module loads where IPython is missing.
 """
@@ -127,6 +129,16 @@ def _make_shell():
         display_pub_class = Type(publisher)
         displayhook_class = Type(hook)
 
+        def init_completer(self):
+            # Made on first use (see __getattr__), which keeps it out of the start.
+            pass
+
+        def __getattr__(self, name):
+            if name != "Completer":
+                raise AttributeError(name)
+            InteractiveShell.init_completer(self)
+            return self.__dict__["Completer"]
+
         def init_virtualenv(self):
             # The host chose the interpreter, as ipykernel's host does: no warning about
             # a VIRTUAL_ENV it does not belong to.
@@ -153,7 +165,7 @@ def _make_shell():
             )
 
     config = Config()
-    config.HistoryManager.hist_file = ":memory:"
+    config.HistoryManager.enabled = False
     # IPython 9 names its schemes in lowercase; 8 has NoColor.
     config.InteractiveShell.colors = "nocolor" if version_info[0] >= 9 else "NoColor"
     ipython = PykernelShell.instance(config=config, user_module=sys.modules["__main__"])
