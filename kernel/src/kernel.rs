@@ -53,6 +53,9 @@ pub struct KernelInfo {
     pub python_version: String,
     /// The runner's own version, from its `hello`.
     pub runner_version: String,
+    /// The runner package's sha256, from the `hello` of a runner started by the launcher
+    /// bootstrap (which checked it); `None` for a local start.
+    pub runner_hash: Option<String>,
     /// The runner's process id, from its `hello`.
     pub pid: u32,
     /// The protocol version both sides speak.
@@ -605,11 +608,13 @@ async fn launch(
         python: python_version,
         pid,
         features,
+        hash: runner_hash,
     } = hello;
     let info = KernelInfo {
         python,
         python_version,
         runner_version: runner,
+        runner_hash,
         pid,
         protocol,
         features,

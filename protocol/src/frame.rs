@@ -160,6 +160,12 @@ pub enum Request {
     /// Asks for completions at a cursor (version 2, feature [`FEATURE_COMPLETE`]); the
     /// runner answers with [`Event::Completions`], also while a cell runs.
     Complete(Complete),
+    /// Kill the runner's process group at once, mid-cell too (version 2):
+    /// `{"type":"kill"}`. For a runner behind a launcher, where no signal reaches.
+    Kill,
+    /// Asks for a [`Event::Pong`] at once, also while a cell runs (version 2):
+    /// `{"type":"ping"}`. The host's keepalive on a launcher's link.
+    Ping,
 }
 
 impl Request {
@@ -173,6 +179,8 @@ impl Request {
             Self::InputReply(_) => "input_reply",
             Self::CallReply(_) => "reply",
             Self::Complete(_) => "complete",
+            Self::Kill => "kill",
+            Self::Ping => "ping",
         }
     }
 }
@@ -315,20 +323,22 @@ pub enum Event {
     Call(Call),
     /// The answer to a [`Complete`] request (version 2).
     Completions(Completions),
-}
-
-impl Event {
-    /// The execution this frame belongs to; `None` for `hello` and `completions`.
-    pub fn exec_id(&self) -> Option<&ExecId> {
-        Some(match self {
-            Self::Hello(_) | Self::Completions(_) => return None,
-            Self::Started { id } => id,
+    /// The answer to a [`Request::Ping`] (version 2): `{"type":"pong"}`.
+    Pong,
     /// Replaces every earlier display with the same display id, in this cell or an
     /// earlier one (version 2; Jupyter's `update_display_data`).
     UpdateDisplay(UpdateDisplay),
     /// Clears the cell's output so far, or just before its next output (version 2;
     /// Jupyter's `clear_output`).
     ClearOutput(ClearOutput),
+}
+
+impl Event {
+    /// The execution this frame belongs to; `None` for `hello` and `completions`.
+    pub fn exec_id(&self) -> Option<&ExecId> {
+        Some(match self {
+            Self::Hello(_) | Self::Completions(_) | Self::Pong => return None,
+            Self::Started { id } => id,
             Self::Stdout(frame) | Self::Stderr(frame) => &frame.id,
             Self::Display(frame) => &frame.id,
             Self::Result(frame) => &frame.id,
@@ -355,6 +365,9 @@ impl Event {
             Self::InputRequest(_) => "input_request",
             Self::Call(_) => "call",
             Self::Completions(_) => "completions",
+            Self::Pong => "pong",
+            Self::UpdateDisplay(_) => "update_display",
+            Self::ClearOutput(_) => "clear_output",
         }
     }
 }
@@ -365,8 +378,6 @@ pub struct Hello {
     /// The protocol version the runner speaks; the host refuses a different one.
     pub protocol: u32,
     /// The runner's own version string.
-            Self::UpdateDisplay(_) => "update_display",
-            Self::ClearOutput(_) => "clear_output",
     pub runner: String,
     /// The interpreter's version, such as `3.11.7`.
     pub python: String,
@@ -375,6 +386,10 @@ pub struct Hello {
     /// Optional capabilities beyond the version's baseline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
+    /// The sha256 of the runner package, from a runner started by the launcher bootstrap
+    /// (which checked it), so the host knows what runs on the far side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// A chunk of text on an output stream: `{"id","data"}`.
@@ -395,21 +410,6 @@ pub struct BundleData {
     pub bundle: MimeBundle,
 }
 
-/// A Python exception: `{"id","ename","evalue","traceback"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorData {
-    /// The execution it ended.
-    pub id: ExecId,
-    /// The exception's class name, such as `ValueError`.
-    pub ename: String,
-    /// `str()` of the exception.
-    pub evalue: String,
-    /// Formatted traceback lines, the user's cell frames only; an item may hold newlines.
-    #[serde(default)]
-    pub traceback: Vec<String>,
-}
-
-/// The end of an execution: `{"id","status","executionCount","cancelled"}`.
 /// A display: `{"id","bundle","displayId"?}`.
 ///
 /// A display with a `displayId` can be replaced later by an [`UpdateDisplay`] naming it.
@@ -451,6 +451,21 @@ pub struct ClearOutput {
     pub wait: bool,
 }
 
+/// A Python exception: `{"id","ename","evalue","traceback"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// The execution it ended.
+    pub id: ExecId,
+    /// The exception's class name, such as `ValueError`.
+    pub ename: String,
+    /// `str()` of the exception.
+    pub evalue: String,
+    /// Formatted traceback lines, the user's cell frames only; an item may hold newlines.
+    #[serde(default)]
+    pub traceback: Vec<String>,
+}
+
+/// The end of an execution: `{"id","status","executionCount","cancelled"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Done {
@@ -529,6 +544,8 @@ impl Serialize for Request {
         enum Tagged<'a> {
             Exit,
             Interrupt,
+            Kill,
+            Ping,
             InputReply(&'a InputReply),
             Complete(&'a Complete),
             Reply {
@@ -545,6 +562,8 @@ impl Serialize for Request {
             Self::Execute(execute) => execute.serialize(serializer),
             Self::Exit => Tagged::Exit.serialize(serializer),
             Self::Interrupt => Tagged::Interrupt.serialize(serializer),
+            Self::Kill => Tagged::Kill.serialize(serializer),
+            Self::Ping => Tagged::Ping.serialize(serializer),
             Self::InputReply(reply) => Tagged::InputReply(reply).serialize(serializer),
             Self::Complete(complete) => Tagged::Complete(complete).serialize(serializer),
             Self::CallReply(reply) => {
@@ -603,6 +622,8 @@ impl<'de> Deserialize<'de> for Request {
             }),
             "exit" => Self::Exit,
             "interrupt" => Self::Interrupt,
+            "kill" => Self::Kill,
+            "ping" => Self::Ping,
             "input_reply" => {
                 let Value::String(value) = required(repr.value, kind, "value")? else {
                     return Err(de::Error::custom("`input_reply` value must be a string"));
@@ -657,6 +678,7 @@ struct EventRepr<'a> {
     python: Option<String>,
     pid: Option<u32>,
     features: Option<Vec<String>>,
+    hash: Option<String>,
     prompt: Option<String>,
     password: Option<bool>,
     call_id: Option<CallId>,
@@ -665,6 +687,8 @@ struct EventRepr<'a> {
     matches: Option<Vec<String>>,
     cursor_start: Option<u64>,
     cursor_end: Option<u64>,
+    display_id: Option<String>,
+    wait: Option<bool>,
 }
 
 /// Requests never carry a raw payload.
@@ -687,8 +711,6 @@ impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let EventRepr {
             kind,
-    display_id: Option<String>,
-    wait: Option<bool>,
             id,
             data,
             bundle,
@@ -703,6 +725,7 @@ impl<'de> Deserialize<'de> for Event {
             python,
             pid,
             features,
+            hash,
             prompt,
             password,
             call_id,
@@ -711,6 +734,8 @@ impl<'de> Deserialize<'de> for Event {
             matches,
             cursor_start,
             cursor_end,
+            display_id,
+            wait,
         } = from_object(deserializer, "a frame object")?;
         let kind = &*kind;
         Ok(match kind {
@@ -720,6 +745,7 @@ impl<'de> Deserialize<'de> for Event {
                 python: python.unwrap_or_default(),
                 pid: pid.unwrap_or_default(),
                 features: features.unwrap_or_default(),
+                hash,
             }),
             "started" => Self::Started {
                 id: required(id, kind, "id")?,
@@ -734,8 +760,6 @@ impl<'de> Deserialize<'de> for Event {
                 } else {
                     Self::Stderr(frame)
                 }
-            display_id,
-            wait,
             }
             "display" => Self::Display(DisplayData {
                 id: required(id, kind, "id")?,
@@ -784,6 +808,7 @@ impl<'de> Deserialize<'de> for Event {
                 cursor_start: required(cursor_start, kind, "cursorStart")?,
                 cursor_end: required(cursor_end, kind, "cursorEnd")?,
             }),
+            "pong" => Self::Pong,
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown frame type `{other}`"

@@ -238,6 +238,8 @@ pub fn arb_request() -> impl Strategy<Value = Request> {
         4 => arb_execute().prop_map(Request::Execute),
         1 => Just(Request::Exit),
         1 => Just(Request::Interrupt),
+        1 => Just(Request::Kill),
+        1 => Just(Request::Ping),
         1 => (arb_exec_id(), arb_text(), any::<bool>())
             .prop_map(|(id, value, eof)| Request::InputReply(InputReply { id, value, eof })),
         2 => (arb_call_id(), prop_oneof![arb_json().prop_map(Ok), arb_text().prop_map(Err)])
@@ -254,13 +256,15 @@ pub fn arb_hello() -> impl Strategy<Value = Hello> {
         arb_text_up_to(12),
         any::<u32>(),
         vec(arb_text_up_to(12), 0..4),
+        option::of(arb_text_up_to(12)),
     )
-        .prop_map(|(protocol, runner, python, pid, features)| Hello {
+        .prop_map(|(protocol, runner, python, pid, features, hash)| Hello {
             protocol,
             runner,
             python,
             pid,
             features,
+            hash,
         })
 }
 
@@ -307,6 +311,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
         1 => (arb_exec_id(), arb_call_id(), arb_text_up_to(16), arb_json())
             .prop_map(|(id, call_id, name, args)| Event::Call(Call { id, call_id, name, args })),
         1 => arb_completions().prop_map(Event::Completions),
+        1 => Just(Event::Pong),
     ]
 }
 

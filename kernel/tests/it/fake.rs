@@ -166,6 +166,8 @@ fn render_log(log: &RunnerLog) -> String {
             Request::Execute(execute) => format!("execute {} {:?}", execute.id, execute.code),
             Request::Exit => "exit".to_owned(),
             Request::Interrupt => "interrupt (in band)".to_owned(),
+            Request::Kill => "kill (in band)".to_owned(),
+            Request::Ping => "ping".to_owned(),
             Request::InputReply(reply) if reply.eof => format!("input_reply {} eof", reply.id),
             Request::InputReply(reply) => format!("input_reply {} {:?}", reply.id, reply.value),
             Request::CallReply(reply) => format!("reply {} {:?}", reply.call_id, reply.result),
@@ -549,6 +551,7 @@ async fn protocol_mismatch_fails_the_start_and_kills_the_runner() {
             python: "3.8.0".into(),
             pid: 7,
             features: Vec::new(),
+            hash: None,
         }))
     };
     let (result, log, _runner) = try_start(old, options()).await;

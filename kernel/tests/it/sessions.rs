@@ -65,6 +65,7 @@ impl World {
                 python: "3.99".to_owned(),
                 pid: 0,
                 features: Vec::new(),
+                hash: None,
             }));
         }
         let runner = runner.spawn().abort_handle();

@@ -337,7 +337,7 @@ fn unknown_fields_are_ignored_and_optional_ones_defaulted() {
     frame Started { id: ExecId("a") }
     frame Done(Done { id: ExecId("a"), status: Ok, execution_count: None, cancelled: false })
     frame Error(ErrorData { id: ExecId("a"), ename: "", evalue: "", traceback: [] })
-    frame Hello(Hello { protocol: 2, runner: "", python: "", pid: 0, features: [] })
+    frame Hello(Hello { protocol: 2, runner: "", python: "", pid: 0, features: [], hash: None })
     frame InputRequest(InputRequest { id: ExecId("a"), prompt: "", password: false })
     "#);
     let requests = concat!(

@@ -81,6 +81,16 @@ fn interrupt() {
 }
 
 #[test]
+fn kill() {
+    insta::assert_snapshot!(check_wire(Request::Kill), @r#"{"type":"kill"}"#);
+}
+
+#[test]
+fn ping() {
+    insta::assert_snapshot!(check_wire(Request::Ping), @r#"{"type":"ping"}"#);
+}
+
+#[test]
 fn input_reply() {
     let line = check_wire(Request::InputReply(InputReply::line(id(), "Ada")));
     insta::assert_snapshot!(line, @r#"{"type":"input_reply","id":"py-1","value":"Ada"}"#);
@@ -134,6 +144,7 @@ fn hello() {
         python: "3.11.7".to_owned(),
         pid: 4242,
         features: vec!["completion".to_owned()],
+        hash: None,
     }));
     insta::assert_snapshot!(line, @r#"{"type":"hello","protocol":2,"runner":"0.1.0","python":"3.11.7","pid":4242,"features":["completion"]}"#);
 }
@@ -146,8 +157,27 @@ fn hello_without_features_omits_them() {
         python: "3.13.0".to_owned(),
         pid: 1,
         features: Vec::new(),
+        hash: None,
     }));
     insta::assert_snapshot!(line, @r#"{"type":"hello","protocol":2,"runner":"0.1.0","python":"3.13.0","pid":1}"#);
+}
+
+#[test]
+fn hello_from_a_bootstrapped_runner_names_its_hash() {
+    let line = check_wire(Event::Hello(Hello {
+        protocol: 2,
+        runner: "0.1.0".to_owned(),
+        python: "3.12.1".to_owned(),
+        pid: 7,
+        features: Vec::new(),
+        hash: Some("ab12".to_owned()),
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"hello","protocol":2,"runner":"0.1.0","python":"3.12.1","pid":7,"hash":"ab12"}"#);
+}
+
+#[test]
+fn pong() {
+    insta::assert_snapshot!(check_wire(Event::Pong), @r#"{"type":"pong"}"#);
 }
 
 #[test]
@@ -203,36 +233,6 @@ fn display_status_event() {
 }
 
 #[test]
-fn result() {
-    let bundle = MimeBundle::from_iter([("text/plain", "2")]);
-    let line = check_wire(Event::Result(BundleData { id: id(), bundle }));
-    insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"2"}}"#);
-}
-
-#[test]
-fn error() {
-    let line = check_wire(Event::Error(ErrorData {
-        id: id(),
-        ename: "ZeroDivisionError".to_owned(),
-        evalue: "division by zero".to_owned(),
-        traceback: vec![
-            "Traceback (most recent call last):".to_owned(),
-            "  File \"<cell>\", line 1, in <module>\n    1/0".to_owned(),
-            "ZeroDivisionError: division by zero".to_owned(),
-        ],
-    }));
-    insta::assert_snapshot!(line, @r#"{"type":"error","id":"py-1","ename":"ZeroDivisionError","evalue":"division by zero","traceback":["Traceback (most recent call last):","  File \"<cell>\", line 1, in <module>\n    1/0","ZeroDivisionError: division by zero"]}"#);
-}
-
-#[test]
-fn done() {
-    let line = check_wire(Event::Done(Done {
-        id: id(),
-        status: Status::Ok,
-        execution_count: Some(3),
-        cancelled: false,
-    }));
-#[test]
 fn display_with_id() {
     let bundle = MimeBundle::from_iter([("text/plain", "0%")]);
     let line = check_wire(Event::Display(DisplayData {
@@ -286,6 +286,36 @@ fn update_display_without_display_id_is_rejected() {
     insta::assert_snapshot!(err, @"`update_display` frame is missing `displayId`");
 }
 
+#[test]
+fn result() {
+    let bundle = MimeBundle::from_iter([("text/plain", "2")]);
+    let line = check_wire(Event::Result(BundleData { id: id(), bundle }));
+    insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"2"}}"#);
+}
+
+#[test]
+fn error() {
+    let line = check_wire(Event::Error(ErrorData {
+        id: id(),
+        ename: "ZeroDivisionError".to_owned(),
+        evalue: "division by zero".to_owned(),
+        traceback: vec![
+            "Traceback (most recent call last):".to_owned(),
+            "  File \"<cell>\", line 1, in <module>\n    1/0".to_owned(),
+            "ZeroDivisionError: division by zero".to_owned(),
+        ],
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"error","id":"py-1","ename":"ZeroDivisionError","evalue":"division by zero","traceback":["Traceback (most recent call last):","  File \"<cell>\", line 1, in <module>\n    1/0","ZeroDivisionError: division by zero"]}"#);
+}
+
+#[test]
+fn done() {
+    let line = check_wire(Event::Done(Done {
+        id: id(),
+        status: Status::Ok,
+        execution_count: Some(3),
+        cancelled: false,
+    }));
     insta::assert_snapshot!(line, @r#"{"type":"done","id":"py-1","status":"ok","executionCount":3,"cancelled":false}"#);
 }
 
