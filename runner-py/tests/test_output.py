@@ -205,6 +205,17 @@ def test_megabytes_written_by_c_with_the_gil_held_keep_their_order_with_print(ke
     assert stderr(frames) == "err\n"
 
 
+def test_a_crash_leaves_its_python_traceback_in_the_runner_log(kernel):
+    # The host keeps the log's tail for the kernel's death error.
+    kernel.start("import ctypes\ndef crash():\n    ctypes.string_at(0)\ncrash()")
+    assert kernel.proc.wait(timeout=30) == -11
+    deadline = time.monotonic() + 30
+    while "Fatal Python error: Segmentation fault" not in kernel.log:
+        assert time.monotonic() < deadline, "no crash text in the log: %s" % kernel.log
+        time.sleep(0.05)
+    assert 'line 3 in crash' in kernel.log
+
+
 def test_a_segfaults_fd_2_text_reaches_the_runner_log(kernel):
     # faulthandler writes to fd 2, a capture pipe: the relay outlives the runner and
     # logs what the runner never read, so the host's exit report carries it.

@@ -478,6 +478,20 @@ def capture_fds():
         log("fd-level capture unavailable: %s" % exc)
         return
     start_relay()
+    _report_crashes()
+
+
+def _report_crashes():
+    """Has a crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL) write Python's traceback of
+    every thread to the runner's log, which the host keeps as the stderr tail of the
+    kernel's death, as ipykernel does; a cell that enables ``faulthandler`` itself points
+    it at fd 2, which the relay logs after the crash as well."""
+    try:
+        import faulthandler
+
+        faulthandler.enable(file=wire.LOG_FD, all_threads=True)
+    except (ImportError, OSError, ValueError, RuntimeError) as exc:
+        log("crash tracebacks unavailable: %s" % exc)
 
 
 def start_relay():
@@ -542,6 +556,9 @@ def after_fork_in_child():
     OUT.hot = None
     if RELAY is not None:
         RELAY.close()
+    if "faulthandler" in sys.modules:
+        # Its fd, the runner's log, is closed in the child and may be reused.
+        sys.modules["faulthandler"].disable()
     for cap in FD_CAPTURES:
         for fd in (cap.fd, cap.write_fd):
             try:
