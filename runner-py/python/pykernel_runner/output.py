@@ -482,14 +482,14 @@ def capture_fds():
 
 
 def _report_crashes():
-    """Has a crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL) write Python's traceback of
-    every thread to the runner's log, which the host keeps as the stderr tail of the
+    """Has a crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL) write the Python traceback of
+    the crashing thread to the runner's log, which the host keeps as the stderr tail of the
     kernel's death, as ipykernel does; a cell that enables ``faulthandler`` itself points
     it at fd 2, which the relay logs after the crash as well."""
     try:
         import faulthandler
 
-        faulthandler.enable(file=wire.LOG_FD, all_threads=True)
+        faulthandler.enable(file=wire.LOG_FD, all_threads=False)
     except (ImportError, OSError, ValueError, RuntimeError) as exc:
         log("crash tracebacks unavailable: %s" % exc)
 
