@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod lease;
+mod pack;
 mod stage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -64,6 +65,35 @@ pub const RUNNER_FILES: &[(&str, &str)] = runner_files![
 /// The prelude the host executes once after the runner says hello (and that `%reset`
 /// re-runs), `runner-py/python/prelude.py`.
 pub const PRELUDE_SOURCE: &str = include_str!("../python/prelude.py");
+
+/// The launcher bootstrap, `runner-py/python/bootstrap.py`: run with `python -u -c` on
+/// the far side of a launcher, it reads [`bootstrap_input`] from stdin, checks the
+/// package's sha256, imports it from a private cache directory there (so Python keeps
+/// its bytecode) or from memory, and starts it.
+///
+/// It holds no single quote and no backslash, so it passes a remote shell in single
+/// quotes (a test checks that).
+pub const BOOTSTRAP_SOURCE: &str = include_str!("../python/bootstrap.py");
+
+/// The interpreter arguments that start the runner through [`BOOTSTRAP_SOURCE`]:
+/// `-u -c <bootstrap>`. The host writes [`bootstrap_input`] to the runner's stdin before
+/// any request.
+pub fn bootstrap_args() -> Vec<OsString> {
+    vec!["-u".into(), "-c".into(), BOOTSTRAP_SOURCE.into()]
+}
+
+/// What the host writes to a bootstrapped runner's stdin first: a header line naming the
+/// package's sha256 ([`runner_hash`]), its cache directory name and length, and whether
+/// stream text may go out as raw payloads, then the packed [`RUNNER_FILES`].
+pub fn bootstrap_input(stream_payloads: bool) -> Vec<u8> {
+    pack::bootstrap_input(stream_payloads)
+}
+
+/// The sha256 (lowercase hex) of the packed runner package; a bootstrapped runner
+/// reports it in its `hello`, so the host knows what runs on the far side.
+pub fn runner_hash() -> &'static str {
+    pack::runner_hash()
+}
 
 /// The package file that declares `PROTOCOL_VERSION`.
 const VERSION_FILE: &str = "__init__.py";

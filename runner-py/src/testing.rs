@@ -6,6 +6,8 @@
 
 use std::{env, path::PathBuf};
 
+pub mod launchers;
+
 /// The environment variable that names the interpreter for real-Python tests.
 pub const TEST_PYTHON_ENV: &str = "PYKERNEL_TEST_PYTHON";
 

@@ -12,6 +12,11 @@ pub enum TransportError {
     Encode(io::Error),
     /// Reading, writing or signalling failed.
     Io(io::Error),
+    /// A launcher command is unusable (empty, or its quoting is unbalanced).
+    Launcher(String),
+    /// The runner sits behind a launcher, so no signal reaches it; the caller sends the
+    /// request in band instead.
+    InBand,
     /// The runner process could not be started.
     Spawn {
         /// The program that was to be run.
@@ -27,6 +32,8 @@ impl fmt::Display for TransportError {
             Self::Closed => f.write_str("runner channel is closed"),
             Self::Encode(_) => f.write_str("failed to encode request"),
             Self::Io(_) => f.write_str("runner i/o failed"),
+            Self::Launcher(why) => write!(f, "bad launcher: {why}"),
+            Self::InBand => f.write_str("the runner is behind a launcher; signals go in band"),
             Self::Spawn { program, .. } => {
                 write!(f, "failed to start runner `{}`", program.display())
             }
@@ -37,7 +44,7 @@ impl fmt::Display for TransportError {
 impl error::Error for TransportError {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
-            Self::Closed => None,
+            Self::Closed | Self::Launcher(_) | Self::InBand => None,
             Self::Encode(source) | Self::Io(source) | Self::Spawn { source, .. } => Some(source),
         }
     }

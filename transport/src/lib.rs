@@ -8,6 +8,8 @@
 //! Implementations:
 //! - [`StdioTransport`]: a real `python -u` child running the runner package, over piped
 //!   stdio.
+//!   Through a [`Launcher`] (ssh, a container, a sandbox) the same transport carries a
+//!   runner elsewhere, with signals sent in band ([`SignalRoute::InBand`]).
 //! - [`MemoryTransport`]: an in-process peer for tests; with the `fake` feature a
 //!   `FakeRunner` answers it from a script.
 #![warn(missing_docs)]
@@ -15,6 +17,7 @@
 mod error;
 #[cfg(feature = "fake")]
 mod fake;
+mod launcher;
 mod memory;
 #[cfg(unix)]
 mod stdio;
@@ -27,9 +30,10 @@ use pykernel_protocol::{Decoded, Event, Request};
 #[cfg(feature = "fake")]
 pub use crate::fake::{FakeRunner, Script, Step};
 #[cfg(unix)]
-pub use crate::stdio::{SpawnOptions, StdioTransport};
+pub use crate::stdio::{SignalRoute, SpawnOptions, StdioTransport};
 pub use crate::{
     error::TransportError,
+    launcher::{ArgPassing, Launcher, SESSION_PLACEHOLDER, safe_session_name},
     memory::{MemoryTransport, RunnerHandle, RunnerInput, RunnerLog},
 };
 

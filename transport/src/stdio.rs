@@ -74,6 +74,27 @@ pub struct SpawnOptions {
     /// has exited, so processes that user code started in the background do not outlive
     /// the runner.
     pub kill_group_on_exit: bool,
+    /// Bytes written to the child's stdin before any request, such as the runner package
+    /// for a launcher's bootstrap. They are written in the background as the child reads
+    /// them; the first send waits until they are out.
+    pub stdin_preamble: Vec<u8>,
+    /// Where signals go: to the child's process group, or in band to a runner behind a
+    /// launcher.
+    pub signal_route: SignalRoute,
+}
+
+/// How [`Transport::signal`] reaches the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignalRoute {
+    /// The child is the runner: signals go to it and its process group.
+    Process,
+    /// The child is a launcher (ssh, `kubectl exec`, a sandbox) with the runner behind
+    /// it, where no local signal reaches. [`Signal::Interrupt`] fails with
+    /// [`TransportError::InBand`], so the caller sends an in-band `interrupt`;
+    /// [`Signal::Terminate`] writes the in-band `kill` request and closes the runner's
+    /// input (a runner kills its process group at the end of its input);
+    /// [`Signal::Kill`] does the same and then kills the launcher's local process group.
+    InBand,
 }
 
 impl SpawnOptions {
@@ -88,6 +109,8 @@ impl SpawnOptions {
             stderr_tail_bytes: 8 * 1024,
             max_line_length: DEFAULT_MAX_LINE_LENGTH,
             kill_group_on_exit: true,
+            stdin_preamble: Vec::new(),
+            signal_route: SignalRoute::Process,
         }
     }
 }
@@ -155,12 +178,24 @@ pub struct StdioTransport {
     /// The child's pid, which is also its process group id; kept after the child is reaped
     /// only to name it in logs.
     pgid: Pid,
-    stdin: Option<ChildStdin>,
+    stdin: Input,
     encoder: NdjsonCodec<Event>,
     write_buf: BytesMut,
     reader: Reader,
     stderr: StderrReader,
     kill_group_on_exit: bool,
+    signal_route: SignalRoute,
+}
+
+/// The child's stdin.
+#[derive(Debug)]
+enum Input {
+    /// The preamble is being written; the task hands the pipe back when it is out.
+    Preamble(JoinHandle<io::Result<ChildStdin>>),
+    /// Ready for requests.
+    Open(ChildStdin),
+    /// Closed by the host, or broken.
+    Closed,
 }
 
 /// The read side: where [`StdioTransport::recv`] stands.
@@ -204,6 +239,8 @@ impl StdioTransport {
             stderr_tail_bytes,
             max_line_length,
             kill_group_on_exit,
+            stdin_preamble,
+            signal_route,
         } = options;
         let mut command = Command::new(&program);
         command
@@ -237,6 +274,16 @@ impl StdioTransport {
             )));
         };
         grow_frame_pipe(&stdout);
+        let stdin = if stdin_preamble.is_empty() {
+            Input::Open(stdin)
+        } else {
+            let mut stdin = stdin;
+            Input::Preamble(tokio::spawn(async move {
+                stdin.write_all(&stdin_preamble).await?;
+                stdin.flush().await?;
+                Ok(stdin)
+            }))
+        };
         let tail = Arc::new(Mutex::new(Tail::new(stderr_tail_bytes)));
         let task = tokio::spawn(drain_stderr(stderr, Arc::clone(&tail), pgid.as_raw_pid()));
         tracing::debug!(
@@ -248,7 +295,7 @@ impl StdioTransport {
         Ok(Self {
             child,
             pgid,
-            stdin: Some(stdin),
+            stdin,
             encoder: NdjsonCodec::new_with_max_length(max_line_length),
             write_buf: BytesMut::new(),
             reader: Reader::Reading {
@@ -265,6 +312,7 @@ impl StdioTransport {
                 finished: false,
             },
             kill_group_on_exit,
+            signal_route,
         })
     }
 
@@ -320,13 +368,14 @@ impl Transport for StdioTransport {
         if self.child.id().is_none() {
             return Err(TransportError::Closed);
         }
-        let Some(stdin) = &mut self.stdin else {
-            return Err(TransportError::Closed);
-        };
         self.write_buf.clear();
         self.encoder
             .encode(request, &mut self.write_buf)
             .map_err(TransportError::Encode)?;
+        self.finish_preamble().await?;
+        let Input::Open(stdin) = &mut self.stdin else {
+            return Err(TransportError::Closed);
+        };
         let res = async {
             stdin.write_all(&self.write_buf).await?;
             stdin.flush().await
@@ -335,7 +384,7 @@ impl Transport for StdioTransport {
         match res {
             Ok(()) => Ok(()),
             Err(err) if is_closed(&err) => {
-                self.stdin = None;
+                self.stdin = Input::Closed;
                 Err(TransportError::Closed)
             }
             Err(err) => Err(TransportError::Io(err)),
@@ -430,18 +479,36 @@ impl Transport for StdioTransport {
         let Some(pid) = self.child.id().and_then(raw_pid) else {
             return Ok(());
         };
-        let res = match signal {
-            Signal::Interrupt => ignore_gone(rustix::process::kill_process(pid, RawSignal::INT)),
-            Signal::Terminate => signal_group(pid, RawSignal::TERM),
-            Signal::Kill => signal_group(pid, RawSignal::KILL),
+        let res = match (self.signal_route, signal) {
+            (SignalRoute::Process, Signal::Interrupt) => {
+                ignore_gone(rustix::process::kill_process(pid, RawSignal::INT))
+            }
+            (SignalRoute::Process, Signal::Terminate) => signal_group(pid, RawSignal::TERM),
+            (SignalRoute::Process, Signal::Kill) => signal_group(pid, RawSignal::KILL),
+            (SignalRoute::InBand, Signal::Interrupt) => return Err(TransportError::InBand),
+            (SignalRoute::InBand, Signal::Terminate) => {
+                self.kill_in_band();
+                Ok(())
+            }
+            (SignalRoute::InBand, Signal::Kill) => {
+                self.kill_in_band();
+                signal_group(pid, RawSignal::KILL)
+            }
         };
         res.map_err(TransportError::Io)
     }
 
     async fn close_input(&mut self) -> Result<(), TransportError> {
-        let Some(mut stdin) = self.stdin.take() else {
-            return Ok(());
+        let stdin = match std::mem::replace(&mut self.stdin, Input::Closed) {
+            Input::Open(stdin) => stdin,
+            Input::Closed => return Ok(()),
+            // The runner no longer needs its package: dropping the pipe closes it.
+            Input::Preamble(task) => {
+                task.abort();
+                return Ok(());
+            }
         };
+        let mut stdin = stdin;
         // Nothing is buffered (every send flushes), so this only surfaces a broken pipe,
         // which does not matter when closing.
         match stdin.flush().await {
@@ -456,6 +523,43 @@ impl Transport for StdioTransport {
 }
 
 impl StdioTransport {
+    /// Waits until the preamble is out, if one is being written.
+    async fn finish_preamble(&mut self) -> Result<(), TransportError> {
+        let Input::Preamble(task) = &mut self.stdin else {
+            return Ok(());
+        };
+        let res = task.await;
+        self.stdin = Input::Closed;
+        match res {
+            Ok(Ok(stdin)) => self.stdin = Input::Open(stdin),
+            Ok(Err(err)) if !is_closed(&err) => return Err(TransportError::Io(err)),
+            Ok(Err(_)) => return Err(TransportError::Closed),
+            Err(err) => return Err(TransportError::Io(io::Error::other(err))),
+        }
+        Ok(())
+    }
+
+    /// Writes the in-band `kill` request if the pipe takes it at once, then closes the
+    /// runner's input, whose end makes the runner kill its group too.
+    ///
+    /// The request is one short line written with one non-blocking `write`, which a pipe
+    /// takes whole or not at all (it is shorter than `PIPE_BUF`); every send finishes its
+    /// line before the driver signals, so it never lands inside another line.
+    fn kill_in_band(&mut self) {
+        match std::mem::replace(&mut self.stdin, Input::Closed) {
+            Input::Open(stdin) => {
+                let mut line = BytesMut::new();
+                if self.encoder.encode(&Request::Kill, &mut line).is_ok() {
+                    if let Err(err) = rustix::io::write(&stdin, &line) {
+                        tracing::debug!(target: "pykernel::runner", error = %err, "could not write the in-band kill");
+                    }
+                }
+            }
+            Input::Preamble(task) => task.abort(),
+            Input::Closed => {}
+        }
+    }
+
     /// Handles one read from stdout; a finished stdout moves on to [`Reader::Finishing`].
     fn on_stdout(
         &mut self,
@@ -479,6 +583,9 @@ impl StdioTransport {
 
 impl Drop for StdioTransport {
     fn drop(&mut self) {
+        if self.signal_route == SignalRoute::InBand {
+            self.kill_in_band();
+        }
         if self.child.id().is_some() {
             // Not reaped, so the group id is still ours. `kill_on_drop` then kills the
             // child itself (in case it left the group) and tokio reaps it.

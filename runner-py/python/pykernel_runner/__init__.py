@@ -38,6 +38,8 @@ import time
 
 PROTOCOL_VERSION = 2
 RUNNER_VERSION = "0.1.0"
+# The package's sha256, set by the launcher bootstrap (which checked it) before main().
+RUNNER_HASH = None
 # The package's directory: the runner takes it (and the directory that holds it) off
 # sys.path, and sys.argv[0] names it, as for any program run as a directory.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -93,6 +95,7 @@ def main():
             "features": ["interrupt", "input", "call", "complete"]
             + ["engine:light" if engine is None else "engine:ipython"]
             + (["stream_payloads"] if wire.payloads else []),
+            **({"hash": RUNNER_HASH} if RUNNER_HASH else {}),
         }
     )
     running.start_thread(requests.reader_main, "pykernel-reader")

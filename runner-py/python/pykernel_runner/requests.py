@@ -181,8 +181,9 @@ def reader_main():
                 log("failed to handle a request line: %r" % (exc,))
                 stop = False
             if stop:
+                # Reading goes on after `exit`: a cell may still run, and a `kill` or the
+                # end of input must still reach it.
                 fail_waiters()
-                return
             newline = pending.find(b"\n")
 
 
@@ -232,6 +233,11 @@ def _handle_line(line):
     elif kind == "interrupt":
         if running.current is not None:
             interrupt_main()
+    elif kind == "kill":
+        # In-band kill, for a runner the host cannot signal (behind a launcher).
+        wire.host_gone()
+    elif kind == "ping":
+        wire.emit({"type": "pong"})
     elif kind == "input_reply":
         _deliver_input(request)
     elif kind == "reply":
