@@ -17,7 +17,7 @@ use std::{
 };
 
 use pykernel::{
-    ExecuteOptions, Kernel, KernelOptions, Output, SessionId, Sessions, SessionsOptions,
+    Engine, ExecuteOptions, Kernel, KernelOptions, Output, SessionId, Sessions, SessionsOptions,
 };
 
 /// Gives up on any single wait after this long, so a broken kernel fails the bench
@@ -171,8 +171,13 @@ async fn run() -> Result<(), String> {
         results.push("rss_kernel_mb", Some(kernel_side));
     }
     if args.wants("cold_start") {
-        let cold = cold_start(&args, sizes.cold, true).await?;
+        let cold = cold_start(sizes.cold, args.options()).await?;
         results.push("cold_start_ms", Some(cold));
+    }
+    if args.wants("cold_start_ipython") {
+        let options = args.options().with_engine(Engine::IPython);
+        let cold = cold_start(sizes.cold, options).await?;
+        results.push("cold_start_ipython_ms", Some(cold));
     }
     if args.wants("warm_start") {
         let warm = warm_start(&args, sizes.warm).await?;
@@ -212,7 +217,7 @@ async fn run() -> Result<(), String> {
 
     // A detail beyond the compared set: the start without the prelude helpers.
     if args.wants("cold_start_no_prelude") {
-        let cold = cold_start(&args, sizes.cold, false).await?;
+        let cold = cold_start(sizes.cold, args.options().with_prelude(false)).await?;
         results.push("cold_start_no_prelude_ms", Some(cold));
     }
 
@@ -277,12 +282,13 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-/// Spawn until the first `pass` has run: `Kernel::start` then `pass` to its outcome.
-async fn cold_start(args: &Args, n: usize, prelude: bool) -> Result<f64, String> {
+/// Spawn until the first `pass` has run: `Kernel::start` with `options` then `pass` to its
+/// outcome.
+async fn cold_start(n: usize, options: KernelOptions) -> Result<f64, String> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        let kernel = start(args.options().with_prelude(prelude)).await?;
+        let kernel = start(options.clone()).await?;
         run_cell(&kernel, "pass").await?;
         samples.push(ms(started.elapsed()));
         kernel.shutdown().await;

@@ -91,6 +91,14 @@ pub enum KernelError {
     },
     /// The runner did not answer a completion request in time.
     CompletionTimeout,
+    /// The interpreter cannot run the chosen engine: for [`crate::Engine::IPython`], it
+    /// cannot import IPython.
+    EngineUnavailable {
+        /// The engine that was asked for.
+        engine: crate::Engine,
+        /// The interpreter; `None` for a runner over a caller's transport.
+        python: Option<PathBuf>,
+    },
     /// The runner's channel failed.
     Transport(Arc<TransportError>),
 }
@@ -180,6 +188,18 @@ impl fmt::Display for KernelError {
             }
             Self::CompletionTimeout => {
                 f.write_str("the runner did not answer the completion in time")
+            }
+            Self::EngineUnavailable { engine, python } => {
+                let by = python.as_ref().map_or_else(
+                    || "the runner's interpreter".to_owned(),
+                    |path| path.display().to_string(),
+                );
+                match engine {
+                    crate::Engine::IPython => {
+                        write!(f, "IPython is not importable by {by}: install ipython")
+                    }
+                    crate::Engine::Light => write!(f, "the {engine} engine does not run on {by}"),
+                }
             }
             Self::Transport(_) => f.write_str("kernel transport failed"),
         }

@@ -139,6 +139,7 @@ impl Kernel {
             resolved.venv.as_deref(),
             &options.env,
         );
+        let env = engine_env(env, options.engine);
         // Before the spawn: user code must never find the host's /proc entries readable.
         let shield = matches!(options.env_policy, EnvPolicy::Filtered).then(ProcShield::acquire);
         let transport = spawn(&resolved.path, runner.path(), &cwd, env)?;
@@ -610,6 +611,16 @@ async fn launch(
         features,
         hash: runner_hash,
     } = hello;
+    let engine = options.engine;
+    if engine != crate::Engine::Light && !features.iter().any(|name| name == engine.feature()) {
+        // The runner could not start the engine (it said why in its log); it goes now.
+        drop(handle);
+        let _ = task.await;
+        return Err(KernelError::EngineUnavailable {
+            engine,
+            python: python.map(|resolved| resolved.path),
+        });
+    }
     let info = KernelInfo {
         python,
         python_version,
@@ -628,6 +639,23 @@ async fn launch(
             next_request: AtomicU64::new(1),
         }),
     })
+}
+
+/// The environment variable that names the engine the runner runs; without it the runner
+/// runs the light one.
+const ENGINE_ENV: &str = "PYKERNEL_ENGINE";
+
+/// `env` with [`ENGINE_ENV`] naming `engine`, so the runner sets it up before its `hello`
+/// (and never a value the host's own environment carried).
+fn engine_env(
+    mut env: Vec<(OsString, OsString)>,
+    engine: crate::Engine,
+) -> Vec<(OsString, OsString)> {
+    env.retain(|(name, _)| name != ENGINE_ENV);
+    if engine != crate::Engine::Light {
+        env.push((ENGINE_ENV.into(), engine.name().into()));
+    }
+    env
 }
 
 /// Spawns the runner unbuffered in `cwd` with exactly `env`.

@@ -87,8 +87,8 @@ pub use crate::{
     },
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{
-        DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, EnvPolicy,
-        ExecuteOptions, HostFallback, HostFunction, HostFunctions, KernelOptions,
+        DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, Engine,
+        EnvPolicy, ExecuteOptions, HostFallback, HostFunction, HostFunctions, KernelOptions,
     },
     outcome::{Interrupt, Outcome, Output, PyError, SettledOutputs, Stop, UnattachedOutput},
 };

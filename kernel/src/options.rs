@@ -4,6 +4,7 @@ use std::{
     collections::BTreeMap,
     fmt,
     path::PathBuf,
+    str::FromStr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -37,6 +38,8 @@ pub struct KernelOptions {
     pub interrupt_grace: Duration,
     /// How long each shutdown step waits before escalating.
     pub shutdown_grace: Duration,
+    /// What runs the cells: the runner's light engine (the default) or IPython's shell.
+    pub engine: Engine,
     /// Whether to load the prelude helpers (`display`, `read`, `write`, `parallel`, ...).
     pub prelude: bool,
     /// Functions Python code may call on the host (protocol version 2 `call` frames).
@@ -116,6 +119,61 @@ impl fmt::Debug for HostFunctions {
     }
 }
 
+/// What runs a kernel's cells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Engine {
+    /// The runner's own engine: standard library only and the fastest start, with the
+    /// IPython features notebooks use most (magics, rich display, `get_ipython()`).
+    #[default]
+    Light,
+    /// IPython's own `InteractiveShell` under the runner's protocol, as ipykernel runs it:
+    /// every magic, IPython's pretty printer, help, history and tracebacks. The kernel
+    /// fails to start with [`crate::KernelError::EngineUnavailable`] when the interpreter
+    /// cannot import IPython.
+    IPython,
+}
+
+impl Engine {
+    /// Every engine, the default first.
+    pub const ALL: [Self; 2] = [Self::Light, Self::IPython];
+
+    /// The engine's name: `light` or `ipython`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Light => "light",
+            Self::IPython => "ipython",
+        }
+    }
+
+    /// The feature a runner running this engine announces in its `hello`, such as
+    /// `engine:ipython`.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Self::Light => "engine:light",
+            Self::IPython => "engine:ipython",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = String;
+
+    /// Parses an engine's name (`light` or `ipython`, any case).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|engine| engine.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| format!("unknown engine `{name}` (expected light or ipython)"))
+    }
+}
+
 /// Which host environment variables a kernel inherits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -132,7 +190,8 @@ pub enum EnvPolicy {
 
 impl KernelOptions {
     /// Defaults: resolved interpreter, current directory, filtered environment, 10 s
-    /// startup budget, 5 s interrupt grace, 1 s shutdown grace, prelude loaded.
+    /// startup budget, 5 s interrupt grace, 1 s shutdown grace, prelude loaded,
+    /// light engine.
     pub fn new() -> Self {
         Self {
             python: None,
@@ -143,6 +202,7 @@ impl KernelOptions {
             deadline: None,
             interrupt_grace: DEFAULT_INTERRUPT_GRACE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            engine: Engine::Light,
             prelude: true,
             host_functions: HostFunctions::new(),
         }
@@ -193,6 +253,12 @@ impl KernelOptions {
     /// Sets the wait between shutdown steps.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Runs the cells with `engine` (see [`Engine`]).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
         self
     }
 

@@ -383,7 +383,10 @@ pub struct Hello {
     pub python: String,
     /// The runner's process id.
     pub pid: u32,
-    /// Optional capabilities beyond the version's baseline.
+    /// Optional capabilities beyond the version's baseline, and the engine that runs the
+    /// cells: `engine:light` (the runner's own) or `engine:ipython` (IPython's shell, which
+    /// the host asks for with `PYKERNEL_ENGINE=ipython`; a runner that cannot import IPython
+    /// says `engine:light`). A runner without an `engine:` entry runs the light engine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
     /// The sha256 of the runner package, from a runner started by the launcher bootstrap

@@ -3,6 +3,8 @@
 //! `PYKERNEL_TEST_PYTHON`), and display rendering.
 
 mod display;
+#[cfg(target_os = "linux")]
+mod engine;
 mod fake;
 #[cfg(target_os = "linux")]
 mod interpreters;
