@@ -749,3 +749,46 @@ async fn completes_while_a_cell_runs() {
     assert_eq!(complete(&kernel, "y_qu").await, r#"["y_queued"] (0..4)"#);
     kernel.shutdown().await;
 }
+
+/// The stderr tail of the kernel's death after `code` crashed it.
+async fn crash_tail(code: &str) -> String {
+    let python = python().unwrap_or_else(|| panic!("gated by the caller"));
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let died = outcome(kernel.execute(code, ExecuteOptions::new())).await;
+    let Err(KernelError::Died {
+        status,
+        stderr_tail,
+    }) = died
+    else {
+        panic!("the crash was not a death: {died:?}")
+    };
+    assert!(matches!(status, ExitStatus::Signal(11)), "{status:?}");
+    let _ = kernel.shutdown().await;
+    stderr_tail
+}
+
+#[tokio::test]
+async fn a_crash_reports_the_python_traceback_of_the_crashing_cell() {
+    if python().is_none() {
+        return;
+    }
+    let crash = "import ctypes\ndef crash():\n    ctypes.string_at(0)\ncrash()";
+    // The runner's own fault handler writes to its log.
+    let tail = crash_tail(crash).await;
+    assert!(
+        tail.contains("Fatal Python error: Segmentation fault"),
+        "{tail}"
+    );
+    assert!(tail.contains("line 3 in crash"), "{tail}");
+    // A cell's own handler writes to fd 2, which the fd relay logs once the runner is gone.
+    let tail = crash_tail(&format!(
+        "import faulthandler, sys\nfaulthandler.enable(sys.stderr)\n{crash}"
+    ))
+    .await;
+    assert!(
+        tail.contains("Fatal Python error: Segmentation fault"),
+        "{tail}"
+    );
+    assert!(tail.contains("line 5 in crash"), "{tail}");
+}
