@@ -196,3 +196,12 @@ def test_ipythons_completer_is_made_on_first_use(ipy):
     ok(ipy.run("%config Completer.use_jedi = False"))
     assert result(ipy.run("get_ipython().Completer.use_jedi")) == "False"
     assert result(ipy.run("get_ipython().complete('pri')[1][:1]")) == "['print']"
+
+
+def test_the_prelude_stays_out_of_who_and_comes_back_after_reset(ipy):
+    ok(ipy.run("mine = 1"))
+    assert ok(ipy.run("%who")) == "mine\t \n"
+    ok(ipy.run("%reset -f"))
+    assert error(ipy.run("mine"))["ename"] == "NameError"
+    assert result(ipy.run("callable(read) and callable(host_call)")) == "True"
+    assert ok(ipy.run("%who")) == "Interactive namespace is empty.\n"

@@ -31,7 +31,7 @@ IPython is imported only by ``start``, so this module loads where IPython is mis
 import os
 import sys
 
-from . import display, execution, running
+from . import display, execution, namespace, running
 from .output import restore_stdio
 from .running import Exec
 from .signals import set_sigint
@@ -98,6 +98,8 @@ def run_request(spec):
             outcome = shell.run_cell(spec["code"], store_history=ex.store, silent=ex.silent)
             set_sigint(False)
             display.flush_figures(ex)
+            # The prelude's helpers stay out of `%who`, as the light engine keeps them.
+            shell.user_ns_hidden.update(namespace.HIDDEN)
             error = outcome.error_before_exec or outcome.error_in_exec
             status = "ok" if outcome.success else "error"
             cancelled = isinstance(error, KeyboardInterrupt)
@@ -147,6 +149,18 @@ def _make_shell():
         def enable_gui(self, gui=None):
             # No GUI event loop runs in a kernel; `%matplotlib inline` still works.
             pass
+
+        def reset(self, new_session=True, aggressive=False):
+            # `%reset` keeps the prelude's helpers, as in the light engine: it runs again.
+            super().reset(new_session, aggressive)
+            source = namespace.prelude_source
+            if source is None:
+                return
+            namespace.rerunning_prelude = True
+            try:
+                exec(compile(source, "<prelude>", "exec"), self.user_ns)
+            finally:
+                namespace.rerunning_prelude = False
 
         def ask_exit(self):
             # `exit` ends the cell, as in the light engine; the host decides about the kernel.
