@@ -45,7 +45,11 @@ pub struct Cell {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Vec<Value>>,
     /// The execution count of a code cell; `Some(Value::Null)` when it has not run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub execution_count: Option<Value>,
     /// Every other field (attachments, ...), kept as read.
     #[serde(flatten)]
@@ -188,6 +192,12 @@ impl Cell {
     }
 }
 
+/// A field that is present, `null` included: serde reads `null` as `None` otherwise,
+/// and a code cell's `"execution_count": null` is required by nbformat.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 /// A fresh path beside `path` for the temporary copy; created with `create_new`, so an
 /// existing file is never reused.
 fn temp_path(path: &Path) -> PathBuf {
@@ -252,3 +262,6 @@ pub(crate) fn join_text(value: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -266,6 +266,14 @@ pub(crate) fn cell_event(output: Output) -> Option<CellEvent> {
             bundle,
             display_id: None,
         },
+        Output::DisplayWithId { display_id, bundle } => CellEvent::Display {
+            bundle,
+            display_id: Some(display_id),
+        },
+        Output::UpdateDisplay { display_id, bundle } => {
+            CellEvent::UpdateDisplay { bundle, display_id }
+        }
+        Output::ClearOutput { wait } => CellEvent::ClearOutput { wait },
         Output::Result(bundle) => CellEvent::Result { bundle },
         Output::Error(error) => CellEvent::Error {
             ename: error.ename,
