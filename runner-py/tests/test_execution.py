@@ -3,6 +3,8 @@
 import sys
 import time
 
+import pytest
+
 from conftest import done, error, of_type, ok, result, stdout
 
 
@@ -305,3 +307,66 @@ def test_deep_recursion_folds_repeats_and_keeps_the_traceback_bounded(kernel):
     assert "frames omitted ...]" in text
     assert text.count(", in ") < 250
     assert text.rstrip().endswith("RecursionError: maximum recursion depth exceeded")
+
+
+def test_a_future_import_may_follow_other_statements(kernel):
+    code = (
+        "x = 1\n"
+        "from __future__ import annotations\n"
+        "def f(a: Undefined):\n"
+        "    return 1 / 0\n"
+        "print(f.__annotations__)\n"
+        "x + 1"
+    )
+    frames = kernel.run(code)
+    assert ok(frames) == "{'a': 'Undefined'}\n"
+    assert result(frames) == "2"
+    # The flag holds in later cells too, and tracebacks keep the cell's line numbers.
+    frames = kernel.run("def g(b: Missing):\n    pass\nprint(g.__annotations__)\nf(0)")
+    assert stdout(frames) == "{'b': 'Missing'}\n"
+    lines = traceback_lines(frames)
+    assert '  File "<cell-2>", line 4, in <module>' in lines
+    assert lines[lines.index('  File "<cell-1>", line 4, in f') + 1] == "    return 1 / 0"
+
+
+def traceback_lines(frames):
+    """The error's traceback, one line per item."""
+    return "\n".join(error(frames)["traceback"]).split("\n")
+
+
+def test_the_exception_line_names_the_class_as_ipython_does(kernel):
+    frames = kernel.run("import json\njson.loads('x')")
+    assert error(frames)["traceback"][-1] == "JSONDecodeError: Expecting value: line 1 column 1 (char 0)"
+    assert error(kernel.run("raise KeyboardInterrupt"))["traceback"][-1] == "KeyboardInterrupt: "
+    frames = kernel.run("class Mine(Exception):\n    pass\nraise Mine('m')")
+    assert error(frames)["traceback"][-1] == "Mine: m"
+    frames = kernel.run("try:\n    1 / 0\nexcept Exception as e:\n    raise KeyError('k') from e")
+    lines = error(frames)["traceback"]
+    assert "ZeroDivisionError: division by zero" in lines
+    assert lines[-1] == "KeyError: 'k'"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="column positions are new in 3.11")
+def test_tracebacks_mark_the_failing_expression(kernel):
+    lines = traceback_lines(kernel.run("d = {}\nvalue = d['missing'] + 1"))
+    assert lines[-3:] == ["    value = d['missing'] + 1", "            ~^^^^^^^^^^^", "KeyError: 'missing'"]
+    lines = traceback_lines(kernel.run("def g(n):\n    return g(n)\ng(1)"))
+    first = lines.index("    return g(n)")
+    assert lines[first - 1 : first + 3] == [
+        '  File "<cell-2>", line 2, in g',
+        "    return g(n)",
+        "           ^^^^",
+        '  File "<cell-2>", line 2, in g',
+    ]
+    assert "  [Previous line repeated" in "".join(lines)
+
+
+def test_pasted_prompts_are_stripped(kernel):
+    code = ">>> x = 1\n>>> for i in range(2):\n...     print(i)\n...\n>>> x + 1"
+    frames = kernel.run(code)
+    assert ok(frames) == "0\n1\n"
+    assert result(frames) == "2"
+    assert result(kernel.run("In [1]: y = 5\n\nIn [2]: y * 2")) == "10"
+    assert result(kernel.run("\nIn [3]: def f():\n   ...:     return 7\n   ...:\n\nf()")) == "7"
+    # Not a prompt on the first two lines: the cell stays as written.
+    assert error(kernel.run("x = 1\ny = 2\n>>> z = 3"))["ename"] == "SyntaxError"

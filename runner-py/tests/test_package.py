@@ -30,7 +30,8 @@ def test_rarely_used_modules_are_imported_on_first_use(bare_kernel):
     assert loaded(bare_kernel) == sorted(EAGER + ["pykernel_runner.transforms"])
     ok(bare_kernel.run("%pwd"))
     assert loaded(bare_kernel) == sorted(
-        EAGER + ["pykernel_runner." + name for name in ("magics", "shell", "transforms")]
+        EAGER
+        + ["pykernel_runner." + name for name in ("magics", "magics_more", "shell", "transforms")]
     )
     bare_kernel.send({"type": "complete", "id": "c", "code": "LOA", "cursor": 3})
     assert bare_kernel.next_frame()["type"] == "completions"

@@ -260,7 +260,8 @@ def _bundle_of(obj, raw, include, exclude):
         if not isinstance(obj, dict):
             raise TypeError("display(..., raw=True) requires a MIME bundle dict")
         return {str(k): _normalize(str(k), v) for k, v in obj.items()}
-    return format_bundle(obj, include, exclude)
+    # As IPython formats it: pretty text/plain, and the formatters get_ipython() registered.
+    return running.rare("ipython_compat").format_object(obj, include, exclude)
 
 
 def display(*objs, raw=False, include=None, exclude=None, display_id=None, **kwargs):

@@ -17,6 +17,7 @@ modules is imported.
 
 import _queue
 import _thread
+import builtins
 import io
 import os
 import sys
@@ -41,7 +42,19 @@ _RUNNER_DIRS = frozenset((os.path.dirname(os.path.abspath(__file__)), os.path.di
 _CO_COROUTINE = 0x0080
 _PYCF_ONLY_AST = 0x0400
 _PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
-_PATCHED_MODULES = ("matplotlib.pyplot", "getpass", "linecache", "asyncio")
+_PATCHED_MODULES = (
+    "matplotlib.pyplot",
+    "getpass",
+    "linecache",
+    "asyncio",
+    "IPython.core.display_functions",
+    "IPython.core.getipython",
+)
+# IPython's modules whose functions ``ipython_compat`` routes to the runner.
+_IPYTHON_MODULES = ("IPython.core.display_functions", "IPython.core.getipython")
+_COMPAT = __package__ + ".ipython_compat"
+# Results of these types show their repr; the pretty printer is for everything else.
+_REPR_TYPES = frozenset((int, float, complex, str, bytes, bool, type(None)))
 
 count = 0  # the execution counter: stored executions only
 _silent_seq = 0
@@ -51,6 +64,8 @@ _last_source = None  # the file name registered last
 _future_flags = 0  # compiler flags of the `from __future__` imports seen so far
 _pyplot_patched = False
 _getpass_patched = False
+_builtins_patched = False
+xmode = "Context"  # %xmode: "Minimal" reports only the exception's line
 
 
 def _next_item():
@@ -185,7 +200,11 @@ def _run_request(spec):
             check_patches()
             if ex.store:
                 record_input(spec["code"], number)
-            _run_cell(ex, spec["code"])
+            compat = sys.modules.get(__package__ + ".ipython_compat")
+            if compat is not None and compat.events_wanted():
+                _run_cell_with_events(compat, ex, spec["code"])
+            else:
+                _run_cell(ex, spec["code"])
         except BaseException as exc:
             set_sigint(False)
             status = "error"
@@ -308,7 +327,8 @@ def _parse(source, filename):
 
 
 def _compile_parts(tree, filename):
-    """Splits a module into its statements and its final expression, compiled."""
+    """Splits a module into its statements, compiled in as few parts as the
+    ``from __future__`` imports allow, and its final expression, compiled."""
     import _ast
 
     flags = _PYCF_ALLOW_TOP_LEVEL_AWAIT | _future_flags
@@ -319,8 +339,37 @@ def _compile_parts(tree, filename):
         expr_code = compile(
             _ast.Expression(body=last.value), filename, "eval", flags, dont_inherit=True
         )
-    body_code = compile(tree, filename, "exec", flags, dont_inherit=True) if body else None
-    return body_code, expr_code
+    parts = []
+    for statements in _future_runs(body, _ast):
+        module = _ast.Module(body=statements, type_ignores=[])
+        parts.append(compile(module, filename, "exec", flags, dont_inherit=True))
+    return parts, expr_code
+
+
+def _future_runs(body, _ast):
+    """The statements in runs that each compile as a module: IPython compiles a cell
+    statement by statement, so a ``from __future__`` import may follow other
+    statements; such an import starts a run of its own."""
+    runs = []
+    current = []
+    leading = True  # still where Python allows a __future__ import
+    for index, node in enumerate(body):
+        future = isinstance(node, _ast.ImportFrom) and node.module == "__future__"
+        docstring = (
+            index == 0
+            and isinstance(node, _ast.Expr)
+            and isinstance(getattr(node.value, "value", None), str)
+        )
+        if future and not leading:
+            if current:
+                runs.append(current)
+            current = []
+        elif not future and not docstring:
+            leading = False
+        current.append(node)
+    if current:
+        runs.append(current)
+    return runs
 
 
 def _is_async(code):
@@ -328,21 +377,21 @@ def _is_async(code):
     return code is not None and bool(code.co_flags & _CO_COROUTINE)
 
 
-def _execute(body, expr, ns):
+def _execute(parts, expr, ns):
     """Runs compiled parts in ``ns``; returns the final expression's value (or None)."""
-    if _is_async(body) or _is_async(expr):
-        return _run_async(_async_body(body, expr, ns))
-    if body is not None:
-        exec(body, ns)
+    if _is_async(expr) or any(_is_async(part) for part in parts):
+        return _run_async(_async_body(parts, expr, ns))
+    for part in parts:
+        exec(part, ns)
     if expr is not None:
         return eval(expr, ns)
     return None
 
 
-async def _async_body(body, expr, ns):
-    if body is not None:
-        result = eval(body, ns)
-        if _is_async(body):
+async def _async_body(parts, expr, ns):
+    for part in parts:
+        result = eval(part, ns)
+        if _is_async(part):
             await result
     if expr is None:
         return None
@@ -388,10 +437,30 @@ def _run_cell(ex, code):
     set_sigint(False)
 
 
+def _run_cell_with_events(compat, ex, code):
+    """``_run_cell`` between the ``get_ipython().events`` callbacks."""
+    result = compat.before_cell(code, ex.silent, ex.store)
+    error = None
+    try:
+        _run_cell(ex, code)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        compat.after_cell(result, count, error)
+
+
 def _transform(code):
-    """Rewrites magics and shell escapes; the transforms module is imported only for a
-    cell that may have one."""
-    if "%" not in code and "!" not in code:
+    """Rewrites magics, shell escapes and help, and strips pasted prompts; the transforms
+    module is imported only for a cell that may have one of them."""
+    if (
+        "%" not in code
+        and "!" not in code
+        and "?" not in code
+        and ">>>" not in code
+        and "..." not in code
+        and "In [" not in code
+    ):
         return code
     return running.rare("transforms").transform_cell(code)
 
@@ -426,10 +495,21 @@ def _quiet(source):
 
 
 def _display_result(ex, value):
-    bundle = format_bundle(value)
+    if type(value) in _REPR_TYPES and _COMPAT not in sys.modules:
+        bundle = format_bundle(value)
+    else:
+        bundle = running.rare("ipython_compat").result_bundle(value)
     if ex.store:
         record_output(ex.number, value)
-    publish("result", bundle)
+    if bundle is not None:
+        publish("result", bundle)
+
+
+def report_error(exc):
+    """Reports ``exc`` as the running cell's error (``get_ipython().showtraceback``)."""
+    ex = running.current
+    if ex is not None:
+        _report_error(ex, exc)
 
 
 def _report_error(ex, exc):
@@ -444,6 +524,8 @@ def _report_error(ex, exc):
         lines = ["UsageError: %s" % evalue]
     else:
         lines = _format_traceback(exc)
+        if xmode == "Minimal":
+            lines = lines[-1:]
     publish(
         "error",
         {"ename": type(exc).__name__, "evalue": evalue, "traceback": lines},
@@ -480,11 +562,39 @@ def _attach_stacks(te, exc, seen):
         return
     seen.add(id(te))
     te.stack = _compact_stack(exc.__traceback__)
+    te.format_exception_only = _ipython_exception_line(te.format_exception_only, exc)
     _attach_stacks(te.__cause__, exc.__cause__, seen)
     _attach_stacks(te.__context__, exc.__context__, seen)
     nested = getattr(te, "exceptions", None) or ()
     for nested_te, nested_exc in zip(nested, getattr(exc, "exceptions", None) or ()):
         _attach_stacks(nested_te, nested_exc, seen)
+
+
+def _ipython_exception_line(format_exception_only, exc):
+    """``format_exception_only`` with the exception's line as IPython writes it: the
+    class's bare name and ``: `` even before an empty message (``KeyboardInterrupt: ``,
+    ``JSONDecodeError: ...`` where Python writes ``json.decoder.JSONDecodeError: ...``)."""
+    cls = type(exc)
+    qualified = getattr(cls, "__qualname__", cls.__name__)
+    module = getattr(cls, "__module__", None)
+    if module not in ("__main__", "builtins"):
+        qualified = "%s.%s" % (module, qualified)
+    name = cls.__name__
+
+    def format_line(*args, **kwargs):
+        lines = list(format_exception_only(*args, **kwargs))
+        if isinstance(exc, SyntaxError):
+            return lines
+        for index, line in enumerate(lines):
+            if line == qualified + "\n":
+                lines[index] = name + ": \n"
+                break
+            if line.startswith(qualified + ": "):
+                lines[index] = name + line[len(qualified) :]
+                break
+        return lines
+
+    return format_line
 
 
 def _compact_stack(tb):
@@ -501,14 +611,14 @@ def _compact_stack(tb):
     runner_code = {}  # code object -> whether it is the runner's
     # Cheap checks first: this loop may see a million frames.
     while tb is not None:
-        frame, lineno, tb = tb.tb_frame, tb.tb_lineno, tb.tb_next
+        frame, lineno, lasti, tb = tb.tb_frame, tb.tb_lineno, tb.tb_lasti, tb.tb_next
         code = frame.f_code
         if code is last_code and lineno == last_lineno:
             run += 1
             if run >= 3:
                 notes[len(entries) - 1] = run - 2
                 continue
-            entries.append((frame, lineno))
+            entries.append((frame, lineno, lasti))
             continue
         runner = runner_code.get(code)
         if runner is None:
@@ -516,7 +626,7 @@ def _compact_stack(tb):
         if runner or (not entries and not _is_cell_file(code.co_filename)):
             continue
         last_code, last_lineno, run = code, lineno, 0
-        entries.append((frame, lineno))
+        entries.append((frame, lineno, lasti))
     notes = {
         index: "  [Previous line repeated %d more time%s]\n" % (n, "" if n == 1 else "s")
         for index, n in notes.items()
@@ -532,9 +642,27 @@ def _compact_stack(tb):
         kept_notes[_TB_KEEP - 1] = kept_notes.get(_TB_KEEP - 1, "") + note
         entries = entries[:_TB_KEEP] + entries[-_TB_KEEP:]
         notes = kept_notes
-    stack = _compact_stack_type()(traceback.StackSummary.extract(iter(entries)))
+    stack = _compact_stack_type()(_summarize(traceback, entries))
     stack.notes = notes
     return stack
+
+
+def _summarize(traceback, entries):
+    """The stack summary of ``(frame, lineno, lasti)`` entries, with the column positions
+    that put ``^^^^`` under the failing expression on Python 3.11 and newer."""
+    extract = getattr(traceback.StackSummary, "_extract_from_extended_frame_gen", None)
+    position = getattr(traceback, "_get_code_position", None)
+    if extract is None or position is None:
+        return traceback.StackSummary.extract((frame, lineno) for frame, lineno, _ in entries)
+
+    def positions():
+        for frame, lineno, lasti in entries:
+            where = position(frame.f_code, lasti)
+            if where[0] is None:
+                where = (lineno,) + tuple(where[1:])
+            yield frame, where
+
+    return extract(positions())
 
 
 _COMPACT_STACK = None
@@ -569,8 +697,17 @@ def _compact_stack_type():
 def check_patches(just_loaded=None):
     """Applies each patch whose module is loaded now (before each cell, after
     ``%matplotlib``, and right after one of the modules is imported)."""
-    global _pyplot_patched, _getpass_patched
+    global _pyplot_patched, _getpass_patched, _builtins_patched
     modules = sys.modules
+    if not _builtins_patched:
+        _builtins_patched = True
+        if not hasattr(builtins, "get_ipython"):
+            builtins.get_ipython = get_ipython
+    for name in _IPYTHON_MODULES:
+        module = modules.get(name)
+        if module is not None and not getattr(module, "_pykernel_routed", False):
+            running.rare("ipython_compat").patch_ipython()
+            break
     if not _pyplot_patched and "matplotlib.pyplot" in modules:
         _pyplot_patched = True
         modules["matplotlib.pyplot"].show = pyplot_show
@@ -592,6 +729,11 @@ def check_patches(just_loaded=None):
         except Exception as exc:
             log("could not set the event loop: %r" % (exc,))
     _resync_linecache()
+
+
+def get_ipython():
+    """The running shell (see ``ipython_compat``), whose module is imported on first use."""
+    return running.rare("ipython_compat").get_ipython()
 
 
 class PostImportFinder:

@@ -767,3 +767,8 @@ def cell_magic(name, line, body, offset=1):
 
 # The magics whose argument is a path (completion offers files).
 PATH_MAGICS = ("cd", "ls", "run", "load")
+
+
+from . import magics_more  # noqa: E402 - it adds its magics to the tables above
+
+magics_more.register(LINE_MAGICS, CELL_MAGICS)

@@ -1,7 +1,8 @@
-"""Cell transforms: magics (``%name``, ``%%name``) and shell escapes (``!cmd``,
-``x = !cmd``, ``x = %name``) rewritten into calls on ``__pykernel__``.
+"""Cell transforms: pasted prompts (``>>> ``, ``In [1]: ``) stripped, magics
+(``%name``, ``%%name``), shell escapes (``!cmd``, ``x = !cmd``, ``x = %name``) and help
+(``obj?``, ``obj??``, ``*pat*?``, ``?obj``) rewritten into calls on ``__pykernel__``.
 
-Imported on first use: only a cell with ``%`` or ``!`` in it needs this module.
+Imported on first use: only a cell with ``%``, ``!``, ``?`` or a prompt needs this module.
 """
 
 _RE = {}  # name -> compiled pattern, compiled on first use
@@ -83,14 +84,39 @@ def _split_magic(text):
     return parts[0], (parts[1] if len(parts) > 1 else "")
 
 
+def strip_prompts(code):
+    """Strips pasted prompts as IPython does: ``>>> ``/``... `` when the first or second
+    line has one, ``In [N]: ``/``   ...: `` when the first line starts with ``In [N]: `` or
+    the second has a continuation prompt. Blank lines before stay, so line numbers hold."""
+    if ">>>" not in code and "..." not in code and "In [" not in code:
+        return code
+    lines = code.split("\n")
+    first = 0
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    head = lines[first:]
+    if not head:
+        return code
+    for prompt, initial in (
+        (_re("classic", r"^(>>>|\.\.\.)( |$)"), None),
+        (_re("ipython", r"^(In \[\d+\]: |\s*\.{3,}: ?)"), _re("ipython_first", r"^In \[\d+\]: ")),
+    ):
+        starts = (initial or prompt).match(head[0])
+        if starts or (len(head) > 1 and prompt.match(head[1])):
+            head = [prompt.sub("", line, count=1) for line in head]
+    return "\n".join(lines[:first] + head)
+
+
 def transform_cell(code):
-    """Rewrites magics and shell escapes into calls on ``__pykernel__``.
+    """Rewrites magics, shell escapes and help into calls on ``__pykernel__``, after
+    stripping pasted prompts.
 
     Only lines that start a statement are rewritten (never lines inside a string or
     open brackets), and a cell magic only on the cell's first non-blank line. Line
     numbers are preserved so tracebacks point at the user's lines.
     """
-    if "%" not in code and "!" not in code:
+    code = strip_prompts(code)
+    if "%" not in code and "!" not in code and "?" not in code:
         return code
     if not _may_have_magics(code):
         return code
@@ -116,7 +142,11 @@ def transform_cell(code):
         line = lines[index]
         if st.at_statement_start():
             stripped = line.lstrip()
-            if stripped.startswith(("%", "!")) or assign.match(stripped):
+            if (
+                stripped.startswith(("%", "!", "?"))
+                or stripped.rstrip().endswith("?")
+                or assign.match(stripped)
+            ):
                 indent = line[: len(line) - len(stripped)]
                 text = stripped.rstrip()
                 last = index
@@ -140,7 +170,7 @@ def _may_have_magics(code):
     ``%``/``!`` right after an ``=``?"""
     for line in code.split("\n"):
         stripped = line.lstrip(" \t")
-        if stripped[:1] in ("%", "!"):
+        if stripped[:1] in ("%", "!", "?") or stripped.rstrip().endswith("?"):
             return True
         equals = stripped.find("=")
         while equals >= 0:
@@ -150,7 +180,34 @@ def _may_have_magics(code):
     return False
 
 
+def _help_re():
+    return _re("help", r"^(%{0,2}(?!\d)[\w*]+(?:\.(?!\d)[\w*]+)*)(\?\??)$")
+
+
+def _rewrite_help(text):
+    """``obj?``, ``obj??``, ``*pat*?`` and ``?obj``/``??obj`` as IPython reads them: a
+    call of ``%pinfo``, ``%pinfo2`` or ``%psearch``."""
+    if text.startswith("?"):
+        marks = "??" if text.startswith("??") else "?"
+        text = text[len(marks) :].strip() + marks
+    match = _help_re().match(text)
+    if match is None:
+        return None
+    target, marks = match.group(1), match.group(2)
+    if marks == "??":
+        method = "pinfo2"
+    elif "*" in target:
+        method = "psearch"
+    else:
+        method = "pinfo"
+    return "__pykernel__.line_magic(%r, %r)" % (method, target)
+
+
 def _rewrite_line(text):
+    if text.startswith("?") or (text.endswith("?") and not text.startswith("!")):
+        rewritten = _rewrite_help(text)
+        if rewritten is not None or not text.startswith("%"):
+            return rewritten
     match = _assign_re().match(text)
     if match is not None:
         target, kind, rest = match.group(1), match.group(2), match.group(3)

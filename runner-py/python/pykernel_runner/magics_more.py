@@ -1,0 +1,583 @@
+"""More of IPython's magics: script cells (``%%script``, ``%%bash``/``%%sh`` with
+``--out``/``--err``, ``%%ruby``, ``%%perl``, ``%%python``), display cells (``%%html``,
+``%%javascript``/``%%js``, ``%%latex``, ``%%markdown``, ``%%svg``), help (``%pinfo``,
+``%pinfo2``, ``%psearch``, which ``obj?``, ``obj??`` and ``*pat*?`` become), and
+``%xmode``, ``%debug``, ``%history``, ``%quickref``, ``%magic``, ``%gui``,
+``%connect_info``; ``%run`` finds ``name.py`` for ``name``, and ``%lsmagic`` returns
+its listing as a value.
+
+``register`` adds them to the tables of ``magics``, which imports this module.
+What IPython sends to its pager goes out as a display whose only type is
+``text/plain``, which is what Jupyter shows of a pager payload.
+"""
+
+import os
+import sys
+
+from . import magics, running
+from .display import display
+from .namespace import HIDDEN, INPUTS, OUT_HISTORY, USER_NS, UsageError
+from .output import flush_output, sync_fds
+
+# The IPython display class each display cell magic's text/plain names.
+_DISPLAY_CELLS = {
+    "html": ("text/html", "HTML"),
+    "javascript": ("application/javascript", "Javascript"),
+    "js": ("application/javascript", "Javascript"),
+    "latex": ("text/latex", "Latex"),
+    "markdown": ("text/markdown", "Markdown"),
+    "svg": ("image/svg+xml", "SVG"),
+}
+
+# Script cell magics that name their interpreter: magic -> program.
+_SCRIPT_CELLS = {
+    "ruby": "ruby",
+    "perl": "perl",
+    "python": "python",
+    "python2": "python2",
+    "python3": "python3",
+    "pypy": "pypy",
+}
+
+XMODES = ("Plain", "Context", "Verbose", "Minimal", "Docs")
+
+
+def page(text):
+    """Shows ``text`` as IPython's pager would in Jupyter: a plain-text display."""
+    display({"text/plain": text}, raw=True)
+
+
+# Display cells.
+
+
+def _display_cell(kind):
+    mime, name = _DISPLAY_CELLS[kind]
+
+    def cell(line, body, offset):
+        data = _svg_element(body) if kind == "svg" else body
+        display({mime: data, "text/plain": "<IPython.core.display.%s object>" % name}, raw=True)
+
+    return cell
+
+
+def _svg_element(text):
+    """The first ``<svg>`` element of ``text``, as IPython's ``SVG`` keeps it."""
+    try:
+        from xml.dom import minidom
+
+        found = minidom.parseString(text).getElementsByTagName("svg")
+    except Exception:
+        return text
+    return found[0].toxml() if found else text
+
+
+# Script cells.
+
+
+def _parse_script_line(line, magic):
+    """``--out VAR``, ``--err VAR`` and ``--no-raise-error``/``--raise-error`` off a
+    script magic's line; returns the options and the remaining words."""
+    import shlex
+
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError("%%%s: %s" % (magic, exc)) from None
+    options = {}
+    rest = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in ("--out", "--err"):
+            if index + 1 >= len(words):
+                raise UsageError("%%%s: %s needs a variable name" % (magic, word))
+            options[word[2:]] = words[index + 1]
+            index += 2
+            continue
+        if word.startswith(("--out=", "--err=")):
+            options[word[2:5]] = word[6:]
+        elif word in ("--no-raise-error", "--raise-error"):
+            pass
+        elif word in ("--bg", "--proc"):
+            raise UsageError("%%%s: %s is not supported by the light engine" % (magic, word))
+        else:
+            rest.append(word)
+        index += 1
+    return options, rest
+
+
+def _script(magic, argv, body, options):
+    """Runs ``argv`` plus a file holding ``body``; streams or captures its output."""
+    import shutil
+    import tempfile
+
+    program = argv[0]
+    if shutil.which(program) is None:
+        raise UsageError("Couldn't find program: %r" % program)
+    handle = tempfile.NamedTemporaryFile("w", suffix=".script", delete=False, encoding="utf-8")
+    try:
+        with handle:
+            handle.write(body if body.endswith("\n") or not body else body + "\n")
+        command = list(argv) + [handle.name]
+        if not options:
+            return magics.run_script(magic, command)
+        return _captured_script(magic, command, options)
+    finally:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+
+
+def _captured_script(magic, command, options):
+    """A script whose stdout (``--out``) or stderr (``--err``) goes into a variable as a
+    string; the other stream shows as usual."""
+    import subprocess
+
+    flush_output()
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if "out" in options else None,
+        stderr=subprocess.PIPE if "err" in options else None,
+        close_fds=True,
+    )
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        try:
+            sync_fds()
+        except Exception:
+            pass
+    for name, data in (("out", out), ("err", err)):
+        if name in options:
+            USER_NS[options[name]] = (data or b"").decode("utf-8", "replace")
+    code = proc.returncode
+    USER_NS["_exit_code"] = code
+    if code < 0:
+        print("%%%%%s: killed by signal %d" % (magic, -code), file=sys.stderr)
+    elif code != 0:
+        print("%%%%%s: exit code %d" % (magic, code), file=sys.stderr)
+    return None
+
+
+def _cell_script(line, body, offset):
+    options, words = _parse_script_line(line, "script")
+    if not words:
+        raise UsageError("usage: %%script [--out VAR] [--err VAR] program [args...]")
+    return _script("script", words, body, options)
+
+
+def _named_script(magic, program):
+    def cell(line, body, offset):
+        options, words = _parse_script_line(line, magic)
+        return _script(magic, [program] + words, body, options)
+
+    return cell
+
+
+def _shell_cell(magic, original):
+    """``%%bash``/``%%sh``: the magics module's own unless ``--out``/``--err`` is given."""
+
+    def cell(line, body, offset):
+        options, words = _parse_script_line(line, magic)
+        if not options and original is not None:
+            return original[0](line, body, offset)
+        return _script(magic, [magic] + words, body, options)
+
+    return cell
+
+
+# Help: obj?, obj??, *pattern*?
+
+
+def _lookup(name):
+    """The object ``name`` (dotted) names in the user's namespace or the builtins."""
+    import builtins
+
+    head, *rest = name.split(".")
+    if head in USER_NS:
+        obj = USER_NS[head]
+    elif hasattr(builtins, head):
+        obj = getattr(builtins, head)
+    else:
+        raise LookupError(name)
+    for attr in rest:
+        try:
+            obj = getattr(obj, attr)
+        except Exception:
+            raise LookupError(name) from None
+    return obj
+
+
+def _magic_pinfo(args, detail=0):
+    name = args.strip()
+    if name.startswith("%"):
+        page(_magic_help(name.lstrip("%")))
+        return None
+    try:
+        obj = _lookup(name)
+    except LookupError:
+        print("Object `%s` not found." % name)
+        return None
+    page(inspect_text(obj, name, detail))
+    return None
+
+
+def _magic_pinfo2(args):
+    return _magic_pinfo(args, detail=1)
+
+
+def inspect_text(obj, name, detail=0):
+    """What IPython's ``obj?`` (``detail=1``: ``obj??``) pages about ``obj``."""
+    import inspect
+
+    fields = []
+
+    def add(title, value):
+        if value is not None:
+            fields.append((title, value))
+
+    is_class = isinstance(obj, type)
+    simple_callable = inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj)
+    source = None
+    if detail:
+        try:
+            source = inspect.getsource(obj)
+        except Exception:
+            source = None
+    doc = inspect.getdoc(obj)
+    if source is not None and doc and doc.split("\n")[0] in source:
+        doc = None  # the source shows it
+    elif not doc:
+        doc = "<no docstring>"
+    if is_class or simple_callable:
+        add("Init signature" if is_class else "Signature", _signature(name, obj))
+        add("Docstring", doc)
+        add("Source", source)
+        add("File", _file_of(obj))
+        add("Type", type(obj).__name__)
+        if is_class:
+            try:
+                subclasses = ", ".join(c.__name__ for c in type.__subclasses__(obj))
+            except Exception:
+                subclasses = ""
+            add("Subclasses", subclasses)
+    else:
+        if callable(obj):
+            add("Signature", _signature(name, obj))
+        add("Type", type(obj).__name__)
+        add("String form", _string_form(obj))
+        try:
+            add("Length", str(len(obj)))
+        except Exception:
+            pass
+        add("File", _file_of(obj))
+        add("Source", source)
+        add("Docstring", doc)
+    width = max(len(title) for title, _ in fields)
+    lines = []
+    for title, value in fields:
+        value = str(value).strip("\n")
+        separator = "\n" if "\n" in value else " "
+        lines.append(title + ":" + " " * (width - len(title)) + separator + value)
+    return "\n".join(lines)
+
+
+def _signature(name, obj):
+    import inspect
+
+    short = name.rsplit(".", 1)[-1]
+    for target in (obj, getattr(obj, "__init__", None)) if isinstance(obj, type) else (obj,):
+        try:
+            return short + str(inspect.signature(target))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _file_of(obj):
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except Exception:
+        return None
+    if not path or path.startswith("<"):
+        return None
+    return path
+
+
+def _string_form(obj):
+    try:
+        text = str(obj)
+    except Exception:
+        return None
+    if len(text) > 200:
+        text = text[:100] + "<...>" + text[-100:]
+    return text
+
+
+def _magic_psearch(args):
+    """``*pattern*?``: the names matching a wildcard pattern in the user's namespace and
+    the builtins (or among the attributes of an object, ``obj.*pat*``)."""
+    import builtins
+    import fnmatch
+
+    words = args.split()
+    show_all = "-a" in words
+    patterns = [w for w in words if not w.startswith("-")]
+    if len(patterns) != 1:
+        raise UsageError("usage: %psearch [-a] PATTERN")
+    pattern = patterns[0]
+    prefix, _, last = pattern.rpartition(".")
+    if prefix:
+        try:
+            names = dir(_lookup(prefix))
+        except LookupError:
+            names = []
+        prefix += "."
+    else:
+        names = [n for n in USER_NS if not (n in HIDDEN and HIDDEN[n] is USER_NS[n])]
+        names += dir(builtins)
+    hidden_ok = show_all or last.startswith("_")
+    found = sorted(
+        {prefix + n for n in names if fnmatch.fnmatchcase(n, last) and (hidden_ok or not n.startswith("_"))}
+    )
+    if found:
+        page("\n".join(found))
+    return None
+
+
+def _magic_help(name):
+    entry = magics.LINE_MAGICS.get(name) or magics.CELL_MAGICS.get(name)
+    if entry is None:
+        return "Object `%%%s` not found." % name
+    doc = (getattr(entry[0], "__doc__", None) or "").strip()
+    return doc or "%%%s: no documentation." % name
+
+
+# Line magics.
+
+
+def _magic_xmode(args):
+    execution = running.rare("execution")
+    mode = args.strip()
+    if not mode:
+        current = XMODES.index(execution.xmode) if execution.xmode in XMODES else 0
+        mode = XMODES[(current + 1) % len(XMODES)]
+    matches = [m for m in XMODES if m.lower() == mode.lower()]
+    if not matches:
+        raise UsageError("xmode: unknown mode %r; choose one of %s" % (mode, ", ".join(XMODES)))
+    execution.xmode = matches[0]
+    print("Exception reporting mode: %s" % matches[0])
+    return None
+
+
+def _magic_debug(args):
+    print(
+        "%debug: the light engine has no interactive debugger; inspect sys.last_value and "
+        "sys.last_traceback, or run the kernel with --engine ipython.",
+        file=sys.stderr,
+    )
+    return None
+
+
+def _magic_history(args):
+    import shlex
+
+    words = shlex.split(args)
+    numbers = output = prompts = False
+    limit = None
+    pattern = None
+    ranges = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "-n":
+            numbers = True
+        elif word == "-o":
+            output = True
+        elif word == "-p":
+            prompts = True
+        elif word == "-l":
+            index += 1
+            limit = int(words[index]) if index < len(words) and words[index].isdigit() else 10
+        elif word == "-g":
+            pattern = words[index + 1] if index + 1 < len(words) else ""
+            index += 1
+        elif word.startswith("-"):
+            raise UsageError("%%history: unsupported option %s" % word)
+        else:
+            ranges.append(word)
+        index += 1
+    inputs = INPUTS
+    outputs = OUT_HISTORY
+    chosen = _history_numbers(ranges, len(inputs))
+    if pattern is not None:
+        import fnmatch
+
+        glob = "*%s*" % pattern if pattern else "*"
+        chosen = [n for n in chosen if fnmatch.fnmatch(inputs[n], glob)]
+        numbers = True
+    if limit is not None:
+        chosen = chosen[-limit:] if limit else []
+    width = len(str(chosen[-1])) if chosen else 1
+    lines = []
+    for number in chosen:
+        source = inputs[number].expandtabs(4).rstrip()
+        multiline = "\n" in source
+        head = ""
+        if numbers:
+            head = str(number).rjust(width) + ":" + ("\n" if multiline else " ")
+        if prompts:
+            head += ">>> "
+            if multiline:
+                source = "\n... ".join(source.splitlines()) + "\n..."
+        lines.append(head + source)
+        if output and number in outputs:
+            lines.append(running.rare("pretty").pretty(outputs[number]))
+    if lines:
+        print("\n".join(lines))
+    return None
+
+
+def _history_numbers(ranges, count):
+    if not ranges:
+        return list(range(1, count))
+    chosen = []
+    for spec in ranges:
+        start, dash, stop = spec.partition("-")
+        try:
+            first = int(start)
+            last = int(stop) if dash else first
+        except ValueError:
+            raise UsageError("%%history: bad range %r" % spec) from None
+        chosen.extend(n for n in range(first, last + 1) if 0 < n < count)
+    return chosen
+
+
+_QUICKREF = """\
+pykernel quick reference (light engine)
+
+obj?, obj??      : details about obj (?? adds its source)
+*pat*?           : names matching a wildcard pattern
+%magic args      : run a line magic (%lsmagic lists them)
+%%magic args     : run the cell through a cell magic (first line of the cell)
+!cmd             : run a shell command; x = !cmd keeps its lines
+x = %magic args  : keep what a line magic returns
+_, __, ___       : the last three results; _N, Out[N]: the result of cell N
+_i, _ii, _iii    : the last three inputs; _iN, In[N]: the input of cell N
+display(obj)     : show obj as rich output; get_ipython(): the shell's surface
+input(prompt)    : ask the host for a line of input
+"""
+
+
+def _magic_quickref(args):
+    page(_QUICKREF)
+    return None
+
+
+def _magic_magic(args):
+    lines = ["The magics of the light engine (%name for a line, %%name for a cell):", ""]
+    for prefix, table in (("%", magics.LINE_MAGICS), ("%%", magics.CELL_MAGICS)):
+        for name in sorted(table):
+            doc = (getattr(table[name][0], "__doc__", None) or "").strip().split("\n")[0]
+            lines.append("%s%s%s" % (prefix + name, " : " if doc else "", doc))
+    page("\n".join(lines))
+    return None
+
+
+def _magic_gui(args):
+    name = args.strip()
+    if name:
+        print("pykernel runs no GUI event loop; %%gui %s ignored." % name, file=sys.stderr)
+    return None
+
+
+def _magic_connect_info(args):
+    print(
+        "This kernel talks to its host over pipes (pykernel's NDJSON protocol); it has no "
+        "connection file, and no other client can connect to it."
+    )
+    return None
+
+
+class MagicsListing:
+    """What ``%lsmagic`` returns: prints as the list of line and cell magics."""
+
+    def __init__(self, line, cell):
+        self.line = line
+        self.cell = cell
+
+    def __repr__(self):
+        return "\n".join(
+            [
+                "Available line magics:",
+                "%" + "  %".join(self.line),
+                "",
+                "Available cell magics:",
+                "%%" + "  %%".join(self.cell),
+                "",
+                "Automagic is OFF, % prefix IS needed for line magics.",
+            ]
+        )
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(repr(self))
+
+
+def _magic_lsmagic(args):
+    return MagicsListing(sorted(magics.LINE_MAGICS), sorted(magics.CELL_MAGICS))
+
+
+def _run_with_py(original):
+    def run(args):
+        import shlex
+
+        try:
+            parts = shlex.split(args)
+        except ValueError as exc:
+            raise UsageError("%%run: %s" % exc) from None
+        if parts:
+            path = os.path.expanduser(parts[0])
+            if not os.path.isfile(path) and os.path.isfile(path + ".py"):
+                args = " ".join(shlex.quote(part) for part in [parts[0] + ".py"] + parts[1:])
+        return original(args)
+
+    run.__doc__ = getattr(original, "__doc__", None)
+    return run
+
+
+def register(line_magics, cell_magics):
+    """Adds this module's magics to the magics tables (name -> (function, expands))."""
+    for kind in _DISPLAY_CELLS:
+        cell_magics[kind] = (_display_cell(kind), False)
+    for magic, program in _SCRIPT_CELLS.items():
+        cell_magics[magic] = (_named_script(magic, program), True)
+    cell_magics["script"] = (_cell_script, True)
+    for shell in ("bash", "sh"):
+        cell_magics[shell] = (_shell_cell(shell, cell_magics.get(shell)), False)
+    line_magics.update(
+        {
+            "pinfo": (_magic_pinfo, False),
+            "pinfo2": (_magic_pinfo2, False),
+            "psearch": (_magic_psearch, False),
+            "xmode": (_magic_xmode, False),
+            "debug": (_magic_debug, False),
+            "history": (_magic_history, False),
+            "hist": (_magic_history, False),
+            "quickref": (_magic_quickref, False),
+            "magic": (_magic_magic, False),
+            "gui": (_magic_gui, False),
+            "connect_info": (_magic_connect_info, False),
+            "lsmagic": (_magic_lsmagic, False),
+        }
+    )
+    run = line_magics.get("run")
+    if run is not None:
+        line_magics["run"] = (_run_with_py(run[0]), run[1])
