@@ -555,7 +555,7 @@ async fn launch(
     let mut startup_cells = vec![StartupCell {
         phase: StartPhase::Init,
         id: ExecId::new("init"),
-        code: init_code(&cwd, &options.env),
+        code: init_code(&cwd, &init_env(&options)),
     }];
     if options.prelude {
         startup_cells.push(StartupCell {
@@ -706,6 +706,18 @@ fn init_code(cwd: &Path, env: &BTreeMap<String, String>) -> String {
          __pykernel_init({cwd}, {env})\n\
          del __pykernel_init\n"
     )
+}
+
+/// The environment the init cell applies: the caller's, and the names of the offered host
+/// functions for the prelude's `tool` namespace (unless the caller set them).
+fn init_env(options: &KernelOptions) -> BTreeMap<String, String> {
+    let mut env = options.env.clone();
+    let names: Vec<&str> = options.host_functions.names().collect();
+    if !names.is_empty() {
+        env.entry(crate::options::HOST_FUNCTIONS_ENV.to_owned())
+            .or_insert_with(|| names.join(","));
+    }
+    env
 }
 
 /// Why a runner that exited before its `hello` is unusable.

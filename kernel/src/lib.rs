@@ -63,6 +63,7 @@
 //! - A consumer that falls behind pauses the runner's output; host memory stays bounded.
 #![warn(missing_docs)]
 
+mod artifacts;
 mod clean;
 mod complete;
 mod display;
@@ -95,7 +96,10 @@ pub use crate::{
 
 pub use crate::sessions::{SessionId, Sessions, SessionsOptions};
 
-pub use crate::clean::{TextCleaner, clean_text};
+pub use crate::{
+    artifacts::{Artifact, ArtifactId, Artifacts, OUTPUT_FUNCTION},
+    clean::{TextCleaner, clean_text},
+};
 
 pub use crate::display::{
     DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_TEXT_BYTES, LEGACY_STATUS_MIME,

@@ -11,9 +11,9 @@ use std::{
 };
 
 use pykernel_protocol::{
-    Call, CallId, CallReply, Complete, Completions, Decoded, DisplayData, Done, Event, ExecId, Execute,
-    FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request, RequestId,
-    Status,
+    Call, CallId, CallReply, Complete, Completions, Decoded, DisplayData, Done, Event, ExecId,
+    Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request,
+    RequestId, Status,
 };
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};

@@ -11,6 +11,8 @@ use std::{
 
 use serde_json::Value;
 
+use crate::Artifacts;
+
 /// The default startup budget for spawning, init and prelude together.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default wait after SIGINT before an unresponsive kernel is killed.
@@ -44,6 +46,9 @@ pub struct KernelOptions {
     pub prelude: bool,
     /// Functions Python code may call on the host (protocol version 2 `call` frames).
     pub host_functions: HostFunctions,
+    /// Where whole outputs are saved, offered to Python as the host function `output`
+    /// (see [`KernelOptions::with_artifacts`]).
+    pub artifacts: Option<Arc<Artifacts>>,
 }
 
 /// A function Python code can call on the host: JSON arguments in, a JSON value or an
@@ -60,7 +65,14 @@ pub type HostFunction = Arc<dyn Fn(Value) -> Result<Value, String> + Send + Sync
 /// [`HostFunction`] does.
 pub type HostFallback = Arc<dyn Fn(&str, Value) -> Result<Value, String> + Send + Sync>;
 
+/// The variable that tells the prelude the offered names (comma separated), so its
+/// `tool` namespace can complete them; the kernel sets it in the init cell.
+pub(crate) const HOST_FUNCTIONS_ENV: &str = "PYKERNEL_HOST_FUNCTIONS";
+
 /// The host functions a kernel offers, by name, and what answers other names.
+///
+/// A kernel tells the prelude the offered names in `PYKERNEL_HOST_FUNCTIONS` (unless
+/// [`KernelOptions::env`] sets it), so `tool.<TAB>` completes them.
 #[derive(Clone, Default)]
 pub struct HostFunctions {
     functions: BTreeMap<String, HostFunction>,
@@ -205,6 +217,7 @@ impl KernelOptions {
             engine: Engine::Light,
             prelude: true,
             host_functions: HostFunctions::new(),
+            artifacts: None,
         }
     }
 
@@ -274,6 +287,18 @@ impl KernelOptions {
     /// `no host function named "..."`.
     pub fn with_host_function(mut self, name: impl Into<String>, function: HostFunction) -> Self {
         self.host_functions.insert(name, function);
+        self
+    }
+
+    /// Offers the saved outputs in `store` to Python: the host function `output`
+    /// ([`OUTPUT_FUNCTION`](crate::OUTPUT_FUNCTION)) answers the prelude's
+    /// `output(id, query=None, offset=0, limit=None, format="text")` from it (see
+    /// [`Artifacts::output`]). Save outputs you cut for your consumer with
+    /// [`Artifacts::save`] and name the id in your notice.
+    pub fn with_artifacts(mut self, store: Arc<Artifacts>) -> Self {
+        self.host_functions
+            .insert(crate::OUTPUT_FUNCTION, store.host_function());
+        self.artifacts = Some(store);
         self
     }
 

@@ -1,157 +1,20 @@
-//! Bounded text for text consumers, and the private directory that keeps what was cut.
+//! Bounded text for text consumers; what was cut is saved whole as an artifact.
 //!
 //! A model's context (or a terminal) should not get a 1 GB print, but nothing printed may
 //! be lost either. [`BoundedText`] keeps the head and the tail of a text in memory, and
 //! once the text outgrows its limit it writes the whole text to an [`Artifacts`] file;
-//! the rendered text then has a line saying how much was left out and where it is.
+//! the rendered text then has a line saying how much was left out, where it is, and how
+//! Python's `output()` reads it back.
 
 use std::{
-    fmt, fs,
+    fs,
     io::{self, BufWriter, Write},
-    path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
 };
+
+use pykernel::{Artifact, Artifacts};
 
 /// The default limit of text handed to a model, in characters.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 20_000;
-
-/// Names one saved output in an [`Artifacts`] directory, such as `out-3`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ArtifactId(String);
-
-impl ArtifactId {
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ArtifactId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A saved output: its id and the file that holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Artifact {
-    /// The short id.
-    pub id: ArtifactId,
-    /// The file, inside the [`Artifacts`] directory.
-    pub path: PathBuf,
-}
-
-/// A private directory (mode 0700) for outputs too long for a text consumer.
-///
-/// Files in it are created with mode 0600 and never overwritten. A directory made by
-/// [`Artifacts::create_private`] is removed with everything in it when this value is
-/// dropped; one given to [`Artifacts::in_dir`] is kept.
-#[derive(Debug)]
-pub struct Artifacts {
-    dir: PathBuf,
-    next: AtomicU64,
-    owned: bool,
-}
-
-impl Artifacts {
-    /// Makes a new private directory under the system's temporary directory, named
-    /// `pykernel-<pid>-<n>`; `mkdir` fails on an existing name, so nobody else's
-    /// directory (or a planted link) is ever used.
-    ///
-    /// # Errors
-    /// When no directory can be made.
-    pub fn create_private() -> io::Result<Self> {
-        let base = std::env::temp_dir();
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos());
-        let mut last_error = None;
-        for attempt in 0..16u32 {
-            let name = format!(
-                "pykernel-{}-{:x}",
-                std::process::id(),
-                seed.wrapping_add(attempt)
-            );
-            let dir = base.join(name);
-            match make_private_dir(&dir) {
-                Ok(()) => {
-                    return Ok(Self {
-                        dir,
-                        next: AtomicU64::new(1),
-                        owned: true,
-                    });
-                }
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last_error = Some(err),
-                Err(err) => return Err(err),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("no free directory name")))
-    }
-
-    /// Uses `dir`, making it (mode 0700) when it does not exist; it is kept on drop.
-    ///
-    /// # Errors
-    /// When the directory cannot be made.
-    pub fn in_dir(dir: impl Into<PathBuf>) -> io::Result<Self> {
-        let dir = dir.into();
-        match make_private_dir(&dir) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-            Err(err) => return Err(err),
-        }
-        Ok(Self {
-            dir,
-            next: AtomicU64::new(1),
-            owned: false,
-        })
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Creates a new empty file for one output (mode 0600) and names it.
-    ///
-    /// # Errors
-    /// When the file cannot be created.
-    pub fn create(&self) -> io::Result<(Artifact, fs::File)> {
-        let number = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = ArtifactId(format!("out-{number}"));
-        let path = self.dir.join(format!("{id}.txt"));
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path)?;
-        Ok((Artifact { id, path }, file))
-    }
-
-    /// The file of artifact `id`, when it exists.
-    pub fn path(&self, id: &str) -> Option<PathBuf> {
-        let valid = id
-            .strip_prefix("out-")
-            .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()));
-        let path = self.dir.join(format!("{id}.txt"));
-        (valid && path.is_file()).then_some(path)
-    }
-}
-
-impl Drop for Artifacts {
-    fn drop(&mut self) {
-        if self.owned {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn make_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
 
 /// A text that keeps at most about `limit` characters in memory: all of it while it fits,
 /// then its head and its tail, with the whole text written to an artifact file.
@@ -268,10 +131,10 @@ impl<'a> BoundedText<'a> {
         }
         let saved = match (&spill.artifact, &spill.error) {
             (Some(artifact), None) => format!(
-                "the whole output ({} characters) is saved in {} (artifact {})",
+                "the whole output ({} characters) is saved as artifact {id} in {}; read it in Python with output(\"{id}\")",
                 group(self.total_chars),
                 artifact.path.display(),
-                artifact.id
+                id = artifact.id
             ),
             (_, Some(err)) => format!("the whole output could not be saved: {err}"),
             (None, None) => "the whole output could not be saved".to_owned(),

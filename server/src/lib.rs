@@ -5,9 +5,11 @@
 //!   [`RunInfo::kernel_restarted`]), running cells as a stream of outputs ([`Run`]),
 //!   interrupt, restart, shutdown of one session and of all.
 //! - [`Transcript`]: one cell's outputs as text for a model or another text consumer:
-//!   ANSI stripped, rich outputs rendered, images on the side, and the text bounded by a
+//!   cleaned as a terminal would show it (ANSI stripped, carriage-return overwrites
+//!   resolved), rich outputs rendered, images on the side, and the text bounded by a
 //!   [`BoundedText`] that keeps head and tail and saves the whole text in a private
-//!   [`Artifacts`] directory.
+//!   [`Artifacts`] directory, which the service's kernels read back with Python's
+//!   `output()`.
 //!
 //! Cancellation is the kernel's: dropping or cancelling a [`Run`] interrupts the cell and
 //! kills the kernel after the interrupt grace.
@@ -40,8 +42,10 @@ pub mod serve;
 mod service;
 mod transcript;
 
+pub use pykernel::{Artifact, ArtifactId, Artifacts};
+
 pub use crate::{
-    bounded::{Artifact, ArtifactId, Artifacts, BoundedOutput, BoundedText, DEFAULT_OUTPUT_LIMIT},
+    bounded::{BoundedOutput, BoundedText, DEFAULT_OUTPUT_LIMIT},
     error::{MAX_SESSION_NAME, ServiceError},
     service::{
         DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_TIMEOUT, KernelStart, Run, RunInfo,

@@ -18,11 +18,7 @@ use pykernel::{
     SessionId, Sessions, SessionsOptions,
 };
 
-use crate::{
-    ServiceError,
-    bounded::{Artifacts, DEFAULT_OUTPUT_LIMIT},
-    error::MAX_SESSION_NAME,
-};
+use crate::{Artifacts, ServiceError, bounded::DEFAULT_OUTPUT_LIMIT, error::MAX_SESSION_NAME};
 
 /// The default limit on sessions with a kernel at one time.
 pub const DEFAULT_MAX_SESSIONS: usize = 16;
@@ -46,7 +42,8 @@ pub struct ServiceOptions {
     /// The timeout of a cell that gives none; `None` lets it run for ever.
     pub default_timeout: Option<Duration>,
     /// The characters of text a text consumer gets per cell before head and tail are
-    /// kept and the whole text is saved (see [`crate::BoundedText`]).
+    /// kept and the whole text is saved (see [`crate::BoundedText`]); Python reads it
+    /// back with `output(id)`.
     pub output_limit: usize,
     /// Where cut outputs are saved; `None` makes a private temporary directory that is
     /// removed with the service.
@@ -272,7 +269,7 @@ pub struct Service {
 struct Inner {
     options: ServiceOptions,
     sessions: Sessions,
-    artifacts: Artifacts,
+    artifacts: Arc<Artifacts>,
     table: Mutex<Table>,
 }
 
@@ -323,8 +320,14 @@ impl Service {
             None => Artifacts::create_private(),
         }
         .map_err(|err| ServiceError::Artifacts(Arc::new(err)))?;
+        let artifacts = Arc::new(artifacts);
+        // Python's `output()` reads back what the service's transcripts cut.
+        let kernel_options = options
+            .kernel
+            .clone()
+            .with_artifacts(Arc::clone(&artifacts));
         let mut sessions_options =
-            SessionsOptions::new(options.kernel.clone()).with_pool_size(options.pool_size);
+            SessionsOptions::new(kernel_options).with_pool_size(options.pool_size);
         if let Some(idle) = options.idle_timeout {
             sessions_options = sessions_options.with_idle_timeout(idle);
         }
@@ -343,7 +346,8 @@ impl Service {
         &self.inner.options
     }
 
-    /// The private directory of saved outputs.
+    /// The private directory of saved outputs, which the service's kernels offer to
+    /// Python as the host function `output`.
     pub fn artifacts(&self) -> &Artifacts {
         &self.inner.artifacts
     }

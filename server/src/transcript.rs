@@ -1,20 +1,24 @@
 //! One cell's outputs as bounded text plus images, for a text consumer such as a model.
 
-use pykernel::{Output, PyError, RenderLimits, RenderedOutput, render_bundle};
+use pykernel::{
+    Artifact, Artifacts, Output, PyError, RenderLimits, RenderedOutput, TextCleaner, render_bundle,
+};
 
-use crate::bounded::{Artifact, Artifacts, BoundedText};
+use crate::bounded::BoundedText;
 
 /// At most this many images are kept per cell; more are named in the text.
 pub const MAX_IMAGES: usize = 16;
 /// At most this many bytes of images (decoded) are kept per cell.
 pub const MAX_IMAGE_BYTES: usize = 32 << 20;
 
-/// Collects a cell's outputs in order: stream text with ANSI escapes stripped, rich
-/// outputs rendered to text (see [`render_bundle`]), the traceback as text, and images
-/// on the side. The text is a [`BoundedText`].
+/// Collects a cell's outputs in order: stream text cleaned as a terminal would show it
+/// (see [`TextCleaner`]: ANSI escapes stripped, carriage-return overwrites resolved, so
+/// a progress bar leaves only its last state), rich outputs rendered to text (see
+/// [`render_bundle`]), the traceback as text, and images on the side. The text is a
+/// [`BoundedText`]; what it cuts is saved whole, cleaned.
 pub struct Transcript<'a> {
     text: BoundedText<'a>,
-    ansi: AnsiStripper,
+    cleaner: TextCleaner,
     images: Vec<Image>,
     image_bytes: usize,
     images_dropped: bool,
@@ -52,7 +56,7 @@ impl<'a> Transcript<'a> {
     pub fn new(artifacts: &'a Artifacts, limit: usize) -> Self {
         Self {
             text: BoundedText::new(artifacts, limit),
-            ansi: AnsiStripper::default(),
+            cleaner: TextCleaner::new(),
             images: Vec::new(),
             image_bytes: 0,
             images_dropped: false,
@@ -81,19 +85,26 @@ impl<'a> Transcript<'a> {
         }
     }
 
-    /// Adds text as if the cell printed it (ANSI escapes are stripped).
+    /// Adds text as if the cell printed it (cleaned; a line is held back until its
+    /// newline, since a carriage return may still overwrite it).
     pub fn push_text(&mut self, text: &str) {
-        let clean = self.ansi.strip(text);
+        let clean = self.cleaner.push(text);
         self.text.push(&clean);
     }
 
-    /// The last line of text so far, for progress reports.
+    /// The last line of text so far, for progress reports: the line being written, else
+    /// the last whole one.
     pub fn last_line(&self) -> &str {
-        self.text.last_line()
+        match self.cleaner.pending() {
+            "" => self.text.last_line(),
+            pending => pending,
+        }
     }
 
     /// Ends the transcript.
-    pub fn finish(self) -> CellText {
+    pub fn finish(mut self) -> CellText {
+        let rest = self.cleaner.finish();
+        self.text.push(&rest);
         let bounded = self.text.finish();
         CellText {
             text: bounded.text,
@@ -145,57 +156,6 @@ impl<'a> Transcript<'a> {
             }
             _ => {}
         }
-    }
-}
-
-/// Removes ANSI escape sequences (CSI such as colours, OSC such as titles and links, and
-/// two-character escapes) from text that may arrive split anywhere.
-#[derive(Debug, Default)]
-pub(crate) struct AnsiStripper {
-    state: AnsiState,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum AnsiState {
-    #[default]
-    Text,
-    /// After ESC.
-    Escape,
-    /// Inside `ESC [`, until a final byte in `@..~`.
-    Csi,
-    /// Inside `ESC ]`, until BEL or `ESC \`.
-    Osc,
-    /// ESC inside an OSC.
-    OscEscape,
-}
-
-impl AnsiStripper {
-    /// `text` without the escape sequences; a sequence cut at the end is finished by the
-    /// next call.
-    pub(crate) fn strip(&mut self, text: &str) -> String {
-        if self.state == AnsiState::Text && !text.contains('\u{1b}') {
-            return text.to_owned();
-        }
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            self.state = match (self.state, c) {
-                (AnsiState::Text, '\u{1b}') => AnsiState::Escape,
-                (AnsiState::Text, c) => {
-                    out.push(c);
-                    AnsiState::Text
-                }
-                (AnsiState::Escape, '[') => AnsiState::Csi,
-                (AnsiState::Escape, ']') => AnsiState::Osc,
-                (AnsiState::Escape, _) => AnsiState::Text,
-                (AnsiState::Csi, '\u{40}'..='\u{7e}') => AnsiState::Text,
-                (AnsiState::Csi, _) => AnsiState::Csi,
-                (AnsiState::Osc, '\u{7}') => AnsiState::Text,
-                (AnsiState::Osc, '\u{1b}') => AnsiState::OscEscape,
-                (AnsiState::Osc, _) => AnsiState::Osc,
-                (AnsiState::OscEscape, _) => AnsiState::Text,
-            };
-        }
-        out
     }
 }
 

@@ -2,6 +2,7 @@
 //! scripted fake runner (paused tokio time), over a real Python (gated at runtime by
 //! `PYKERNEL_TEST_PYTHON`), and display rendering.
 
+mod artifacts;
 mod display;
 #[cfg(target_os = "linux")]
 mod engine;

@@ -1,10 +1,9 @@
 use pykernel::{MimeBundle, Output, PyError};
 use serde_json::json;
 
-use crate::{
-    bounded::Artifacts,
-    transcript::{AnsiStripper, Transcript},
-};
+use pykernel::Artifacts;
+
+use crate::transcript::Transcript;
 
 /// Feeds `outputs` to a transcript and renders its text and images.
 fn check(outputs: &[Output]) -> String {
@@ -60,9 +59,16 @@ fn streams_results_images_and_errors_become_text_in_order() {
 }
 
 #[test]
-fn an_escape_split_across_chunks_is_still_removed() {
-    let mut stripper = AnsiStripper::default();
-    let parts = ["a\u{1b}", "[3", "2mb\u{1b}]8;;http://x\u{1b}", "\\c"];
-    let joined: String = parts.iter().map(|part| stripper.strip(part)).collect();
-    assert_eq!(joined, "abc");
+fn progress_lines_leave_their_last_state_and_the_reference_cases_hold() {
+    let outputs = [
+        Output::Stdout("\u{1b}[31mred\r\n".to_owned()),
+        Output::Stdout("10%\r50".to_owned()),
+        Output::Stdout("%\r100%\n".to_owned()),
+        Output::Stderr("\u{1b}[1mwarn\u{1b}[0m: last line without newline".to_owned()),
+    ];
+    insta::assert_snapshot!(check(&outputs), @r#"
+    red
+    100%
+    warn: last line without newline
+    "#);
 }
