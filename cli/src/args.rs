@@ -3,7 +3,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand};
-use pykernel::{EnvPolicy, KernelOptions};
+use pykernel::{Engine, EnvPolicy, KernelOptions};
 
 /// Run Python through a persistent pykernel.
 #[derive(Debug, Parser)]
@@ -60,6 +60,12 @@ pub(crate) struct KernelArgs {
     /// Do not load the prelude helpers (`display`, `read`, `write`, ...).
     #[arg(long)]
     pub(crate) no_prelude: bool,
+
+    /// What runs the cells: `light` (the runner's own engine, standard library only, the
+    /// fastest start; the default) or `ipython` (IPython's own shell, for exact IPython
+    /// behaviour; the interpreter must have IPython installed).
+    #[arg(long, value_name = "ENGINE", value_parser = parse_engine)]
+    pub(crate) engine: Option<Engine>,
 }
 
 /// `pyk exec`.
@@ -154,7 +160,9 @@ impl ExecArgs {
 impl KernelArgs {
     /// The library options these arguments select.
     pub(crate) fn kernel_options(&self) -> KernelOptions {
-        let mut options = KernelOptions::new().with_prelude(!self.no_prelude);
+        let mut options = KernelOptions::new()
+            .with_prelude(!self.no_prelude)
+            .with_engine(self.engine.unwrap_or_default());
         if let Some(python) = &self.python {
             options = options.with_python(python.clone());
         }
@@ -187,6 +195,11 @@ pub(crate) fn parse_env_var(raw: &str) -> Result<EnvVar, String> {
         key: key.to_owned(),
         value: value.to_owned(),
     })
+}
+
+/// Parses an engine's name: `light` or `ipython`.
+pub(crate) fn parse_engine(raw: &str) -> Result<Engine, String> {
+    raw.parse()
 }
 
 /// Parses a positive number of seconds, such as `2` or `0.5`.

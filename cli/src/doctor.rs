@@ -30,6 +30,7 @@ pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Ex
         print_shim_warning(shim, &resolved.path);
     }
 
+    let engine = options.engine;
     let started_at = Instant::now();
     let started = tokio::select! {
         kernel = Kernel::start(options) => kernel,
@@ -48,6 +49,7 @@ pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Ex
         }
     };
     println!("version:  {}", kernel.info().python_version);
+    println!("engine:   {engine}");
     println!("startup:  {} ms", startup.as_millis());
 
     let ran_at = Instant::now();

@@ -22,6 +22,9 @@
 //!   to its outcome; Jupyter `start_kernel`, `start_channels`, `wait_for_ready` then
 //!   `execute_interactive("pass")`. Shutdown is not timed. Detail (pykernel only):
 //!   `cold_start_no_prelude_ms`, the same with `with_prelude(false)`.
+//! - `cold_start_ipython_ms`: pykernel only, as `cold_start_ms` with
+//!   `with_engine(Engine::IPython)` (IPython comes with ipykernel in the bench virtualenv);
+//!   compare it with Jupyter's `cold_start_ms`, which starts the same IPython shell.
 //! - `warm_start_ms`: pykernel only, median of 10. A `Sessions` pool (size 1, refilled before
 //!   each trial) hands a new session its kernel, until that kernel's first `pass` has
 //!   finished. Detail: `warm_handout_ms`, the hand-out alone.
@@ -273,6 +276,12 @@ const METRICS: &[Metric] = &[
         key: "cold_start_no_prelude_ms",
         label: "  without the prelude, ms",
         target: None,
+        detail: true,
+    },
+    Metric {
+        key: "cold_start_ipython_ms",
+        label: "  with the IPython engine, ms",
+        target: Some(Target::Below(250.0)),
         detail: true,
     },
     Metric {

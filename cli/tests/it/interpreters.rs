@@ -266,6 +266,7 @@ fn doctor_explains_the_choice() {
     warning:  found through the pyenv shim <dir>/pyenv/shims/python3; pykernel runs <dir>/pyenv/versions/<3.12>/bin/python3 directly
     shim:     python -c pass takes N ms through the shim, N ms direct
     version:  <3.12>
+    engine:   light
     startup:  N ms
     runner:   ok (1+1 = 2 in N ms)
     status:   healthy

@@ -3,6 +3,7 @@
 //! Tests that need Python run only when `PYKERNEL_TEST_PYTHON` names an interpreter
 //! (`cargo xtask test-python` sets it); the others always run.
 
+mod engine;
 mod exec;
 #[cfg(unix)]
 mod interpreters;
