@@ -128,6 +128,24 @@ def test_ipython_display_goes_out_as_display_frames(ipy):
     assert bundle["text/plain"] == "<IPython.core.display.HTML object>"
 
 
+def test_display_ids_updates_and_clears(ipy):
+    frames = ipy.run(
+        "h = display('first', display_id=True)\n"
+        "h.update('second')\n"
+        "from IPython.display import clear_output\n"
+        "clear_output(wait=True)"
+    )
+    shown = of_type(frames, "display")
+    assert len(shown) == 1
+    display_id = shown[0]["displayId"]
+    assert shown[0]["bundle"]["text/plain"] == "'first'"
+    (update,) = of_type(frames, "update_display")
+    assert update["displayId"] == display_id
+    assert update["bundle"]["text/plain"] == "'second'"
+    (clear,) = of_type(frames, "clear_output")
+    assert clear["wait"] is True
+
+
 def test_fd_output_and_shell_escapes_are_captured(ipy):
     assert ok(ipy.run("import os\nos.system('echo from fd 1')")) == "from fd 1\n"
     # IPython runs `!cmd` on a pseudo-terminal, as ipykernel does.
