@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Serve(crate::serve::ServeArgs),
     /// Serve the kernel as MCP tools for AI agents (stdio, or streamable HTTP with --http).
     Mcp(crate::mcp::McpArgs),
+    /// Run Jupyter notebooks: `pyk notebook run IN.ipynb -o OUT.ipynb`.
+    Notebook(crate::notebook::NotebookArgs),
 }
 
 /// How the kernel is started; shared by every subcommand.

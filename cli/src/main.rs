@@ -14,6 +14,7 @@ mod input;
 mod json;
 mod mcp;
 mod multiline;
+mod notebook;
 mod output;
 mod repl;
 mod serve;
@@ -78,6 +79,7 @@ async fn run(cli: &Cli) -> Exit {
             Command::Doctor(args) => doctor::doctor(args, &mut interrupts).await,
             Command::Serve(args) => serve::serve(args).await,
             Command::Mcp(args) => mcp::mcp(args).await,
+            Command::Notebook(args) => notebook::notebook(args, &mut interrupts).await,
         }
     };
     tokio::select! {

@@ -51,6 +51,20 @@ fn check(args: &[&str]) -> String {
             );
             &mcp.kernel
         }
+        Command::Notebook(notebook) => {
+            let crate::notebook::NotebookCommand::Run(run) = &notebook.command;
+            let _ = writeln!(
+                out,
+                "notebook run {:?} output {:?} inplace {} allow_errors {} timeout {:?}",
+                run.notebook, run.output, run.inplace, run.allow_errors, run.timeout
+            );
+            let _ = writeln!(
+                out,
+                "parameters {:?} engine {:?}",
+                run.parameters, run.kernel.engine
+            );
+            &run.kernel
+        }
     };
     let options = kernel.kernel_options();
     let _ = writeln!(out, "verbose {}", cli.verbose);
@@ -201,4 +215,21 @@ fn mcp_refuses_a_token_without_http_and_a_bad_address() {
     usage error (exit 2): error: the following required arguments were not provided:
     usage error (exit 2): error: invalid value 'somewhere' for '--http <ADDR:PORT>': expected ADDR:PORT such as 127.0.0.1:8000, found `somewhere`
     ");
+}
+
+#[test]
+fn notebook_run_needs_one_destination() {
+    insta::assert_snapshot!(check(&[
+        "notebook", "run", "in.ipynb", "-o", "out.ipynb", "--allow-errors", "--timeout", "30",
+        "-p", "alpha=0.5", "--parameter", "name=x y", "--engine", "light",
+    ]), @r#"
+    notebook run "in.ipynb" output Some("out.ipynb") inplace false allow_errors true timeout Some(30s)
+    parameters ["alpha=0.5", "name=x y"] engine Some(Light)
+    verbose 0
+    python None cwd None
+    env {} policy Filtered
+    prelude true
+    "#);
+    insta::assert_snapshot!(check(&["notebook", "run", "in.ipynb"]), @"usage error (exit 2): error: the following required arguments were not provided:");
+    insta::assert_snapshot!(check(&["notebook", "run", "in.ipynb", "-o", "x", "--inplace"]), @"usage error (exit 2): error: the argument '--output <OUT>' cannot be used with '--inplace'");
 }

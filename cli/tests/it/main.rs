@@ -7,6 +7,7 @@ mod engine;
 mod exec;
 #[cfg(unix)]
 mod interpreters;
+mod notebook;
 mod repl;
 #[cfg(unix)]
 mod stops;
