@@ -133,3 +133,16 @@ def test_the_layout_matches_ipythons_printer():
     values += [_random_value(rng, 0) for _ in range(1500)]
     mismatches = [v for v in values if pretty.pretty(v) != ipython_pretty.pretty(v)]
     assert mismatches == []
+
+
+def test_an_objects_own_repr_is_computed_once(kernel):
+    code = (
+        "class Costly:\n"
+        "    calls = 0\n"
+        "    def __repr__(self):\n"
+        "        Costly.calls += 1\n"
+        "        return 'costly'\n"
+        "Costly()"
+    )
+    assert check(kernel, code) == "costly"
+    assert result(kernel.run("Costly.calls")) == "1"

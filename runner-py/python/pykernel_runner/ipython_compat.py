@@ -131,8 +131,11 @@ def format_object(obj, include=None, exclude=None):
         if value is not None:
             extra["application/javascript"] = value
     if "text/plain" in data and _method(obj, "_repr_mimebundle_") is None:
+        pretty = running.rare("pretty")
         try:
-            data["text/plain"] = running.rare("pretty").pretty(obj)
+            # An object's own repr is what the bundle holds already: not computed twice.
+            if not pretty.uses_repr(obj):
+                data["text/plain"] = pretty.pretty(obj)
         except Exception as exc:
             log("the pretty printer failed: %r" % (exc,))
     for mime, value in extra.items():

@@ -28,6 +28,12 @@ def pretty(obj, max_width=MAX_WIDTH, max_seq_length=MAX_SEQ_LENGTH):
     return "".join(chunks)
 
 
+def uses_repr(obj):
+    """Whether the pretty text of ``obj`` is just its ``repr`` (its type has a repr of its
+    own and no pretty printer), which the caller may already have."""
+    return _find_printer(obj) is _repr_printer
+
+
 def _safe_getattr(obj, name, default=None):
     try:
         return getattr(obj, name, default)
