@@ -121,3 +121,9 @@ def test_run_finds_the_py_file(kernel, tmp_path):
     (tmp_path / "script.py").write_text("ran = 'yes'\n")
     ok(kernel.run("%run script"))
     assert result(kernel.run("ran")) == "'yes'"
+
+
+def test_a_question_mark_ending_a_comment_leaves_the_line_alone(kernel):
+    # x = !cmd also streams what it captures, so only the end is certain.
+    assert ok(kernel.run("files = !echo a  # which files?\nprint(files)  # shown?")).endswith("['a']\n")
+    assert result(kernel.run("x = 5  # five?\nx")) == "5"

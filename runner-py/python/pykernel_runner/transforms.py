@@ -206,7 +206,7 @@ def _rewrite_help(text):
 def _rewrite_line(text):
     if text.startswith("?") or (text.endswith("?") and not text.startswith("!")):
         rewritten = _rewrite_help(text)
-        if rewritten is not None or not text.startswith("%"):
+        if rewritten is not None:
             return rewritten
     match = _assign_re().match(text)
     if match is not None:
