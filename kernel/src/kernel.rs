@@ -101,6 +101,8 @@ struct Shared {
     next_exec: AtomicU64,
     /// Numbers completion requests, an id space apart from executions (`c-<n>`).
     next_request: AtomicU64,
+    /// See [`Kernel::generation`].
+    generation: AtomicU64,
 }
 
 /// The sending side that tells the driver when the kernel's handles are all gone.
@@ -185,6 +187,20 @@ impl Kernel {
         &self.shared.info
     }
 
+    /// Which incarnation of a session this kernel is: 1 for a kernel started on its own
+    /// and for a session's first kernel, one more for each kernel [`crate::Sessions`]
+    /// started in its session's place since (after a death, a reset or idle reaping).
+    /// Every [`Outcome`] of the kernel carries it.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Relaxed)
+    }
+
+    /// Makes this kernel generation `generation` of its session; [`crate::Sessions`] does
+    /// it before it hands the kernel out.
+    pub(crate) fn set_generation(&self, generation: u64) {
+        self.shared.generation.store(generation, Ordering::Relaxed);
+    }
+
     /// Queues `code`; cells run one at a time in submission order. Returns at once.
     ///
     /// Outputs stream from the returned [`Execution`]; dropping it cancels the cell. On a
@@ -193,9 +209,10 @@ impl Kernel {
         let number = self.shared.next_exec.fetch_add(1, Ordering::Relaxed);
         let id = ExecId::new(number.to_string());
         let health = Arc::clone(&self.shared.health);
+        let generation = self.generation();
         if !health.is_alive() {
             let error = health.error();
-            return Execution::ended(id, health, error);
+            return Execution::ended(id, health, error, generation);
         }
         let request = Execute {
             id: id.clone(),
@@ -228,6 +245,7 @@ impl Kernel {
             messages: Some(messages),
             health,
             settled: false,
+            generation,
         }
     }
 
@@ -408,6 +426,8 @@ pub struct Execution {
     health: Arc<Health>,
     /// The outcome was taken, so dropping cancels nothing.
     settled: bool,
+    /// The kernel's generation, stamped on the outcome.
+    generation: u64,
 }
 
 impl Execution {
@@ -440,7 +460,9 @@ impl Execution {
         self.outputs.close();
         let result = (&mut self.outcome).await;
         self.settled = true;
-        result.unwrap_or_else(|_| Err(self.health.error()))
+        let mut outcome = result.unwrap_or_else(|_| Err(self.health.error()))?;
+        outcome.generation = self.generation;
+        Ok(outcome)
     }
 
     /// Aborts the cell: a queued cell is dropped without ever running (its outcome is
@@ -486,7 +508,7 @@ impl Execution {
     }
 
     /// An execution that ended with `error` before it was queued.
-    fn ended(id: ExecId, health: Arc<Health>, error: KernelError) -> Self {
+    fn ended(id: ExecId, health: Arc<Health>, error: KernelError, generation: u64) -> Self {
         let (_, outputs) = mpsc::channel(1);
         let (outcome_tx, outcome) = oneshot::channel();
         let _ = outcome_tx.send(Err(error));
@@ -497,6 +519,7 @@ impl Execution {
             messages: None,
             health,
             settled: false,
+            generation,
         }
     }
 }
@@ -636,6 +659,7 @@ async fn launch(
             health,
             info,
             next_exec: AtomicU64::new(1),
+            generation: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
         }),
     })

@@ -94,7 +94,7 @@ pub use crate::{
     outcome::{Interrupt, Outcome, Output, PyError, SettledOutputs, Stop, UnattachedOutput},
 };
 
-pub use crate::sessions::{SessionId, Sessions, SessionsOptions};
+pub use crate::sessions::{SessionId, SessionOwner, Sessions, SessionsOptions};
 
 pub use crate::{
     artifacts::{Artifact, ArtifactId, Artifacts, OUTPUT_FUNCTION},

@@ -1131,6 +1131,7 @@ impl Running {
             execution_count: done.execution_count,
             error: self.error,
             stop: interrupt.map(Stop::Interrupted),
+            generation: UNSTAMPED,
         };
         (outcome, self.id)
     }
@@ -1142,10 +1143,15 @@ impl Running {
             execution_count: None,
             error: self.error,
             stop: Some(Stop::KernelKilled(self.interrupt)),
+            generation: UNSTAMPED,
         };
         (outcome, self.id)
     }
 }
+
+/// The generation of an outcome the session makes; [`crate::Execution::outcome`] stamps
+/// its kernel's (the session does not know it).
+pub(crate) const UNSTAMPED: u64 = 0;
 
 /// The exception a runner raises for `input()` in a cell that may not ask for input.
 const STDIN_REFUSED: &str = "StdinNotImplementedError";
@@ -1157,6 +1163,7 @@ fn not_run() -> Outcome {
         execution_count: None,
         error: None,
         stop: None,
+        generation: UNSTAMPED,
     }
 }
 

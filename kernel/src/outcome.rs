@@ -183,6 +183,12 @@ pub struct Outcome {
     /// Why the cell stopped before its own end; `None` when it ran to its end, with or
     /// without an exception of its own.
     pub stop: Option<Stop>,
+    /// The incarnation of the kernel the cell was given to ([`crate::Kernel::generation`]):
+    /// 1 for a kernel started on its own and for a session's first, one more for each
+    /// kernel [`crate::Sessions`] started in a session's place since. A caller that sees
+    /// it grow between two outcomes of one session knows the namespace was replaced and
+    /// its variables are gone.
+    pub generation: u64,
 }
 
 /// Why a cell stopped before its own end.
@@ -223,6 +229,7 @@ impl Outcome {
             execution_count: None,
             error: None,
             stop: Some(Stop::Aborted),
+            generation: crate::machine::UNSTAMPED,
         }
     }
 

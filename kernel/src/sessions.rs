@@ -22,6 +22,11 @@
 //! Starting and Stopping are shared: every caller that arrives meanwhile waits for the same
 //! start or the same shutdown, so there is never a second start for one id and concurrent
 //! resets coalesce. Resetting a session that is still starting aborts the start.
+//!
+//! Each kernel a session gets is its next generation ([`Kernel::generation`], stamped on
+//! every [`crate::Outcome`]), so a caller learns that a kernel was replaced and its
+//! variables are gone. A session may have owners ([`Sessions::acquire`]): it is shut down
+//! and forgotten when the last owner releases it.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -129,6 +134,101 @@ pub struct Sessions {
     inner: Arc<Inner>,
 }
 
+/// One owner's hold on a session, from [`Sessions::acquire`].
+///
+/// The session lives while any owner holds it; when the last owner releases it, its
+/// kernel is shut down (what runs there ends `kernel_killed`) and the session is
+/// forgotten. Releasing never hangs: the shutdown escalates to SIGKILL within three
+/// shutdown graces. Dropping an owner releases it too, with the shutdown in the
+/// background.
+#[must_use = "dropping a SessionOwner releases the session at once"]
+pub struct SessionOwner {
+    sessions: Sessions,
+    id: SessionId,
+    released: bool,
+}
+
+impl SessionOwner {
+    /// The session this owner holds.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The session's kernel, as [`Sessions::kernel`] gives it.
+    ///
+    /// # Errors
+    /// As [`Sessions::kernel`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`Sessions::kernel`].
+    pub async fn kernel(&self) -> Result<Kernel, KernelError> {
+        self.sessions.kernel(&self.id).await
+    }
+
+    /// Runs `code` in the session, as [`Sessions::execute`] does.
+    ///
+    /// # Errors
+    /// As [`Sessions::kernel`].
+    pub async fn execute(
+        &self,
+        code: impl Into<String>,
+        options: ExecuteOptions,
+    ) -> Result<Execution, KernelError> {
+        self.sessions.execute(&self.id, code, options).await
+    }
+
+    /// Gives the hold up. When this was the last owner, the session's kernel is shut
+    /// down and the session forgotten; the report says how the shutdown went (`None`
+    /// when other owners still hold the session, or it had no kernel).
+    ///
+    /// # Cancel safety
+    /// The release happens at once; a dropped call only stops waiting for the shutdown,
+    /// which goes on.
+    pub async fn release(mut self) -> Option<ShutdownReport> {
+        self.release_now()?.await
+    }
+
+    /// Takes this owner off the count; the shutdown to wait for when it was the last.
+    fn release_now(&mut self) -> Option<SharedStop> {
+        if std::mem::replace(&mut self.released, true) {
+            return None;
+        }
+        let inner = &self.sessions.inner;
+        let mut state = inner.lock();
+        let count = state.owners.get_mut(&self.id)?;
+        *count = count.saturating_sub(1);
+        if *count > 0 {
+            return None;
+        }
+        state.owners.remove(&self.id);
+        if tokio::runtime::Handle::try_current().is_err() {
+            // Dropped outside a runtime, where no shutdown can be spawned: forget the
+            // session; its kernel shuts down when its last handle goes (see `Kernel`).
+            if let Some(Slot::Starting { abort, .. }) = state.sessions.remove(&self.id) {
+                abort.abort();
+            }
+            return None;
+        }
+        inner.stop_slot(&mut state, &self.id)
+    }
+}
+
+impl Drop for SessionOwner {
+    fn drop(&mut self) {
+        // The shutdown, if this was the last owner, runs on its own.
+        let _ = self.release_now();
+    }
+}
+
+impl fmt::Debug for SessionOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionOwner")
+            .field("id", &self.id)
+            .field("released", &self.released)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Starts a kernel from options; [`Sessions::with_factory`] takes one.
 type Factory =
     Arc<dyn Fn(KernelOptions) -> BoxFuture<'static, Result<Kernel, KernelError>> + Send + Sync>;
@@ -158,6 +258,11 @@ struct State {
     /// [`Sessions::shutdown_all`] ran: nothing starts any more.
     closed: bool,
     next_ticket: u64,
+    /// The generation of the last kernel each session got; kept after the session is
+    /// removed, so a later kernel under the same id still counts on.
+    generations: HashMap<SessionId, u64>,
+    /// How many [`SessionOwner`]s hold each owned session.
+    owners: HashMap<SessionId, usize>,
 }
 
 /// Tells one start or one shutdown apart from an earlier one for the same id, and pool
@@ -324,6 +429,40 @@ impl Sessions {
         }
     }
 
+    /// The generation of the last kernel session `id` got ([`Kernel::generation`]),
+    /// whether or not it still has it; `None` before its first.
+    pub fn generation(&self, id: &SessionId) -> Option<u64> {
+        self.inner.lock().generations.get(id).copied()
+    }
+
+    /// Makes the caller one more owner of session `id` (whether or not it has a kernel
+    /// yet): the session is shared by its owners, and it is shut down and forgotten when
+    /// the last of them releases it ([`SessionOwner::release`], or dropping the owner).
+    ///
+    /// Owners do not change anything else: [`Sessions::reset`], [`Sessions::remove`] and
+    /// the idle reaper still stop an owned session's kernel (its owners get a new one, the
+    /// next generation, on next use), and a session nobody acquired lives as before.
+    ///
+    /// # Errors
+    /// [`KernelError::NotRunning`] after [`Sessions::shutdown_all`].
+    pub fn acquire(&self, id: &SessionId) -> Result<SessionOwner, KernelError> {
+        let mut state = self.inner.lock();
+        if state.closed {
+            return Err(KernelError::NotRunning);
+        }
+        *state.owners.entry(id.clone()).or_insert(0) += 1;
+        Ok(SessionOwner {
+            sessions: self.clone(),
+            id: id.clone(),
+            released: false,
+        })
+    }
+
+    /// How many owners hold session `id` ([`Sessions::acquire`]).
+    pub fn owners(&self, id: &SessionId) -> usize {
+        self.inner.lock().owners.get(id).copied().unwrap_or(0)
+    }
+
     /// The ids that have a kernel (starting, ready or stopping), in no particular order.
     pub fn session_ids(&self) -> Vec<SessionId> {
         self.inner.lock().sessions.keys().cloned().collect()
@@ -376,6 +515,7 @@ impl Inner {
             tokio::spawn(async move { dead.shutdown().await });
         }
         if let Some(kernel) = self.take_pooled(state) {
+            state.install(id, &kernel);
             state.sessions.insert(
                 id.clone(),
                 Slot::Ready(Entry {
@@ -534,6 +674,13 @@ impl State {
         self.next_ticket += 1;
         Ticket(self.next_ticket)
     }
+
+    /// Makes `kernel` the next generation of session `id`, before anyone gets it.
+    fn install(&mut self, id: &SessionId, kernel: &Kernel) {
+        let generation = self.generations.entry(id.clone()).or_insert(0);
+        *generation += 1;
+        kernel.set_generation(*generation);
+    }
 }
 
 /// Starts the kernel of `id` and registers it, unless a reset replaced the start.
@@ -557,6 +704,7 @@ async fn start_session(
         if current {
             match &result {
                 Ok(kernel) => {
+                    state.install(&id, kernel);
                     let entry = Entry {
                         kernel: kernel.clone(),
                         handed_out: Instant::now(),

@@ -32,6 +32,7 @@ fn outcome() -> Outcome {
         execution_count: Some(1),
         error: None,
         stop: None,
+        generation: 1,
     }
 }
 

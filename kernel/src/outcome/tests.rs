@@ -12,6 +12,7 @@ fn check(stops: &[Option<Stop>]) -> String {
                 execution_count: None,
                 error: None,
                 stop: *stop,
+                generation: 1,
             };
             let flags: Vec<&str> = [
                 ("cancelled", outcome.cancelled()),

@@ -602,3 +602,117 @@ async fn real_python_sessions_use_the_pool() {
         "real python sessions did not finish in 60 s"
     );
 }
+
+/// Runs `code` on `owner`'s session to its end; renders the outcome with its generation.
+async fn run_owned(owner: &pykernel::SessionOwner, code: &str) -> String {
+    let execution = match owner.execute(code, ExecuteOptions::new()).await {
+        Ok(execution) => execution,
+        Err(err) => return format!("Err({err})"),
+    };
+    match execution.outcome().await {
+        Ok(outcome) => format!("{:?} generation={}", outcome.status, outcome.generation),
+        Err(err) => format!("Err({err})"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn owners_share_a_session_and_the_last_release_shuts_it_down() {
+    let world = World::default();
+    let sessions = world.sessions(options());
+    let id = SessionId::new("shared");
+    let a = sessions.acquire(&id).expect("acquired");
+    let b = sessions.acquire(&id).expect("acquired");
+    assert_eq!(sessions.owners(&id), 2);
+    let mut ran = vec![run_owned(&a, "x = 1").await, run_owned(&b, "x + 1").await];
+    // The first release leaves the kernel to the other owner.
+    let first = a.release().await;
+    ran.push(format!("a released: {first:?}"));
+    ran.push(run_owned(&b, "x + 2").await);
+    let last = b
+        .release()
+        .await
+        .expect("the last release shuts the kernel down");
+    ran.push(format!("b released: confirmed={}", last.confirmed()));
+    ran.push(format!(
+        "owners={} sessions={:?}",
+        sessions.owners(&id),
+        sessions.session_ids()
+    ));
+    insta::assert_snapshot!(ran.join("\n") + "\n" + &world.transcript(), @r#"
+    Ok generation=1
+    Ok generation=1
+    a released: None
+    Ok generation=1
+    b released: confirmed=true
+    owners=0 sessions=[]
+    k1: x = 1 | x + 1 | x + 2 | exit => exit code 0
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_last_owner_shuts_down_even_a_busy_kernel_without_hanging() {
+    let world = World::default();
+    let sessions = world.sessions(options());
+    let id = SessionId::new("s");
+    let owner = sessions.acquire(&id).expect("acquired");
+    let running = owner
+        .execute("sleep 1000", ExecuteOptions::new())
+        .await
+        .expect("started");
+    let other = sessions.acquire(&id).expect("acquired");
+    drop(other);
+    settle().await;
+    // One owner is left: the cell runs on.
+    assert!(world.transcript().contains("=> running"));
+    drop(owner);
+    let outcome = running.outcome().await.expect("an outcome");
+    assert!(outcome.kernel_killed(), "{outcome:?}");
+    time::sleep(Duration::from_secs(10)).await;
+    settle().await;
+    assert_eq!(sessions.owners(&id), 0);
+    assert!(sessions.session_ids().is_empty());
+    insta::assert_snapshot!(world.transcript(), @"k1: sleep 1000 | exit | Terminate => signal 15");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_kernel_is_the_next_generation_and_owners_keep_the_session() {
+    let world = World::default();
+    let sessions = world.sessions(options());
+    let id = SessionId::new("g");
+    let owner = sessions.acquire(&id).expect("acquired");
+    assert_eq!(sessions.generation(&id), None);
+    let mut ran = vec![
+        run_owned(&owner, "x = 1").await,
+        run_owned(&owner, "die").await,
+    ];
+    // Died: the next call gets a new kernel, and the outcome says it is a new generation.
+    ran.push(run_owned(&owner, "x").await);
+    sessions.reset(&id).await;
+    ran.push(run_owned(&owner, "after reset").await);
+    ran.push(format!(
+        "generation={:?} owners={}",
+        sessions.generation(&id),
+        sessions.owners(&id)
+    ));
+    let report = owner.release().await.map(|report| report.confirmed());
+    ran.push(format!("released: {report:?}"));
+    assert!(sessions.acquire(&id).is_ok());
+    sessions.shutdown_all().await;
+    ran.push(format!(
+        "after shutdown_all: {:?}",
+        sessions.acquire(&id).err()
+    ));
+    insta::assert_snapshot!(ran.join("\n") + "\n" + &world.transcript(), @r#"
+    Ok generation=1
+    Err(kernel died (exit code 3); stderr:
+    SystemError: boom)
+    Ok generation=2
+    Ok generation=3
+    generation=Some(3) owners=1
+    released: Some(true)
+    after shutdown_all: Some(NotRunning)
+    k1: x = 1 | die => exit code 3
+    k2: x | exit => exit code 0
+    k3: after reset | exit => exit code 0
+    "#);
+}
