@@ -308,10 +308,10 @@ def _serve(captures, ctl_r, data_r, data_w, busy_r, busy_w, log_fd):
             os.read(busy_r, 1)
             busy = False
         # Records wholly behind the last megabyte written are in the runner's hands.
-        drop = 0
-        while drop < len(records) and records[drop][2] < written - _SYNC_READ:
-            drop += 1
-        if drop > 1024:
+        if len(records) > 2048:
+            drop = 0
+            while drop < len(records) and records[drop][2] < written - _SYNC_READ:
+                drop += 1
             del records[:drop]
     _after_runner(capture_fds, take, queue, records, data_r, written, log_fd)
 
