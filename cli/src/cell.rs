@@ -67,6 +67,7 @@ pub(crate) async fn run_cell(
 ) -> CellEnd {
     let options = options.with_stdin(!matches!(answer, Answer::Refuse));
     let mut execution = kernel.execute(code, options);
+    printer.begin_cell();
     let mut n_interrupts = 0u32;
     let mut killed = false;
     let mut reading: Option<Reading> = None;

@@ -5,12 +5,18 @@ use std::{
     path::PathBuf,
 };
 
-use pykernel::{MimeBundle, Output, PyError, RenderLimits, RenderedOutput, render_bundle};
+use pykernel::{
+    MimeBundle, Output, PyError, RenderLimits, RenderedOutput, UnattachedOutput, render_bundle,
+};
 
 use crate::{
     images::{ImageSaver, InlineProtocol, human_size, placeholder},
     json::JsonEvent,
 };
+
+pub(crate) use screen::{Screen, Size};
+
+mod screen;
 
 /// Where a cell's outputs go. Write failures on stdout (a closed pipe) stop stdout
 /// output quietly; the cell still runs to its end.
@@ -23,7 +29,17 @@ pub(crate) struct Printer {
 
 enum Mode {
     Json,
-    Human(Images),
+    Human(TerminalView),
+}
+
+/// Turns outputs into what a terminal shows: bundles rendered as text, display updates
+/// redrawn in place and clears erased where the screen allows (see [`Screen`]).
+#[derive(Debug)]
+pub(crate) struct TerminalView {
+    images: Images,
+    screen: Screen,
+    /// Whether stderr shows on the same terminal, so its rows count on screen.
+    stderr_on_screen: bool,
 }
 
 /// What to do with images on a terminal.
@@ -68,8 +84,10 @@ impl Printer {
             saver: save_images.map(ImageSaver::new),
             inline,
         };
+        let size = terminal_size();
+        let view = TerminalView::new(images, size, size.is_some() && io::stderr().is_terminal());
         Self {
-            mode: Mode::Human(images),
+            mode: Mode::Human(view),
             stdout_broken: false,
             at_line_start: true,
         }
@@ -78,33 +96,44 @@ impl Printer {
     /// Shows one output. `out_prompt` prefixes a result, as the REPL's `Out[3]: `.
     /// Input requests are the caller's to answer and are not shown here.
     pub(crate) fn output(&mut self, output: &Output, out_prompt: Option<&str>) {
-        let images = match &mut self.mode {
+        let view = match &mut self.mode {
             Mode::Json => {
                 if let Some(event) = JsonEvent::from_output(output) {
                     self.json_line(&event);
                 }
                 return;
             }
-            Mode::Human(images) => images,
+            Mode::Human(view) => view,
         };
-        match output {
-            Output::Stdout(text) => self.stdout(text),
-            Output::Stderr(text) => stderr(text),
-            Output::Display(bundle) => {
-                let shown = terminal_text(bundle, images, None);
-                self.stdout(&shown.stdout);
-                stderr(&shown.stderr);
+        let shown = view.show(output, out_prompt);
+        if matches!(output, Output::Error(_)) {
+            self.flush_stdout();
+        }
+        self.stdout(&shown.stdout);
+        stderr(&shown.stderr);
+    }
+
+    /// Shows output a background thread wrote after its cell ended, while no cell runs.
+    /// On a terminal it takes the place of the prompt line, like a cell's output of its own.
+    pub(crate) fn late_output(&mut self, outputs: &[UnattachedOutput]) {
+        if let Mode::Human(view) = &mut self.mode {
+            if view.screen.is_terminal() {
+                self.stdout("\r\u{1b}[K");
+            } else {
+                self.finish_line();
             }
-            Output::Result(bundle) => {
-                let shown = terminal_text(bundle, images, out_prompt);
-                self.stdout(&shown.stdout);
-                stderr(&shown.stderr);
-            }
-            Output::Error(error) => {
-                self.flush_stdout();
-                stderr(&traceback_text(error));
-            }
-            _ => {}
+        }
+        self.begin_cell();
+        for late in outputs {
+            self.output(&late.output, None);
+        }
+    }
+
+    /// A cell starts: its output begins on a fresh line, and only its own rows may be
+    /// cleared.
+    pub(crate) fn begin_cell(&mut self) {
+        if let Mode::Human(view) = &mut self.mode {
+            view.screen.begin_cell();
         }
     }
 
@@ -127,13 +156,17 @@ impl Printer {
     /// that follows starts on its own line.
     pub(crate) fn finish_line(&mut self) {
         if !self.at_line_start {
+            if let Mode::Human(view) = &mut self.mode {
+                view.screen.advance("\n");
+            }
             self.stdout("\n");
         }
     }
 
     /// Shows the prompt of an `input()` answered from stdin.
     pub(crate) fn prompt(&mut self, prompt: &str) {
-        if matches!(self.mode, Mode::Human(_)) {
+        if let Mode::Human(view) = &mut self.mode {
+            view.screen.advance(prompt);
             self.stdout(prompt);
         }
     }
@@ -142,6 +175,10 @@ impl Printer {
     pub(crate) fn input_done(&mut self, echoed: bool) {
         if echoed {
             self.at_line_start = true;
+        }
+        // What the user typed moved the cursor in ways the screen cannot follow.
+        if let Mode::Human(view) = &mut self.mode {
+            view.screen.lose_track();
         }
     }
 
@@ -165,6 +202,98 @@ impl Printer {
     fn stdout_failed(&mut self, err: &io::Error) {
         tracing::debug!("stdout is gone ({err}); dropping further output");
         self.stdout_broken = true;
+    }
+}
+
+impl TerminalView {
+    /// A view drawing on a terminal of `size` (`None`: not a terminal).
+    pub(crate) fn new(images: Images, size: Option<Size>, stderr_on_screen: bool) -> Self {
+        Self {
+            images,
+            screen: Screen::new(size),
+            stderr_on_screen,
+        }
+    }
+
+    /// What to write to stdout and stderr for `output`. `out_prompt` prefixes a result.
+    /// Input requests are the caller's to answer and show nothing.
+    pub(crate) fn show(&mut self, output: &Output, out_prompt: Option<&str>) -> TerminalText {
+        let images = &mut self.images;
+        let shown = match output {
+            Output::Stdout(text) => TerminalText {
+                stdout: text.clone(),
+                stderr: String::new(),
+            },
+            Output::Stderr(text) => TerminalText {
+                stdout: String::new(),
+                stderr: text.clone(),
+            },
+            Output::Display(bundle) => terminal_text(bundle, images, None),
+            Output::Result(bundle) => terminal_text(bundle, images, out_prompt),
+            Output::Error(error) => TerminalText {
+                stdout: String::new(),
+                stderr: traceback_text(error),
+            },
+            Output::DisplayWithId { display_id, bundle } => {
+                let shown = terminal_text(bundle, images, None);
+                return self.placed(shown, |screen, text| screen.display(display_id, text));
+            }
+            Output::UpdateDisplay { display_id, bundle } => {
+                let shown = terminal_text(bundle, images, None);
+                return self.placed(shown, |screen, text| screen.update(display_id, text));
+            }
+            Output::ClearOutput { wait } => {
+                return TerminalText {
+                    stdout: self.screen.clear(*wait),
+                    stderr: String::new(),
+                };
+            }
+            // Input requests are the caller's to answer; a kind of output this version
+            // does not know is not shown.
+            _ => return TerminalText::default(),
+        };
+        self.placed(shown, Screen::text)
+    }
+
+    /// Puts `shown` on the screen: its stdout through `place`, then its stderr.
+    fn placed(
+        &mut self,
+        shown: TerminalText,
+        place: impl FnOnce(&mut Screen, &str) -> String,
+    ) -> TerminalText {
+        if shown.stdout.is_empty() && shown.stderr.is_empty() {
+            return shown;
+        }
+        let stdout = place(&mut self.screen, &shown.stdout);
+        if self.stderr_on_screen {
+            self.screen.advance(&shown.stderr);
+        }
+        TerminalText {
+            stdout,
+            stderr: shown.stderr,
+        }
+    }
+}
+
+/// The size of the terminal on stdout, or `None` when stdout is not a terminal.
+fn terminal_size() -> Option<Size> {
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        let size = rustix::termios::tcgetwinsize(io::stdout()).ok()?;
+        if size.ws_col == 0 || size.ws_row == 0 {
+            return None;
+        }
+        Some(Size {
+            cols: usize::from(size.ws_col),
+            rows: usize::from(size.ws_row),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 

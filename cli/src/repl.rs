@@ -50,7 +50,7 @@ pub(crate) async fn repl(args: &ReplArgs, interrupts: &mut Interrupts) -> Exit {
     loop {
         printer.finish_line();
         let number = count + 1;
-        let cell = match read_cell(&editor, &kernel, number).await {
+        let cell = match read_cell(&editor, &kernel, number, &mut printer).await {
             Entered::Cell(cell) => cell,
             Entered::Cleared => continue,
             Entered::Leave => break,
@@ -148,8 +148,14 @@ async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<K
     Some(kernel)
 }
 
-/// Reads lines until they make a complete cell; Tab completes from `kernel`.
-async fn read_cell(editor: &LineEditor, kernel: &Kernel, number: u64) -> Entered {
+/// Reads lines until they make a complete cell; Tab completes from `kernel`. Output a
+/// background thread writes meanwhile (after its cell ended) is printed as it comes.
+async fn read_cell(
+    editor: &LineEditor,
+    kernel: &Kernel,
+    number: u64,
+    printer: &mut Printer,
+) -> Entered {
     let prompt = format!("In [{number}]: ");
     let continuation = format!("{:>width$}: ", "...", width = prompt.len() - 2);
     let mut cell = PendingCell::default();
@@ -160,7 +166,20 @@ async fn read_cell(editor: &LineEditor, kernel: &Kernel, number: u64) -> Entered
             &continuation
         };
         let complete = completer(kernel, cell.text_so_far());
-        match editor.read(prompt.clone(), Some(complete)).await {
+        let read = editor.read(prompt.clone(), Some(complete));
+        tokio::pin!(read);
+        let mut watching = true;
+        let line = loop {
+            tokio::select! {
+                line = &mut read => break line,
+                late = kernel.unattached_output(), if watching => match late {
+                    Some(outputs) => printer.late_output(&outputs),
+                    // The kernel ended: nothing more can come.
+                    None => watching = false,
+                },
+            }
+        };
+        match line {
             ReadLine::Line(line) => {
                 if let Some(code) = cell.add(&line) {
                     return Entered::Cell(code);

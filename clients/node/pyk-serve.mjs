@@ -33,11 +33,21 @@ export class PykServe {
    *   answers Python's `host_call(name, args)`; a thrown error raises HostCallError in Python
    * @param {(direction: ">"|"<", message: object) => void} [options.onMessage]
    *   sees every message sent and received, for logging or tests
+   * @param {(session: string, output: object) => void} [options.onLateOutput]
+   *   gets what a background thread wrote after its cell ended (`lateOutput`)
    */
-  constructor({ pyk = process.env.PYK_BIN ?? "pyk", args = [], onInput, onCall, onMessage } = {}) {
+  constructor({
+    pyk = process.env.PYK_BIN ?? "pyk",
+    args = [],
+    onInput,
+    onCall,
+    onMessage,
+    onLateOutput,
+  } = {}) {
     this.onInput = onInput;
     this.onCall = onCall;
     this.onMessage = onMessage;
+    this.onLateOutput = onLateOutput;
     this.nextId = 1;
     this.pending = new Map();
     this.child = spawn(pyk, ["serve", ...args], { stdio: ["pipe", "pipe", "inherit"] });
@@ -137,6 +147,8 @@ export class PykServe {
       this.#answer(message);
     } else if (message.method === "output") {
       this.pending.get(message.params.requestId)?.onOutput?.(message.params.output);
+    } else if (message.method === "lateOutput") {
+      this.onLateOutput?.(message.params.session, message.params.output);
     }
   }
 

@@ -70,15 +70,20 @@ class PykServe:
     ``on_call(name, args, session)`` answers Python's ``host_call(name, args)``:
     return any JSON value; an exception it raises becomes ``HostCallError`` in Python.
 
+    ``on_late_output(session, output)`` gets what a background thread wrote after its
+    cell ended (a ``lateOutput`` notification), shaped as an ``execute`` output.
+
     ``on_message(direction, message)``, if given, sees every message sent (``">"``) and
     received (``"<"``), for logging or tests.
     """
 
-    def __init__(self, pyk=None, args=(), on_input=None, on_call=None, on_message=None):
+    def __init__(self, pyk=None, args=(), on_input=None, on_call=None, on_message=None,
+                 on_late_output=None):
         pyk = pyk or os.environ.get("PYK_BIN", "pyk")
         self.on_input = on_input
         self.on_call = on_call
         self.on_message = on_message
+        self.on_late_output = on_late_output
         self._process = subprocess.Popen(
             [pyk, "serve", *args],
             stdin=subprocess.PIPE,
@@ -198,6 +203,9 @@ class PykServe:
                 threading.Thread(target=self._on_server_request, args=(message,), daemon=True).start()
             elif message["method"] == "output":
                 self._on_output(message["params"])
+            elif message["method"] == "lateOutput" and self.on_late_output is not None:
+                params = message["params"]
+                self.on_late_output(params["session"], params["output"])
         with self._lock:
             pending, self._pending = self._pending, {}
         for waiter in pending.values():

@@ -8,6 +8,7 @@ message sent and received is validated against the schema at the end.
 
 import json
 import os
+import queue
 import sys
 import threading
 import unittest
@@ -65,6 +66,28 @@ class PykServeTest(unittest.TestCase):
             silent = []
             pyk.execute("7", silent=True, on_output=silent.append)
             self.assertEqual(silent, [])
+
+    def test_display_updates_clears_and_late_output_reach_the_client(self):
+        late = queue.Queue()
+        with start(on_late_output=lambda session, output: late.put((session, output))) as pyk:
+            outputs = []
+            pyk.execute(
+                "h = display('0%', display_id='bar')\nh.update('100%')\n"
+                "__pykernel__.clear_output(wait=True)\nprint('after')",
+                on_output=outputs.append,
+            )
+            self.assertEqual(outputs, [
+                {"type": "display", "bundle": {"text/plain": "'0%'"}, "displayId": "bar"},
+                {"type": "update_display", "displayId": "bar", "bundle": {"text/plain": "'100%'"}},
+                {"type": "clear_output", "wait": True},
+                {"type": "stdout", "data": "after\n"},
+            ])
+            pyk.execute(
+                "import threading, time\n"
+                "threading.Thread(target=lambda: (time.sleep(0.3), print('late'))).start()",
+                session="bg",
+            )
+            self.assertEqual(late.get(timeout=30), ("bg", {"type": "stdout", "data": "late\n"}))
 
     def test_input_is_answered_by_the_client(self):
         prompts = []
@@ -215,7 +238,7 @@ def validate_messages():
         sub["$defs"] = definitions
         jsonschema.validate(message, sub)
         seen.add((direction, message.get("method") or ("error" if "error" in message else "result")))
-    required = {("<", "output"), ("<", "input"), ("<", "call"), ("<", "result"), ("<", "error"),
+    required = {("<", "output"), ("<", "lateOutput"), ("<", "input"), ("<", "call"), ("<", "result"), ("<", "error"),
                 (">", "execute"), (">", "$/cancelRequest"), (">", "result"), (">", "error")}
     missing = required - seen
     if missing:

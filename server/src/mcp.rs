@@ -8,6 +8,7 @@ mod http;
 mod tools;
 
 use std::{
+    collections::HashSet,
     io,
     pin::Pin,
     sync::Arc,
@@ -15,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use pykernel::{KernelError, Outcome, Output};
+use pykernel::{KernelError, Outcome, Output, SettledOutputs};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
     model::{
@@ -191,6 +192,8 @@ impl PykMcp {
         if let Some(timeout) = arguments.timeout {
             options = options.with_timeout(timeout);
         }
+        // What background threads wrote after the session's last call ended comes first.
+        let late = self.service.take_unattached_output(&arguments.session);
         let mut run = match self
             .service
             .run(&arguments.session, arguments.code, options)
@@ -202,6 +205,16 @@ impl PykMcp {
         let info = run.info().clone();
         let limit = self.service.options().output_limit;
         let mut transcript = Transcript::new(self.service.artifacts(), limit);
+        if !late.is_empty() {
+            transcript.push_text(LATE_OUTPUT_HEADER);
+            let mut settling = Settling::new(limit);
+            for output in late {
+                settling.push(output.output, &mut transcript);
+            }
+            settling.finish(&mut transcript);
+            transcript.push_text(LATE_OUTPUT_END);
+        }
+        let mut settling = Settling::new(limit);
         let started = Instant::now();
         let mut ticks = time::interval_at(started + PROGRESS_INTERVAL, PROGRESS_INTERVAL);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -227,7 +240,7 @@ impl PykMcp {
                             tracing::debug!(%err, "input reply not delivered");
                         }
                     }
-                    Some(output) => transcript.push(&output),
+                    Some(output) => settling.push(output, &mut transcript),
                 },
                 _ = ticks.tick(), if progress.is_some() => {
                     if let Some(token) = &progress {
@@ -242,6 +255,7 @@ impl PykMcp {
             }
         }
         let outcome = run.outcome().await;
+        settling.finish(&mut transcript);
         run_result(&info, outcome, transcript.finish())
     }
 
@@ -569,6 +583,67 @@ fn run_result(
     };
     result.structured_content = Some(structured_content);
     result
+}
+
+/// Heads what background threads wrote after an earlier call of the session ended.
+const LATE_OUTPUT_HEADER: &str =
+    "[output background threads wrote after an earlier call of this session ended:]\n";
+/// Ends that output; this call's own follows.
+const LATE_OUTPUT_END: &str = "[this call's output:]\n";
+
+/// A cell's outputs held back until the cell ends, so the tool result shows their final
+/// state: updates and clears applied (see [`SettledOutputs`]). What is held is bounded:
+/// past a few times the text limit the oldest goes into the transcript as it stands, and
+/// an update of a display that went out that way is shown as a new display.
+struct Settling {
+    held: SettledOutputs,
+    held_bytes: usize,
+    max_bytes: usize,
+    /// Display ids of displays already written into the transcript.
+    written_ids: HashSet<String>,
+}
+
+impl Settling {
+    fn new(limit: usize) -> Self {
+        Self {
+            held: SettledOutputs::new(),
+            held_bytes: 0,
+            max_bytes: limit.saturating_mul(4).max(1 << 20),
+            written_ids: HashSet::new(),
+        }
+    }
+
+    fn push(&mut self, output: Output, transcript: &mut Transcript<'_>) {
+        let output = match output {
+            Output::UpdateDisplay { display_id, bundle } => {
+                if self.held.update(&display_id, &bundle) || !self.written_ids.contains(&display_id)
+                {
+                    return;
+                }
+                Output::DisplayWithId { display_id, bundle }
+            }
+            output => output,
+        };
+        self.held_bytes += match &output {
+            Output::Stdout(text) | Output::Stderr(text) => text.len(),
+            _ => 256,
+        };
+        self.held.push(output);
+        if self.held_bytes > self.max_bytes {
+            self.finish(transcript);
+        }
+    }
+
+    /// Writes what is held into `transcript`.
+    fn finish(&mut self, transcript: &mut Transcript<'_>) {
+        for output in std::mem::take(&mut self.held).into_outputs() {
+            if let Output::DisplayWithId { display_id, .. } = &output {
+                self.written_ids.insert(display_id.clone());
+            }
+            transcript.push(&output);
+        }
+        self.held_bytes = 0;
+    }
 }
 
 /// A run that could not start, as a tool error the model can read.

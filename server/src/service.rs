@@ -15,7 +15,7 @@ use std::{
 use futures::{FutureExt, future::BoxFuture};
 use pykernel::{
     Completions, ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Outcome, Output,
-    SessionId, Sessions, SessionsOptions,
+    SessionId, Sessions, SessionsOptions, UnattachedOutput,
 };
 
 use crate::{Artifacts, ServiceError, bounded::DEFAULT_OUTPUT_LIMIT, error::MAX_SESSION_NAME};
@@ -522,6 +522,23 @@ impl Service {
                 pid,
             },
         ))
+    }
+
+    /// Takes what background threads of session `session`'s kernel wrote after their
+    /// cells ended (see [`Kernel::take_unattached_output`]); empty for an unknown session.
+    pub fn take_unattached_output(&self, session: &str) -> Vec<UnattachedOutput> {
+        let table = self.inner.lock();
+        table
+            .entries
+            .get(session)
+            .map(|entry| entry.kernel.take_unattached_output())
+            .unwrap_or_default()
+    }
+
+    /// The kernel session `session` runs on now, if it has a live one: for a caller that
+    /// waits on it (such as [`Kernel::unattached_output`]).
+    pub fn session_kernel(&self, session: &str) -> Option<Kernel> {
+        self.live_kernel(session).ok()
     }
 
     fn live_kernel(&self, session: &str) -> Result<Kernel, ServiceError> {

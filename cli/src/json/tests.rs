@@ -57,6 +57,14 @@ fn bundle_lines_keep_the_bundle_as_is() {
 }
 
 #[test]
+fn display_ids_updates_and_clears_pass_through() {
+    let bundle: MimeBundle = [("text/plain", "50%")].into_iter().collect();
+    insta::assert_snapshot!(output(Output::DisplayWithId { display_id: "bar".into(), bundle: bundle.clone() }), @r#"{"type":"display","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
+    insta::assert_snapshot!(output(Output::UpdateDisplay { display_id: "bar".into(), bundle }), @r#"{"type":"update_display","displayId":"bar","bundle":{"text/plain":"50%"}}"#);
+    insta::assert_snapshot!(output(Output::ClearOutput { wait: true }), @r#"{"type":"clear_output","wait":true}"#);
+}
+
+#[test]
 fn error_line() {
     insta::assert_snapshot!(output(Output::Error(zero_division())), @r#"{"type":"error","ename":"ZeroDivisionError","evalue":"division by zero","traceback":["Cell In[1], line 1\n    1/0\n","ZeroDivisionError: division by zero"]}"#);
 }

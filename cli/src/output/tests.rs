@@ -1,9 +1,9 @@
-use pykernel::{MimeBundle, PyError};
+use pykernel::{MimeBundle, Output, PyError};
 use serde_json::json;
 
 use crate::{
     images::{ImageSaver, InlineProtocol},
-    output::{Images, terminal_text, traceback_text},
+    output::{Images, Size, TerminalView, terminal_text, traceback_text},
 };
 
 /// Renders `bundle` as `pyk` shows it, with stdout and stderr marked.
@@ -133,4 +133,115 @@ fn tracebacks_end_with_the_exception() {
         traceback: vec![],
     };
     insta::assert_snapshot!(traceback_text(&interrupt), @"KeyboardInterrupt");
+}
+
+/// Everything `pyk` writes to stdout for `outputs` on a terminal of `size` (`None`: not
+/// a terminal), with the escape sequences spelled out: `⎋[2A` moves up two rows, `⎋[J`
+/// erases to the end of the screen.
+fn render(outputs: &[Output], size: Option<Size>) -> String {
+    let mut view = TerminalView::new(Images::default(), size, false);
+    let mut written = String::new();
+    for output in outputs {
+        let shown = view.show(output, None);
+        written.push_str(&shown.stdout);
+    }
+    written.replace('\u{1b}', "⎋")
+}
+
+fn term(cols: usize, rows: usize) -> Option<Size> {
+    Some(Size { cols, rows })
+}
+
+fn text(plain: &str) -> MimeBundle {
+    MimeBundle::from_iter([("text/plain", plain)])
+}
+
+fn shown(id: &str, plain: &str) -> Output {
+    Output::DisplayWithId {
+        display_id: id.into(),
+        bundle: text(plain),
+    }
+}
+
+fn update(id: &str, plain: &str) -> Output {
+    Output::UpdateDisplay {
+        display_id: id.into(),
+        bundle: text(plain),
+    }
+}
+
+fn out(data: &str) -> Output {
+    Output::Stdout(data.into())
+}
+
+#[test]
+fn a_progress_bar_redraws_in_place_on_a_terminal() {
+    let outputs = [
+        out("start\n"),
+        shown("bar", "[    ] 0%"),
+        update("bar", "[##  ] 50%"),
+        update("bar", "[####] 100%\ndone"),
+        update("bar", "ok"),
+    ];
+    insta::assert_debug_snapshot!(render(&outputs, term(80, 24)), @r#""start\n[    ] 0%\n⎋[1A⎋[J[##  ] 50%\n⎋[1A⎋[J[####] 100%\ndone\n⎋[2A⎋[Jok\n""#);
+    insta::assert_debug_snapshot!(render(&outputs, None), @r#""start\n[    ] 0%\n[##  ] 50%\n[####] 100%\ndone\nok\n""#);
+}
+
+#[test]
+fn an_update_after_other_output_is_printed_anew() {
+    let outputs = [
+        shown("a", "first"),
+        out("between"),
+        update("a", "second"),
+        update("a", "third"),
+        update("other", "never shown before"),
+    ];
+    insta::assert_debug_snapshot!(render(&outputs, term(80, 24)), @r#""first\nbetween\nsecond\n⎋[1A⎋[Jthird\nnever shown before\n""#);
+}
+
+#[test]
+fn wrapped_lines_count_as_the_rows_they_take() {
+    let outputs = [shown("w", &"x".repeat(25)), update("w", "short")];
+    insta::assert_debug_snapshot!(render(&outputs, term(10, 24)), @r#""xxxxxxxxxxxxxxxxxxxxxxxxx\n⎋[3A⎋[Jshort\n""#);
+}
+
+#[test]
+fn a_display_taller_than_the_screen_is_not_redrawn() {
+    let outputs = [shown("t", "1\n2\n3\n4"), update("t", "new")];
+    insta::assert_debug_snapshot!(render(&outputs, term(80, 4)), @r#""1\n2\n3\n4\nnew\n""#);
+}
+
+#[test]
+fn clear_output_erases_the_cells_rows_on_a_terminal_only() {
+    let outputs = [
+        out("one\ntwo\npartial"),
+        Output::ClearOutput { wait: false },
+        out("three\n"),
+    ];
+    insta::assert_debug_snapshot!(render(&outputs, term(80, 24)), @r#""one\ntwo\npartial\r⎋[2A⎋[Jthree\n""#);
+    insta::assert_debug_snapshot!(render(&outputs, None), @r#""one\ntwo\npartialthree\n""#);
+}
+
+#[test]
+fn clear_output_with_wait_happens_before_the_next_output_but_not_an_update() {
+    let outputs = [
+        shown("p", "0%"),
+        Output::ClearOutput { wait: true },
+        update("p", "50%"),
+        shown("p", "100%"),
+    ];
+    insta::assert_debug_snapshot!(render(&outputs, term(80, 24)), @r#""0%\n⎋[1A⎋[J50%\n\r⎋[1A⎋[J100%\n""#);
+}
+
+#[test]
+fn clear_output_is_ignored_once_the_rows_scrolled_away_or_a_cursor_moved() {
+    let scrolled = [out("1\n2\n3\n4\n5\n"), Output::ClearOutput { wait: false }];
+    insta::assert_debug_snapshot!(render(&scrolled, term(80, 4)), @r#""1\n2\n3\n4\n5\n""#);
+    let moved = [out("a\n\u{1b}[2Ab\n"), Output::ClearOutput { wait: false }];
+    insta::assert_debug_snapshot!(render(&moved, term(80, 24)), @r#""a\n⎋[2Ab\n""#);
+    let colored = [
+        out("\u{1b}[31mred\u{1b}[0m\n"),
+        Output::ClearOutput { wait: false },
+    ];
+    insta::assert_debug_snapshot!(render(&colored, term(80, 24)), @r#""⎋[31mred⎋[0m\n\r⎋[1A⎋[J""#);
 }

@@ -103,11 +103,31 @@ class StderrOutput(TypedDict):
     data: str
 
 
-class DisplayOutput(TypedDict):
-    """A rich output from ``display()``: a MIME bundle (images stay base64 strings)."""
-
+class _DisplayOutputFields(TypedDict):
     type: Literal["display"]
     bundle: Dict[str, Any]
+
+
+class DisplayOutput(_DisplayOutputFields, total=False):
+    """A rich output from ``display()``: a MIME bundle (images stay base64 strings), with
+    the ``displayId`` later ``update_display`` outputs name, when it has one."""
+
+    displayId: str
+
+
+class UpdateDisplayOutput(TypedDict):
+    """Replaces every earlier display with ``displayId`` (in any cell) by ``bundle``."""
+
+    type: Literal["update_display"]
+    displayId: str
+    bundle: Dict[str, Any]
+
+
+class ClearOutputOutput(TypedDict):
+    """Clears the cell's output so far; with ``wait``, just before its next output."""
+
+    type: Literal["clear_output"]
+    wait: bool
 
 
 class ResultOutput(TypedDict):
@@ -126,7 +146,15 @@ class ErrorOutput(TypedDict):
     traceback: List[str]
 
 
-Output = Union[StdoutOutput, StderrOutput, DisplayOutput, ResultOutput, ErrorOutput]
+Output = Union[
+    StdoutOutput,
+    StderrOutput,
+    DisplayOutput,
+    UpdateDisplayOutput,
+    ClearOutputOutput,
+    ResultOutput,
+    ErrorOutput,
+]
 """One streamed output of a cell, told apart by ``type``."""
 
 

@@ -1,7 +1,7 @@
 //! One client connection: reading lines, running requests concurrently, writing answers.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -55,6 +55,8 @@ pub(crate) struct Connection {
     pub(crate) router: Arc<HostRouter>,
     /// Running `execute` requests, by id: `$/cancelRequest` sets their flag.
     cancels: Mutex<HashMap<RequestId, watch::Sender<bool>>>,
+    /// The kernels (by pid) whose late output is already sent as `lateOutput`.
+    pub(crate) late_watched: Arc<Mutex<HashSet<u32>>>,
 }
 
 /// Takes a request out of the cancellable ones when it ends.
@@ -104,6 +106,7 @@ where
         outbox,
         router,
         cancels: Mutex::default(),
+        late_watched: Arc::default(),
     });
     let mut lines = Lines::new(BufReader::new(input), options.max_line_bytes);
     let mut tasks = JoinSet::new();

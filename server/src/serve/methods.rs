@@ -1,15 +1,18 @@
 //! The methods a client calls, with their parameters and results.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, PoisonError},
+    time::Duration,
+};
 
-use pykernel::Output;
+use pykernel::{Kernel, Output};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
     RunOptions, ServiceError,
     serve::{
-        connection::Connection,
+        connection::{Connection, Outbox},
         output::{ExecuteResult, OutputJson},
         rpc::{
             INTERNAL_ERROR, INVALID_PARAMS, Json, KERNEL_FAILED, METHOD_NOT_FOUND, NO_SUCH_SESSION,
@@ -93,6 +96,14 @@ struct SessionJson {
 #[serde(rename_all = "camelCase")]
 struct OutputParams<'a> {
     request_id: &'a RequestId,
+    output: &'a OutputJson,
+}
+
+/// `lateOutput` parameters: a background thread of `session`'s kernel wrote `output`
+/// after its cell ended.
+#[derive(Serialize)]
+struct LateOutputParams<'a> {
+    session: &'a str,
     output: &'a OutputJson,
 }
 
@@ -196,6 +207,7 @@ async fn execute(
         }
     };
     let info = run.info().clone();
+    watch_late_output(connection, &info.session, info.pid);
     let mut cancelled = false;
     loop {
         let output = tokio::select! {
@@ -257,6 +269,59 @@ async fn execute(
         Err(err) => ExecuteResult::from_kernel_error(&err, info.kernel_restarted),
     };
     Ok(Json::of(&result))
+}
+
+/// Sends what background threads of `session`'s kernel (pid `pid`) write after their
+/// cells ended as `lateOutput` notifications, from a task of its own that ends with the
+/// kernel; once per kernel.
+fn watch_late_output(connection: &Connection, session: &str, pid: u32) {
+    let Some(kernel) = connection.service.session_kernel(session) else {
+        return;
+    };
+    if kernel.info().pid != pid {
+        return;
+    }
+    {
+        let mut watched = connection
+            .late_watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !watched.insert(pid) {
+            return;
+        }
+    }
+    let outbox = connection.outbox.clone();
+    let watched = Arc::clone(&connection.late_watched);
+    let session = session.to_owned();
+    tokio::spawn(async move {
+        send_late_output(&kernel, &session, &outbox).await;
+        // The kernel ended: a later one may get the same pid.
+        watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&pid);
+    });
+}
+
+async fn send_late_output(kernel: &Kernel, session: &str, outbox: &Outbox) {
+    while let Some(outputs) = kernel.unattached_output().await {
+        for late in outputs {
+            let Some(output) = OutputJson::from_output(&late.output) else {
+                continue;
+            };
+            let params = Json::of(&LateOutputParams {
+                session,
+                output: &output,
+            });
+            let message = Outgoing::Notification {
+                method: "lateOutput",
+                params,
+            };
+            if !outbox.send(message).await {
+                return;
+            }
+        }
+    }
 }
 
 fn sessions(connection: &Connection) -> Json {

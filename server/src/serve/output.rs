@@ -21,6 +21,23 @@ pub enum OutputJson {
     Display {
         /// The MIME bundle, unchanged: images stay base64 strings.
         bundle: MimeBundle,
+        /// Names the display for later `update_display` lines; absent when it has none.
+        #[serde(rename = "displayId", skip_serializing_if = "Option::is_none")]
+        display_id: Option<String>,
+    },
+    /// Replaces every earlier display with `displayId`, in this cell or an earlier one;
+    /// it shows nothing of its own.
+    UpdateDisplay {
+        /// The display to replace.
+        #[serde(rename = "displayId")]
+        display_id: String,
+        /// The new MIME bundle.
+        bundle: MimeBundle,
+    },
+    /// Clears the cell's output so far; with `wait`, just before its next output.
+    ClearOutput {
+        /// Defer the clear to the next output.
+        wait: bool,
     },
     /// The value of the cell's final expression.
     Result {
@@ -79,7 +96,17 @@ impl OutputJson {
             Output::Stderr(data) => Self::Stderr { data: data.clone() },
             Output::Display(bundle) => Self::Display {
                 bundle: bundle.clone(),
+                display_id: None,
             },
+            Output::DisplayWithId { display_id, bundle } => Self::Display {
+                bundle: bundle.clone(),
+                display_id: Some(display_id.clone()),
+            },
+            Output::UpdateDisplay { display_id, bundle } => Self::UpdateDisplay {
+                display_id: display_id.clone(),
+                bundle: bundle.clone(),
+            },
+            Output::ClearOutput { wait } => Self::ClearOutput { wait: *wait },
             Output::Result(bundle) => Self::Result {
                 bundle: bundle.clone(),
             },

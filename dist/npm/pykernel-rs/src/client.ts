@@ -50,7 +50,9 @@ export type MimeBundle = Record<string, unknown>;
 export type Output =
   | { type: "stdout"; data: string }
   | { type: "stderr"; data: string }
-  | { type: "display"; bundle: MimeBundle }
+  | { type: "display"; bundle: MimeBundle; displayId?: string }
+  | { type: "update_display"; displayId: string; bundle: MimeBundle }
+  | { type: "clear_output"; wait: boolean }
   | { type: "result"; bundle: MimeBundle }
   | ({ type: "error" } & ErrorInfo);
 
