@@ -57,6 +57,10 @@
 //!   (each having run `pass`), after warm-up so one-time costs (imports, runtime) are excluded.
 //! - `rss_kernel_mb`: VmRSS of each idle kernel process (runner, ipykernel), averaged.
 //! - `rss_mb`: `rss_host_mb + rss_kernel_mb`, the memory one idle kernel costs.
+//! - `notebook_run_light_ms`, `notebook_run_ipython_ms`: `pyk notebook run` (release, each
+//!   engine) against `jupyter execute` (nbclient + ipykernel, the same figure beside both) of
+//!   nbclient's small test notebooks, one process per notebook, on the notebooks venv's
+//!   interpreter: mean wall time per notebook, median of 5 trials; see `notebooks.rs`.
 //! - `interp_*` (pykernel only): `pyk exec -c 1` with the default interpreter against
 //!   `--python` naming the real binary, and what a shim costs; see `bench/interpreter.rs`.
 //!
@@ -104,10 +108,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             let mut results = run_pykernel_side(&python, &out_dir, flags.quick)?;
             results.extend(run_serve_side(&python, &out_dir, flags.quick)?);
             results.extend(interpreter::run(flags.quick)?);
+            results.extend(crate::notebooks::bench_pyk(flags.quick)?);
             pykernel_runs.push(results);
         }
         if flags.jupyter {
-            jupyter_runs.push(run_jupyter_side(&python, &out_dir, flags.quick)?);
+            let mut results = run_jupyter_side(&python, &out_dir, flags.quick)?;
+            results.extend(crate::notebooks::bench_jupyter(flags.quick)?);
+            jupyter_runs.push(results);
         }
     }
 
@@ -360,6 +367,18 @@ const METRICS: &[Metric] = &[
         key: "interrupt_ms",
         label: "interrupt, ms (median)",
         target: Some(Target::Below(10.0)),
+        detail: false,
+    },
+    Metric {
+        key: "notebook_run_light_ms",
+        label: "notebook run, small, ms (light; jupyter execute)",
+        target: None,
+        detail: false,
+    },
+    Metric {
+        key: "notebook_run_ipython_ms",
+        label: "notebook run, small, ms (ipython; jupyter execute)",
+        target: None,
         detail: false,
     },
     Metric {

@@ -12,6 +12,8 @@
 //!   installs each fresh and drives `pyk` and both typed clients from them.
 //! - `test-serve`: the `pyk serve` example clients' tests (Python and Node), as CI runs them.
 //! - `test-mcp`: `pyk mcp` driven by the official Python and TypeScript MCP SDKs.
+//! - `notebooks [--quick] [--reference] [--engine E]...`: the notebook conformance suite
+//!   against nbclient + ipykernel's reference outputs.
 
 mod bench;
 mod bench_mcp;
@@ -20,6 +22,7 @@ mod ci;
 mod dist;
 mod fuzz;
 mod mcp;
+mod notebooks;
 mod python;
 mod serve;
 mod shell;
@@ -30,7 +33,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask \
     <ci | test-python | test-serve | test-mcp | fuzz [TARGET] [--seconds N] | bench [--runs N] | \
-    chaos [--quick] [NAME...] | dist [--check] [--profile NAME]>";
+    chaos [--quick] [NAME...] | dist [--check] [--profile NAME] | \
+    notebooks [--quick] [--reference] [--engine E]...>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
         Some("dist") => dist::run_dist(&args[1..]),
+        Some("notebooks") => notebooks::run_notebooks(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
