@@ -296,7 +296,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "late-thread-output",
-        quick: false,
+        quick: true,
         run: late_thread_output,
     },
     Scenario {
