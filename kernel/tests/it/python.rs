@@ -792,3 +792,33 @@ async fn a_crash_reports_the_python_traceback_of_the_crashing_cell() {
     );
     assert!(tail.contains("line 5 in crash"), "{tail}");
 }
+
+#[tokio::test]
+async fn what_a_thread_prints_after_its_cell_ended_is_unattached_output() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    let kernel = start(options(&python, cwd.path())).await;
+    let code = "import threading, time\n\
+        def late():\n    time.sleep(0.2)\n    for i in range(20):\n        print(f'late-{i}')\n\
+        threading.Thread(target=late).start()";
+    let (stdout, _, outcome) = run(&kernel, code).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(stdout, "");
+    let mut late = String::new();
+    while late.matches("late-").count() < 20 {
+        let outputs = timeout(HANG, kernel.unattached_output())
+            .await
+            .expect("late output arrives")
+            .expect("the kernel is alive");
+        for output in outputs {
+            let Output::Stdout(text) = output.output else {
+                panic!("unexpected late output {output:?}");
+            };
+            late.push_str(&text);
+        }
+    }
+    let expected: String = (0..20).map(|i| format!("late-{i}\n")).collect();
+    assert_eq!(late, expected);
+    assert!(kernel.take_unattached_output().is_empty());
+    kernel.shutdown().await;
+}
