@@ -671,3 +671,6 @@ fn structured(is_error: bool, text: String, value: Value) -> CallToolResult {
     result.structured_content = Some(value);
     result
 }
+
+#[cfg(test)]
+mod tests;
