@@ -46,10 +46,7 @@ pub(crate) fn run_notebooks(args: &[String]) -> Result<(), String> {
 
     let root = project_root();
     let notebook = root.join("notebook");
-    let python = ensure_venv(
-        "notebooks-venv",
-        &notebook.join("conformance").join("requirements.txt"),
-    )?;
+    let python = notebooks_venv()?;
     run(cargo().args(["build", "--package", "pykernel-cli"]))?;
     let out = root.join("target").join("notebooks");
     let mut command = cmd(&python);
@@ -75,6 +72,15 @@ pub(crate) fn run_notebooks(args: &[String]) -> Result<(), String> {
         command.arg("--check");
     }
     run(&mut command)
+}
+
+/// `target/notebooks-venv` with nbformat, nbclient and ipykernel; returns its interpreter.
+fn notebooks_venv() -> Result<PathBuf, String> {
+    let requirements = project_root()
+        .join("notebook")
+        .join("conformance")
+        .join("requirements.txt");
+    ensure_venv("notebooks-venv", &requirements)
 }
 
 /// The small notebooks the bench runs: nbclient's test notebooks that need nothing but
@@ -151,10 +157,7 @@ pub(crate) fn bench_jupyter(quick: bool) -> Result<BTreeMap<String, Option<f64>>
 fn bench_setup() -> Result<(PathBuf, PathBuf), String> {
     let root = project_root();
     let notebook = root.join("notebook");
-    let python = ensure_venv(
-        "notebooks-venv",
-        &notebook.join("conformance").join("requirements.txt"),
-    )?;
+    let python = notebooks_venv()?;
     let dir = root.join("target").join("bench").join("notebooks");
     fs::create_dir_all(&dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     for name in BENCH_NOTEBOOKS {
