@@ -315,7 +315,9 @@ pub enum Event {
     Result(BundleData),
     /// The exception that ended the cell.
     Error(ErrorData),
-    /// The execution is over; always the last frame for its id.
+    /// The execution is over. Nothing follows for its id except late output: what a
+    /// thread writes while no cell runs comes under the cell that ended last, and the host
+    /// hands it on as output tied to no running cell.
     Done(Done),
     /// `input()` is waiting for a line (version 2).
     InputRequest(InputRequest),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import RUNNER, Kernel, alive, done, error, of_type, ok, result, stdout
+from conftest import RUNNER, TIMEOUT, Kernel, alive, done, error, of_type, ok, result, stdout
 
 
 def test_hello_is_the_first_frame_and_describes_the_runner(bare_kernel):
@@ -42,8 +42,9 @@ def test_execution_frames_come_in_order_with_one_done(kernel):
     }
 
 
-def test_nothing_arrives_for_an_id_after_its_done(kernel):
-    # A thread that keeps printing after the cell ends must not produce frames for it.
+def test_a_threads_output_after_its_cell_goes_out_as_late_output_until_the_next_cell(kernel):
+    # What a thread prints while no cell runs is late output under the cell that ended
+    # last; once the next cell starts, its output belongs to that cell.
     first = kernel.run(
         "import threading, time\n"
         "stop = threading.Event()\n"
@@ -56,10 +57,23 @@ def test_nothing_arrives_for_an_id_after_its_done(kernel):
     )
     rid = first[0]["id"]
     time.sleep(0.1)
-    second = kernel.run("time.sleep(0.05)\nstop.set()\ntime.sleep(0.05)")
-    assert all(f["id"] == second[0]["id"] for f in second)
+    second_id = kernel.start("time.sleep(0.05)\nstop.set()\ntime.sleep(0.05)")
+    assert rid != second_id
+    late, second = [], []
+    while True:
+        frame = kernel.next_frame(TIMEOUT)
+        if not second:
+            if frame["id"] == rid:
+                late.append(frame)
+                continue
+        assert frame["id"] == second_id, "frame for another id: %r" % (frame,)
+        second.append(frame)
+        if frame["type"] == "done":
+            break
+    assert late and {f["type"] for f in late} == {"stdout"}
+    assert "tick" in stdout(late)
+    assert second[0]["type"] == "started"
     assert "tick" in stdout(second)
-    assert rid != second[0]["id"]
 
 
 def test_execute_accepts_an_explicit_type(kernel):
