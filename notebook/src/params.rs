@@ -90,3 +90,6 @@ pub(crate) fn literal_probe(raw_values: &[String]) -> String {
          print(json.dumps([literal(text) for text in RAW]))\n"
     )
 }
+
+#[cfg(test)]
+mod tests;
