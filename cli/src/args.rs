@@ -63,6 +63,22 @@ pub(crate) struct KernelArgs {
     #[arg(long)]
     pub(crate) no_prelude: bool,
 
+    /// Run the kernel through a command that forwards stdin and stdout, such as
+    /// 'ssh HOST', 'docker exec -i CONTAINER' or 'kubectl exec -i POD --' (split into
+    /// words as a shell would); --python then names the far side's interpreter (default
+    /// python3). `{session}` becomes the session's name in `pyk mcp` and `pyk serve`.
+    #[arg(long, value_name = "CMD ARGS...", value_parser = parse_launcher)]
+    pub(crate) launcher: Option<pykernel::Launcher>,
+
+    /// Run the kernel in a bubblewrap sandbox: no other process visible, the filesystem
+    /// read-only except the working directory and a private /tmp.
+    #[arg(long, conflicts_with = "launcher")]
+    pub(crate) sandbox: bool,
+
+    /// Cut the sandbox off the network (with --sandbox).
+    #[arg(long, requires = "sandbox")]
+    pub(crate) no_network: bool,
+
     /// What runs the cells: `light` (the runner's own engine, standard library only, the
     /// fastest start; the default) or `ipython` (IPython's own shell, for exact IPython
     /// behaviour; the interpreter must have IPython installed).
@@ -177,6 +193,12 @@ impl KernelArgs {
         for var in &self.env {
             options = options.with_env(var.key.clone(), var.value.clone());
         }
+        if let Some(launcher) = &self.launcher {
+            options = options.with_launcher(launcher.clone());
+        }
+        if self.sandbox {
+            options = options.with_sandbox(pykernel::Sandbox::new().with_network(!self.no_network));
+        }
         options
     }
 }
@@ -202,6 +224,11 @@ pub(crate) fn parse_env_var(raw: &str) -> Result<EnvVar, String> {
 /// Parses an engine's name: `light` or `ipython`.
 pub(crate) fn parse_engine(raw: &str) -> Result<Engine, String> {
     raw.parse()
+}
+
+/// Parses a launcher command line into words, as a shell would.
+pub(crate) fn parse_launcher(raw: &str) -> Result<pykernel::Launcher, String> {
+    pykernel::Launcher::parse(raw).map_err(|err| err.to_string())
 }
 
 /// Parses a positive number of seconds, such as `2` or `0.5`.

@@ -14,6 +14,19 @@ use crate::{args::DoctorArgs, error_chain, exec::shut_down, exit::Exit, signals:
 /// Runs `pyk doctor`: healthy (0) when `1+1` gives `2` on a fresh kernel, else 2.
 pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Exit {
     let options = args.kernel.kernel_options();
+    if let Some(sandbox) = &options.sandbox {
+        match sandbox.check() {
+            Ok(version) => println!("sandbox:  usable ({version})"),
+            Err(why) => {
+                println!("sandbox:  unusable: {why}");
+                println!("status:   unhealthy");
+                return Exit::Unusable;
+            }
+        }
+    }
+    if let Some(launcher) = &options.launcher {
+        return doctor_launcher(launcher.to_string(), options, interrupts).await;
+    }
     let discovery = discover_pythons(&options);
     print_candidates(&discovery);
     let resolved = match &discovery.result {
@@ -60,6 +73,74 @@ pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Ex
         Ok(()) => {
             println!(
                 "runner:   ok (1+1 = 2 in {:.1} ms)",
+                roundtrip.as_secs_f64() * 1000.0
+            );
+            println!("status:   healthy");
+            Exit::Success
+        }
+        Err(problem) => {
+            println!("runner:   broken ({problem})");
+            println!("status:   unhealthy");
+            Exit::Unusable
+        }
+    }
+}
+
+/// `pyk doctor --launcher`: the far side's interpreter, its version, the runner's hash,
+/// the start and the `1+1` round trip through the launcher.
+async fn doctor_launcher(
+    launcher: String,
+    options: pykernel::KernelOptions,
+    interrupts: &mut Interrupts,
+) -> Exit {
+    println!("launcher: {launcher}");
+    let python = options.python.as_ref().map_or_else(
+        || pykernel::DEFAULT_REMOTE_PYTHON.to_owned(),
+        |python| python.display().to_string(),
+    );
+    println!("python:   {python} (on the far side)");
+    let started_at = Instant::now();
+    let started = tokio::select! {
+        kernel = Kernel::start(options) => kernel,
+        () = interrupts.recv() => {
+            eprintln!("pyk: interrupted while the kernel was starting");
+            return Exit::Interrupted;
+        }
+    };
+    let startup = started_at.elapsed();
+    let kernel = match started {
+        Ok(kernel) => kernel,
+        Err(err) => {
+            println!("runner:   does not start ({})", error_chain(&err));
+            println!("status:   unhealthy");
+            return Exit::Unusable;
+        }
+    };
+    let mut execution = kernel.execute(
+        "import sys; print(sys.executable)",
+        ExecuteOptions::new().silent(),
+    );
+    let mut executable = String::new();
+    while let Some(output) = execution.next_output().await {
+        if let Output::Stdout(text) = output {
+            executable.push_str(&text);
+        }
+    }
+    let _ = execution.outcome().await;
+    println!("far side: {}", executable.trim());
+    println!("version:  {}", kernel.info().python_version);
+    if let Some(hash) = &kernel.info().runner_hash {
+        println!("runner:   sha256 {hash}");
+    }
+    println!("startup:  {} ms", startup.as_millis());
+    let ran_at = Instant::now();
+    let check = two(&kernel).await;
+    let roundtrip = ran_at.elapsed();
+    shut_down(&kernel).await;
+    match check {
+        Ok(()) => {
+            println!(
+                "runner:   ok (1+1 = 2 in {:.1} ms round trip)",
                 roundtrip.as_secs_f64() * 1000.0
             );
             println!("status:   healthy");

@@ -125,6 +125,9 @@ impl Kernel {
     /// Dropping the future kills the runner (at once, in the background).
     #[cfg(unix)]
     pub async fn start(options: KernelOptions) -> Result<Self, KernelError> {
+        if options.launcher.is_some() || options.sandbox.is_some() {
+            return start_launched(options).await;
+        }
         let cwd = kernel_cwd(&options)?;
         if let Err(source) = std::fs::read_dir(&cwd) {
             return Err(KernelError::InvalidCwd {
@@ -152,16 +155,7 @@ impl Kernel {
         };
         launch(Box::new(transport), options, cwd, Some(resolved), held)
             .await
-            .map_err(|err| match err {
-                KernelError::Died {
-                    status,
-                    stderr_tail,
-                } => KernelError::PythonUnusable {
-                    path,
-                    reason: exited_early(status, &stderr_tail),
-                },
-                other => other,
-            })
+            .map_err(unusable(path))
     }
 
     /// Starts a kernel over `transport`, an already running runner: no interpreter is
@@ -560,6 +554,47 @@ struct Held {
     _runner: Option<pykernel_runner::RunnerLease>,
 }
 
+/// Starts a kernel behind the launcher or in the sandbox of `options`.
+#[cfg(unix)]
+async fn start_launched(options: KernelOptions) -> Result<Kernel, KernelError> {
+    let host_cwd = kernel_cwd(&options)?;
+    let host_cwd = if options.sandbox.is_some() {
+        if let Err(source) = std::fs::read_dir(&host_cwd) {
+            return Err(KernelError::InvalidCwd {
+                path: host_cwd,
+                source: Arc::new(source),
+            });
+        }
+        host_cwd
+    } else {
+        // The launcher runs here; `cwd` names a directory on the far side.
+        std::env::current_dir().unwrap_or(host_cwd)
+    };
+    let parts = crate::launch::spawn_launched(&options, &host_cwd)?;
+    let held = Held {
+        _shield: parts.shield,
+        _runner: parts.runner,
+    };
+    launch(Box::new(parts.transport), options, parts.cwd, None, held)
+        .await
+        .map_err(unusable(parts.program))
+}
+
+/// Names the interpreter (or launcher) at `path` unusable when its runner died before it
+/// was ready.
+fn unusable(path: PathBuf) -> impl FnOnce(KernelError) -> KernelError {
+    move |err| match err {
+        KernelError::Died {
+            status,
+            stderr_tail,
+        } => KernelError::PythonUnusable {
+            path,
+            reason: exited_early(status, &stderr_tail),
+        },
+        other => other,
+    }
+}
+
 /// Runs the session over `transport` until the kernel is ready or the start failed;
 /// `held` is kept until the driver ends.
 async fn launch(
@@ -593,6 +628,12 @@ async fn launch(
         interrupt_grace: options.interrupt_grace,
         shutdown_grace: options.shutdown_grace,
     });
+    // Only a launcher's link can go half-open; a local runner's death is seen at once.
+    let launched = options.launcher.is_some() || options.sandbox.is_some();
+    let session = match options.keepalive.filter(|_| launched) {
+        Some(keepalive) => session.with_keepalive(keepalive),
+        None => session,
+    };
     let (messages_tx, messages) = mpsc::unbounded_channel();
     let (start_tx, start) = oneshot::channel();
     let health = Arc::new(Health::new());

@@ -72,6 +72,8 @@ mod env;
 mod error;
 mod interpreter;
 mod kernel;
+#[cfg(unix)]
+mod launch;
 mod machine;
 mod options;
 mod outcome;
@@ -95,6 +97,11 @@ pub use crate::{
 };
 
 pub use crate::sessions::{SessionId, SessionOwner, Sessions, SessionsOptions};
+
+#[cfg(unix)]
+pub use crate::launch::{DEFAULT_REMOTE_PYTHON, Sandbox, SandboxUnavailable};
+pub use crate::machine::keepalive::Keepalive;
+pub use pykernel_transport::{ArgPassing, Launcher, SESSION_PLACEHOLDER};
 
 pub use crate::{
     artifacts::{Artifact, ArtifactId, Artifacts, OUTPUT_FUNCTION},

@@ -23,6 +23,8 @@ use crate::{
     Stop,
 };
 
+pub(crate) mod keepalive;
+
 /// What a session needs to know when it is created.
 #[derive(Debug)]
 pub(crate) struct SessionConfig {
@@ -214,6 +216,8 @@ pub(crate) struct Session {
     /// The last user cell whose `done` came: the runner sends what a background thread
     /// writes after its cell ended under that cell's id.
     last_done: Option<ExecId>,
+    /// The keepalive on a launcher's link (see [`Session::with_keepalive`]).
+    keepalive: Option<keepalive::Pinger>,
 }
 
 #[derive(Debug)]
@@ -325,6 +329,7 @@ impl Session {
             pending_completions: VecDeque::new(),
             execution_count: None,
             last_done: None,
+            keepalive: None,
         }
     }
 
@@ -358,6 +363,9 @@ impl Session {
 
     /// Feeds one thing the transport received.
     pub(crate) fn handle_incoming(&mut self, now: Instant, incoming: Incoming) {
+        if let Incoming::Frame(_) = &incoming {
+            self.keepalive_heard(now);
+        }
         match incoming {
             Incoming::Frame(Decoded::Frame(event)) => self.handle_event(now, event),
             Incoming::Frame(Decoded::Malformed(malformed)) => {
@@ -434,6 +442,7 @@ impl Session {
 
     /// Fires every deadline that is due at `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.handle_keepalive_timeout(now);
         while self
             .pending_completions
             .front()
@@ -541,10 +550,8 @@ impl Session {
             },
             State::Idle { .. } | State::Dead { .. } => None,
         };
-        match (state, completion) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let keepalive = self.keepalive_deadline();
+        [state, completion, keepalive].into_iter().flatten().min()
     }
 
     fn handle_event(&mut self, now: Instant, event: Event) {
@@ -902,6 +909,7 @@ impl Session {
     }
 
     fn handle_exit(&mut self, now: Instant, exit: Exit) {
+        let exit = self.keepalive_verdict(exit);
         // Every branch sets the state.
         match std::mem::replace(&mut self.state, State::Idle { since: now }) {
             State::Starting { .. } => {

@@ -46,6 +46,15 @@ pub struct KernelOptions {
     pub prelude: bool,
     /// Functions Python code may call on the host (protocol version 2 `call` frames).
     pub host_functions: HostFunctions,
+    /// A command that carries the runner elsewhere (ssh, a container, a pod); `python`
+    /// then names the interpreter on the far side (default `python3`). See
+    /// [`KernelOptions::with_launcher`].
+    pub launcher: Option<pykernel_transport::Launcher>,
+    /// Runs the kernel in the bubblewrap sandbox (see [`crate::Sandbox`]).
+    pub sandbox: Option<crate::Sandbox>,
+    /// How a launcher's link is watched; `None` never pings. Local kernels are not
+    /// pinged: their death is seen at once.
+    pub keepalive: Option<crate::Keepalive>,
     /// Where whole outputs are saved, offered to Python as the host function `output`
     /// (see [`KernelOptions::with_artifacts`]).
     pub artifacts: Option<Arc<Artifacts>>,
@@ -217,6 +226,9 @@ impl KernelOptions {
             engine: Engine::Light,
             prelude: true,
             host_functions: HostFunctions::new(),
+            launcher: None,
+            sandbox: None,
+            keepalive: Some(crate::Keepalive::DEFAULT),
             artifacts: None,
         }
     }
@@ -299,6 +311,32 @@ impl KernelOptions {
         self.host_functions
             .insert(crate::OUTPUT_FUNCTION, store.host_function());
         self.artifacts = Some(store);
+        self
+    }
+
+    /// Runs the runner through `launcher`, a command that forwards stdin and stdout (such
+    /// as `ssh HOST` or `kubectl exec -i POD --`), with the interpreter command appended.
+    ///
+    /// Nothing needs to be staged on the far side: the interpreter runs a bootstrap that
+    /// receives the runner package over stdin and checks its hash. Interrupt and kill go
+    /// in band, and the runner kills its process group when its input ends, so killing
+    /// the local launcher leaves nothing behind on the far side.
+    pub fn with_launcher(mut self, launcher: pykernel_transport::Launcher) -> Self {
+        self.launcher = Some(launcher);
+        self
+    }
+
+    /// Sets how a launcher's link is watched (default [`crate::Keepalive::DEFAULT`]);
+    /// `None` turns the keepalive off.
+    pub fn with_keepalive(mut self, keepalive: Option<crate::Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Runs the kernel in `sandbox` (bubblewrap) on this machine; it takes precedence
+    /// over a launcher.
+    pub fn with_sandbox(mut self, sandbox: crate::Sandbox) -> Self {
+        self.sandbox = Some(sandbox);
         self
     }
 

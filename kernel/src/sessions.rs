@@ -528,7 +528,7 @@ impl Inner {
         let ticket = state.ticket();
         let task = tokio::spawn(start_session(
             Arc::downgrade(self),
-            self.start_kernel(),
+            self.start_kernel_for(id),
             id.clone(),
             ticket,
         ));
@@ -559,6 +559,26 @@ impl Inner {
         let factory = Arc::clone(&self.factory);
         let options = self.options.kernel.clone();
         async move { factory(options).await }.boxed()
+    }
+
+    /// A start for session `id`: a `{session}` in the launcher becomes its name, so each
+    /// session can get its own host, container or pod.
+    fn start_kernel_for(&self, id: &SessionId) -> BoxFuture<'static, Result<Kernel, KernelError>> {
+        let factory = Arc::clone(&self.factory);
+        let mut options = self.options.kernel.clone();
+        if let Some(launcher) = &options.launcher {
+            options.launcher = Some(launcher.for_session(id.as_str()));
+        }
+        async move { factory(options).await }.boxed()
+    }
+
+    /// Whether the launcher names each session (`{session}`), so no kernel is pooled.
+    fn places_sessions(&self) -> bool {
+        self.options
+            .kernel
+            .launcher
+            .as_ref()
+            .is_some_and(pykernel_transport::Launcher::has_session_placeholder)
     }
 
     /// The oldest live pooled kernel that runs the interpreter a start would resolve now;
@@ -615,7 +635,13 @@ impl Inner {
         let retry_due = state.pool_retry_at.is_none_or(|at| at <= now);
         if retry_due {
             state.pool_retry_at = None;
-            while state.pool.len() + state.pool_starts.len() < self.options.pool_size {
+            // A launcher that places each session (`{session}`) cannot start one ahead.
+            let pool_size = if self.places_sessions() {
+                0
+            } else {
+                self.options.pool_size
+            };
+            while state.pool.len() + state.pool_starts.len() < pool_size {
                 let ticket = state.ticket();
                 let task =
                     tokio::spawn(fill_pool(Arc::downgrade(self), self.start_kernel(), ticket));

@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: the whole check CI runs, in the order that fails fastest.
 
 use crate::{
-    chaos, dist, fuzz, mcp, notebooks,
+    chaos, dist, fuzz, launchers, mcp, notebooks,
     python::{ensure_test_venv, pytest, pytest_other_versions, rust_tests, rust_tests_on_extremes},
     serve,
     shell::{cargo, run},
@@ -27,7 +27,10 @@ pub(crate) fn run_ci() -> Result<(), String> {
     let python = ensure_test_venv()?;
     pytest(&python)?;
     let others = pytest_other_versions(&python)?;
+    // Bubblewrap and OpenSSH for the launcher tests, then those tests again over ssh.
+    launchers::install_tools()?;
     rust_tests(&python, true)?;
+    launchers::test_over_ssh(&python)?;
     rust_tests_on_extremes(&others, true)?;
     serve::test_clients(&python)?;
     mcp::test_mcp()?;

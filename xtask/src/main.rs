@@ -21,6 +21,7 @@ mod chaos;
 mod ci;
 mod dist;
 mod fuzz;
+mod launchers;
 mod mcp;
 mod notebooks;
 mod python;

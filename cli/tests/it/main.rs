@@ -7,6 +7,8 @@ mod engine;
 mod exec;
 #[cfg(unix)]
 mod interpreters;
+#[cfg(target_os = "linux")]
+mod launchers;
 mod notebook;
 mod repl;
 #[cfg(unix)]

@@ -10,5 +10,7 @@ mod fake;
 #[cfg(target_os = "linux")]
 mod interpreters;
 #[cfg(target_os = "linux")]
+mod launchers;
+#[cfg(target_os = "linux")]
 mod python;
 mod sessions;

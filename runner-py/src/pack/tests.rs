@@ -1,5 +1,5 @@
 use std::{
-    io::{Read, Write},
+    io::Write,
     process::{Command, Stdio},
 };
 
@@ -22,7 +22,10 @@ fn the_input_names_the_hash_the_cache_directory_and_the_length() {
     assert_eq!(words[1], runner_hash());
     assert_eq!(runner_hash().len(), 64);
     assert!(words[2].starts_with("runner-"), "{header}");
-    assert_eq!(words[3].parse::<usize>().ok(), Some(input.len() - newline - 1));
+    assert_eq!(
+        words[3].parse::<usize>().ok(),
+        Some(input.len() - newline - 1)
+    );
     assert_eq!(words[4], "1");
 }
 
@@ -39,15 +42,13 @@ fn bootstrap(input: &[u8], home: &str) -> Option<(String, String)> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("python runs: {err}"));
-    let mut stdin = child.stdin.take()?;
-    let _ = stdin.write_all(input);
-    // The end of input makes the runner exit.
-    drop(stdin);
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take()?.read_to_string(&mut stdout).ok()?;
-    child.stderr.take()?.read_to_string(&mut stderr).ok()?;
-    let _ = child.wait();
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+        // Dropping it ends the input, which makes the runner exit.
+    }
+    let output = child.wait_with_output().ok()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     Some((stdout.lines().next().unwrap_or("").to_owned(), stderr))
 }
 
@@ -57,7 +58,9 @@ fn a_package_that_does_not_match_its_hash_is_refused() {
     if let Some(last) = input.last_mut() {
         *last ^= 1;
     }
-    let Some((hello, stderr)) = bootstrap(&input, "/nonexistent") else { return };
+    let Some((hello, stderr)) = bootstrap(&input, "/nonexistent") else {
+        return;
+    };
     assert_eq!(hello, "");
     assert!(stderr.contains("does not match its hash"), "{stderr}");
 }
@@ -81,7 +84,11 @@ fn the_package_is_cached_privately_on_the_far_side() {
     assert!(hello.contains(runner_hash()), "{hello} {stderr}");
     let cache = std::path::Path::new(&home).join(".cache/pykernel");
     let versions: Vec<_> = std::fs::read_dir(&cache)
-        .map(|dir| dir.filter_map(Result::ok).map(|entry| entry.path()).collect())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(versions.len(), 1, "{versions:?}");
     let init = versions[0].join("pykernel_runner/__init__.py");

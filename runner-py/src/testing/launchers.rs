@@ -43,7 +43,8 @@ pump(r1, 1)
 "#;
 
 /// The launchers to test over, by name, as words. `unshare` is left out, with a note on
-/// stderr, where it cannot make a PID namespace.
+/// stderr, where it cannot make a PID namespace; `ssh` is in when [`TEST_SSH_ENV`] names
+/// one.
 pub fn test_launchers(python: &Path) -> Vec<(&'static str, Vec<String>)> {
     let words = |words: &[&str]| words.iter().map(|word| (*word).to_owned()).collect();
     let mut found = vec![("env", words(&["env"]))];
@@ -63,8 +64,20 @@ pub fn test_launchers(python: &Path) -> Vec<(&'static str, Vec<String>)> {
         "non-forwarding wrapper",
         words(&[&python, "-c", NON_FORWARDING_WRAPPER]),
     ));
+    // `cargo xtask ci` starts a throwaway sshd on 127.0.0.1 and names it here.
+    if let Some(ssh) = std::env::var(TEST_SSH_ENV)
+        .ok()
+        .filter(|ssh| !ssh.trim().is_empty())
+    {
+        found.push(("ssh", ssh.split_whitespace().map(str::to_owned).collect()));
+    }
     found
 }
+
+/// The environment variable that names an ssh launcher to test over, as words separated
+/// by spaces (`cargo xtask ci` sets it to a throwaway sshd on 127.0.0.1, which accepts
+/// the marker variable `PYK_LAUNCHER_TEST` so the far side's processes carry it too).
+pub const TEST_SSH_ENV: &str = "PYKERNEL_TEST_SSH";
 
 /// The processes of this machine whose environment or command line holds `marker`.
 pub fn marked(marker: &str) -> Vec<(u32, String)> {
@@ -78,7 +91,12 @@ pub fn marked(marker: &str) -> Vec<(u32, String)> {
             let dir = PathBuf::from(format!("/proc/{pid}"));
             let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
             // A zombie has exited; only its parent's wait is missing.
-            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_owned();
             if state == "Z" {
                 return None;
             }
@@ -92,4 +110,3 @@ pub fn marked(marker: &str) -> Vec<(u32, String)> {
         })
         .collect()
 }
-
