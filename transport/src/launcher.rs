@@ -47,7 +47,10 @@ impl Launcher {
                 "the launcher command is empty".to_owned(),
             ));
         };
-        let passing = match Path::new(program).file_name().and_then(|name| name.to_str()) {
+        let passing = match Path::new(program)
+            .file_name()
+            .and_then(|name| name.to_str())
+        {
             Some("ssh") => ArgPassing::Shell,
             _ => ArgPassing::Words,
         };
