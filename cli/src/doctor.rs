@@ -44,46 +44,15 @@ pub(crate) async fn doctor(args: &DoctorArgs, interrupts: &mut Interrupts) -> Ex
     }
 
     let engine = options.engine;
-    let started_at = Instant::now();
-    let started = tokio::select! {
-        kernel = Kernel::start(options) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return Exit::Interrupted;
-        }
-    };
-    let startup = started_at.elapsed();
-    let kernel = match started {
-        Ok(kernel) => kernel,
-        Err(err) => {
-            println!("runner:   does not start ({})", error_chain(&err));
-            println!("status:   unhealthy");
-            return Exit::Unusable;
-        }
+    let (kernel, startup) = match start_timed(options, interrupts).await {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     println!("version:  {}", kernel.info().python_version);
     println!("engine:   {engine}");
     println!("startup:  {} ms", startup.as_millis());
 
-    let ran_at = Instant::now();
-    let check = two(&kernel).await;
-    let roundtrip = ran_at.elapsed();
-    shut_down(&kernel).await;
-    match check {
-        Ok(()) => {
-            println!(
-                "runner:   ok (1+1 = 2 in {:.1} ms)",
-                roundtrip.as_secs_f64() * 1000.0
-            );
-            println!("status:   healthy");
-            Exit::Success
-        }
-        Err(problem) => {
-            println!("runner:   broken ({problem})");
-            println!("status:   unhealthy");
-            Exit::Unusable
-        }
-    }
+    report_two(&kernel).await
 }
 
 /// `pyk doctor --launcher`: the far side's interpreter, its version, the runner's hash,
@@ -99,22 +68,9 @@ async fn doctor_launcher(
         |python| python.display().to_string(),
     );
     println!("python:   {python} (on the far side)");
-    let started_at = Instant::now();
-    let started = tokio::select! {
-        kernel = Kernel::start(options) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return Exit::Interrupted;
-        }
-    };
-    let startup = started_at.elapsed();
-    let kernel = match started {
-        Ok(kernel) => kernel,
-        Err(err) => {
-            println!("runner:   does not start ({})", error_chain(&err));
-            println!("status:   unhealthy");
-            return Exit::Unusable;
-        }
+    let (kernel, startup) = match start_timed(options, interrupts).await {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     let mut execution = kernel.execute(
         "import sys; print(sys.executable)",
@@ -133,14 +89,45 @@ async fn doctor_launcher(
         println!("runner:   sha256 {hash}");
     }
     println!("startup:  {} ms", startup.as_millis());
+    report_two(&kernel).await
+}
+
+/// Starts a kernel with `options` and times it; `Err` is the exit when it does not start
+/// or the user interrupts.
+async fn start_timed(
+    options: pykernel::KernelOptions,
+    interrupts: &mut Interrupts,
+) -> Result<(Kernel, Duration), Exit> {
+    let started_at = Instant::now();
+    let started = tokio::select! {
+        kernel = Kernel::start(options) => kernel,
+        () = interrupts.recv() => {
+            eprintln!("pyk: interrupted while the kernel was starting");
+            return Err(Exit::Interrupted);
+        }
+    };
+    let startup = started_at.elapsed();
+    let kernel = match started {
+        Ok(kernel) => kernel,
+        Err(err) => {
+            println!("runner:   does not start ({})", error_chain(&err));
+            println!("status:   unhealthy");
+            return Err(Exit::Unusable);
+        }
+    };
+    Ok((kernel, startup))
+}
+
+/// Runs `1+1`, shuts the kernel down and says whether it is healthy (0) or not (2).
+async fn report_two(kernel: &Kernel) -> Exit {
     let ran_at = Instant::now();
-    let check = two(&kernel).await;
+    let check = two(kernel).await;
     let roundtrip = ran_at.elapsed();
-    shut_down(&kernel).await;
+    shut_down(kernel).await;
     match check {
         Ok(()) => {
             println!(
-                "runner:   ok (1+1 = 2 in {:.1} ms round trip)",
+                "runner:   ok (1+1 = 2 in {:.1} ms)",
                 roundtrip.as_secs_f64() * 1000.0
             );
             println!("status:   healthy");
