@@ -18,6 +18,8 @@ pub enum ServiceError {
     },
     /// No session of that name has a kernel.
     NoSuchSession(String),
+    /// No open hold on a session has this id ([`crate::Service::close`]).
+    NoSuchOwner(crate::OwnerId),
     /// A session name is empty, too long or holds control characters.
     InvalidSessionName(String),
     /// The private output directory could not be made.
@@ -42,6 +44,7 @@ impl fmt::Display for ServiceError {
                  reuse one or restart the server with a higher --max-sessions"
             ),
             Self::NoSuchSession(name) => write!(f, "no session named `{name}` is running"),
+            Self::NoSuchOwner(owner) => write!(f, "no open session has owner {owner}"),
             Self::InvalidSessionName(name) => write!(
                 f,
                 "invalid session name `{}`: use 1 to {MAX_SESSION_NAME} characters without \

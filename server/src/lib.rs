@@ -48,8 +48,8 @@ pub use crate::{
     bounded::{BoundedOutput, BoundedText, DEFAULT_OUTPUT_LIMIT},
     error::{MAX_SESSION_NAME, ServiceError},
     service::{
-        DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_TIMEOUT, KernelStart, Run, RunInfo,
-        RunOptions, Service, ServiceOptions, SessionInfo,
+        DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_TIMEOUT, KernelStart, Opened, OwnerId,
+        Run, RunInfo, RunOptions, Service, ServiceOptions, SessionInfo,
     },
     transcript::{CellText, Image, MAX_IMAGE_BYTES, MAX_IMAGES, Transcript},
 };

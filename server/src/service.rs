@@ -3,7 +3,9 @@
 //! A frontend (`pyk mcp`, `pyk serve`) holds one [`Service`]. It runs cells in named
 //! sessions ([`Service::run`]), lists, interrupts, restarts and shuts sessions down, and
 //! knows when a session's kernel was replaced so it can tell its client that earlier
-//! variables are gone ([`RunInfo::kernel_restarted`]).
+//! variables are gone ([`RunInfo::kernel_restarted`]). Clients may share a session as
+//! its owners ([`Service::open`], [`Service::close`]): it is shut down when the last one
+//! closes it.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -161,8 +163,9 @@ impl RunOptions {
 pub struct RunInfo {
     /// The session's name.
     pub session: String,
-    /// Counts the kernels this session has had: 1 for its first, one more for each
-    /// replacement (a restart, or a kernel that died or was reaped).
+    /// The kernel's generation ([`Kernel::generation`], also on its every [`Outcome`]):
+    /// 1 for the session's first kernel, one more for each replacement (a restart, or a
+    /// kernel that died or was reaped).
     pub generation: u64,
     /// The session had a kernel before, and it died, was killed or was reaped since the
     /// previous call: this run has a fresh namespace and earlier variables are gone. An
@@ -269,6 +272,7 @@ pub struct Service {
 struct Inner {
     options: ServiceOptions,
     sessions: Sessions,
+    owners: Mutex<Owners>,
     artifacts: Arc<Artifacts>,
     table: Mutex<Table>,
 }
@@ -284,6 +288,46 @@ struct Table {
 struct Entry {
     kernel: Kernel,
     generation: u64,
+}
+
+/// The holds clients took with [`Service::open`], by id.
+#[derive(Default)]
+struct Owners {
+    last: u64,
+    held: BTreeMap<OwnerId, pykernel::SessionOwner>,
+}
+
+/// Names one hold on a session that [`Service::open`] gave; [`Service::close`] gives it up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OwnerId(u64);
+
+impl OwnerId {
+    /// The id a client was given as a number.
+    pub fn new(id: u64) -> Self {
+        Self(id)
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for OwnerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A session a client opened with [`Service::open`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The hold, to give up with [`Service::close`].
+    pub owner: OwnerId,
+    /// The session's kernel now (started if it had none).
+    pub info: RunInfo,
+    /// How many holds the session has, this one included.
+    pub owners: usize,
 }
 
 /// Takes a name out of [`Table::starting`] when the start ends, however it ends.
@@ -334,6 +378,7 @@ impl Service {
         Ok(Self {
             inner: Arc::new(Inner {
                 sessions: Sessions::with_factory(sessions_options, move |options| start(options)),
+                owners: Mutex::new(Owners::default()),
                 options,
                 artifacts,
                 table: Mutex::new(Table::default()),
@@ -467,6 +512,52 @@ impl Service {
         }
     }
 
+    /// Takes a hold on session `session` as one of its owners, starting its kernel if it
+    /// has none: clients that open the same name share one kernel and namespace, and the
+    /// session is shut down when the last of them closes it ([`Service::close`]). Runs
+    /// name the session as usual; a session nobody opened lives as before.
+    ///
+    /// # Errors
+    /// As [`Service::run`]; a failed start takes no hold.
+    pub async fn open(&self, session: &str) -> Result<Opened, ServiceError> {
+        validate_name(session)?;
+        let id = SessionId::new(session);
+        let owner = self.inner.sessions.acquire(&id)?;
+        // Dropping the owner gives the hold up again when the start fails.
+        let (_, info) = self.kernel(session).await?;
+        let owners = self.inner.sessions.owners(&id);
+        let mut held = self.inner.owners();
+        held.last += 1;
+        let id = OwnerId(held.last);
+        held.held.insert(id, owner);
+        Ok(Opened {
+            owner: id,
+            info,
+            owners,
+        })
+    }
+
+    /// Gives up the hold `owner` that [`Service::open`] gave. When it was the session's
+    /// last, the session's kernel is shut down (what runs there ends `kernel_killed`) and
+    /// the session forgotten; the answer says whether that happened. It never hangs: the
+    /// shutdown escalates to SIGKILL within the shutdown graces.
+    ///
+    /// # Errors
+    /// [`ServiceError::NoSuchOwner`] when `owner` is not a hold (or was closed already).
+    pub async fn close(&self, owner: OwnerId) -> Result<bool, ServiceError> {
+        let held = self.inner.owners().held.remove(&owner);
+        let Some(held) = held else {
+            return Err(ServiceError::NoSuchOwner(owner));
+        };
+        let id = held.id().clone();
+        held.release().await;
+        let last = self.inner.sessions.owners(&id) == 0;
+        if last {
+            self.inner.lock().entries.remove(id.as_str());
+        }
+        Ok(last)
+    }
+
     /// Shuts every kernel down (sessions and pool) and waits for it; later runs fail
     /// with [`ServiceError::Closed`].
     pub async fn shutdown_all(&self) {
@@ -479,6 +570,8 @@ impl Service {
                 .collect()
         };
         self.inner.sessions.shutdown_all().await;
+        // Every session is gone; the holds on them are released with nothing to stop.
+        std::mem::take(&mut self.inner.owners().held);
         // Sessions already stopped them; this covers a kernel a reset had forgotten.
         futures::future::join_all(kernels.iter().map(Kernel::shutdown)).await;
     }
@@ -491,26 +584,28 @@ impl Service {
         let kernel = self.inner.sessions.kernel(&SessionId::new(session)).await?;
         drop(guard);
         let pid = kernel.info().pid;
+        let generation = kernel.generation();
         let mut table = self.inner.lock();
         if table.closed {
             return Err(ServiceError::Closed);
         }
-        let (generation, kernel_restarted) = match table.entries.get_mut(session) {
-            Some(entry) if same_kernel(&entry.kernel, &kernel) => (entry.generation, false),
+        // Sessions gives each new kernel of a session the next generation.
+        let kernel_restarted = match table.entries.get_mut(session) {
+            Some(entry) if entry.generation == generation => false,
             Some(entry) => {
                 entry.kernel = kernel.clone();
-                entry.generation += 1;
-                (entry.generation, true)
+                entry.generation = generation;
+                true
             }
             None => {
                 table.entries.insert(
                     session.to_owned(),
                     Entry {
                         kernel: kernel.clone(),
-                        generation: 1,
+                        generation,
                     },
                 );
-                (1, false)
+                false
             }
         };
         Ok((
@@ -557,6 +652,11 @@ impl Inner {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn owners(&self) -> MutexGuard<'_, Owners> {
+        // Each update is one insert or remove.
+        self.owners.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Counts `session` as starting, unless that would pass the session limit.
     fn begin_start(&self, session: &str) -> Result<StartGuard<'_>, ServiceError> {
         let mut table = self.lock();
@@ -593,12 +693,6 @@ impl Drop for StartGuard<'_> {
             }
         }
     }
-}
-
-/// Whether `b` is the kernel `a` holds: `a` still runs (a live child's pid cannot be
-/// reused) and has `b`'s pid. [`Sessions`] only replaces a kernel that is gone.
-fn same_kernel(a: &Kernel, b: &Kernel) -> bool {
-    a.is_alive() && a.info().pid == b.info().pid
 }
 
 fn validate_name(name: &str) -> Result<(), ServiceError> {

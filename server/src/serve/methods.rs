@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
-    RunOptions, ServiceError,
+    OwnerId, RunOptions, ServiceError,
     serve::{
         connection::{Connection, Outbox},
         output::{ExecuteResult, OutputJson},
@@ -54,6 +54,28 @@ struct CompleteParams {
     code: String,
     /// In characters (Unicode scalar values).
     cursor: usize,
+}
+
+/// `session.close` parameters.
+#[derive(Debug, Deserialize)]
+struct CloseParams {
+    owner: u64,
+}
+
+/// `session.open` result.
+#[derive(Serialize)]
+struct OpenResult<'a> {
+    session: &'a str,
+    owner: u64,
+    owners: usize,
+    generation: u64,
+    pid: u32,
+}
+
+/// `session.close` result.
+#[derive(Serialize)]
+struct CloseResult {
+    closed: bool,
 }
 
 /// `restart` result.
@@ -154,6 +176,30 @@ pub(crate) async fn call(
             }
         }
         "sessions" => Ok(sessions(connection)),
+        "session.open" => {
+            let SessionParams { session } = parse(params)?;
+            let opened = connection
+                .service
+                .open(&session)
+                .await
+                .map_err(service_error)?;
+            Ok(Json::of(&OpenResult {
+                session: &opened.info.session,
+                owner: opened.owner.get(),
+                owners: opened.owners,
+                generation: opened.info.generation,
+                pid: opened.info.pid,
+            }))
+        }
+        "session.close" => {
+            let CloseParams { owner } = parse(params)?;
+            let closed = connection
+                .service
+                .close(OwnerId::new(owner))
+                .await
+                .map_err(service_error)?;
+            Ok(Json::of(&CloseResult { closed }))
+        }
         "complete" => {
             let CompleteParams {
                 session,
@@ -356,7 +402,7 @@ fn service_error(err: ServiceError) -> RpcError {
         ServiceError::Kernel(_) => KERNEL_FAILED,
         ServiceError::TooManySessions { .. } => TOO_MANY_SESSIONS,
         ServiceError::NoSuchSession(_) => NO_SUCH_SESSION,
-        ServiceError::InvalidSessionName(_) => INVALID_PARAMS,
+        ServiceError::InvalidSessionName(_) | ServiceError::NoSuchOwner(_) => INVALID_PARAMS,
         ServiceError::Closed => SHUTTING_DOWN,
         _ => INTERNAL_ERROR,
     };

@@ -324,3 +324,46 @@ async fn a_scripted_session_streams_asks_calls_and_shuts_down() {
     ended: Ok(true), more output: None
     "#);
 }
+
+#[tokio::test]
+async fn two_opens_share_a_session_until_the_last_close() {
+    let Some(python) = pykernel_runner::testing::test_python() else {
+        return;
+    };
+    let mut client = Client::start(KernelOptions::new().with_python(python), 1 << 20);
+    let mut transcript = check(
+        &mut client,
+        &[
+            (r#"{"jsonrpc":"2.0","id":1,"method":"session.open","params":{"session":"team"}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":2,"method":"session.open","params":{"session":"team"}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":3,"method":"execute","params":{"session":"team","code":"x = 1"}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":4,"method":"session.close","params":{"owner":1}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":5,"method":"execute","params":{"session":"team","code":"x + 1"}}"#, 2),
+            (r#"{"jsonrpc":"2.0","id":6,"method":"session.close","params":{"owner":2}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":7,"method":"session.close","params":{"owner":2}}"#, 1),
+            (r#"{"jsonrpc":"2.0","id":8,"method":"sessions"}"#, 1),
+        ],
+    )
+    .await;
+    transcript.push_str(&client.finish().await);
+    insta::assert_snapshot!(transcript, @r#"
+    > {"jsonrpc":"2.0","id":1,"method":"session.open","params":{"session":"team"}}
+    < {"id":1,"jsonrpc":"2.0","result":{"generation":1,"owner":1,"owners":1,"pid":"_","session":"team"}}
+    > {"jsonrpc":"2.0","id":2,"method":"session.open","params":{"session":"team"}}
+    < {"id":2,"jsonrpc":"2.0","result":{"generation":1,"owner":2,"owners":2,"pid":"_","session":"team"}}
+    > {"jsonrpc":"2.0","id":3,"method":"execute","params":{"session":"team","code":"x = 1"}}
+    < {"id":3,"jsonrpc":"2.0","result":{"cancelled":false,"executionCount":1,"kernelKilled":false,"kernelRestarted":false,"status":"ok","stdinRequested":false,"timedOut":false}}
+    > {"jsonrpc":"2.0","id":4,"method":"session.close","params":{"owner":1}}
+    < {"id":4,"jsonrpc":"2.0","result":{"closed":false}}
+    > {"jsonrpc":"2.0","id":5,"method":"execute","params":{"session":"team","code":"x + 1"}}
+    < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"2"},"type":"result"},"requestId":5}}
+    < {"id":5,"jsonrpc":"2.0","result":{"cancelled":false,"executionCount":2,"kernelKilled":false,"kernelRestarted":false,"status":"ok","stdinRequested":false,"timedOut":false}}
+    > {"jsonrpc":"2.0","id":6,"method":"session.close","params":{"owner":2}}
+    < {"id":6,"jsonrpc":"2.0","result":{"closed":true}}
+    > {"jsonrpc":"2.0","id":7,"method":"session.close","params":{"owner":2}}
+    < {"error":{"code":-32602,"message":"no open session has owner 2"},"id":7,"jsonrpc":"2.0"}
+    > {"jsonrpc":"2.0","id":8,"method":"sessions"}
+    < {"id":8,"jsonrpc":"2.0","result":{"sessions":[]}}
+    ended: Ok(true), more output: None
+    "#);
+}

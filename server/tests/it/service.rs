@@ -150,3 +150,83 @@ async fn interrupt_ends_the_running_cell_and_keeps_the_session() {
     );
     service.shutdown_all().await;
 }
+
+#[tokio::test]
+async fn opened_sessions_are_shared_and_the_last_close_shuts_them_down() {
+    let Some(service) = service(|options| options.with_pool_size(0)) else {
+        return;
+    };
+    let mut transcript = String::new();
+    let first = service.open("shared").await.expect("opened");
+    let second = service.open("shared").await.expect("opened");
+    transcript.push_str(&format!(
+        "opened: owners {} then {}, generation {}\n",
+        first.owners, second.owners, second.info.generation
+    ));
+    transcript.push_str(&check(&service, "shared", "x = 41", RunOptions::new()).await);
+    let closed = service.close(first.owner).await.expect("closed");
+    transcript.push_str(&format!("first close shut it down: {closed}\n"));
+    transcript.push_str(&check(&service, "shared", "x + 1", RunOptions::new()).await);
+    let closed = service.close(second.owner).await.expect("closed");
+    transcript.push_str(&format!("last close shut it down: {closed}\n"));
+    transcript.push_str(&format!("sessions: {}\n", service.sessions().len()));
+    let again = service.close(second.owner).await;
+    transcript.push_str(&format!("closing again: {}\n", again.expect_err("gone")));
+    // The name starts over with a fresh kernel, the next generation.
+    transcript.push_str(&check(&service, "shared", "'x' in dir()", RunOptions::new()).await);
+    service.shutdown_all().await;
+    insta::assert_snapshot!(transcript, @r#"
+    opened: owners 1 then 2, generation 1
+    [ok gen=1 restarted=false]
+    first close shut it down: false
+    [ok gen=1 restarted=false]
+    42
+    last close shut it down: true
+    sessions: 0
+    closing again: no open session has owner 2
+    [ok gen=2 restarted=false]
+    False
+    "#);
+}
+
+#[tokio::test]
+async fn a_cut_output_is_read_back_whole_with_output() {
+    let Some(service) = service(|options| options.with_pool_size(0)) else {
+        return;
+    };
+    let long = check(
+        &service,
+        "a",
+        "for n in range(1, 1001): print(f'line {n}')",
+        RunOptions::new(),
+    )
+    .await;
+    assert!(long.contains("output(\"out-1\")"), "{long}");
+    let read = check(
+        &service,
+        "a",
+        "print(output('out-1', offset=998), end='')\n\
+         print(output('out-1', query='line 50', format='json')['content'], end='')\n\
+         try:\n    output('out-9')\nexcept Exception as err:\n    print(type(err).__name__, err)",
+        RunOptions::new(),
+    )
+    .await;
+    service.shutdown_all().await;
+    insta::assert_snapshot!(read, @r#"
+    [ok gen=1 restarted=false]
+    line 999
+    line 1000
+    line 50
+    line 500
+    line 501
+    line 502
+    line 503
+    line 504
+    line 505
+    line 506
+    line 507
+    line 508
+    line 509
+    HostCallError no output named "out-9"; saved outputs: out-1
+    "#);
+}
