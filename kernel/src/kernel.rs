@@ -326,13 +326,6 @@ impl Kernel {
         self.stop(Message::Kill).await
     }
 
-    /// Whether the kernel takes cells: false once shutdown began or the runner died.
-    pub fn is_alive(&self) -> bool {
-        self.shared.health.is_alive()
-    }
-
-    /// When the kernel last ran out of work, or `None` while it has some: from the moment
-    /// [`Kernel::execute`] returns until that cell (and every cell queued with it) has
     /// Takes the output that came when no execution of its cell was being read, oldest
     /// first: what a background thread wrote after its cell ended (output written before
     /// the cell's end belongs to its [`Execution`]). Empty when there is none.
@@ -352,6 +345,13 @@ impl Kernel {
         self.shared.health.next_unattached().await
     }
 
+    /// Whether the kernel takes cells: false once shutdown began or the runner died.
+    pub fn is_alive(&self) -> bool {
+        self.shared.health.is_alive()
+    }
+
+    /// When the kernel last ran out of work, or `None` while it has some: from the moment
+    /// [`Kernel::execute`] returns until that cell (and every cell queued with it) has
     /// ended, whoever submitted it.
     ///
     /// An idle kernel reports the instant its last cell ended, or the instant it became
@@ -712,7 +712,7 @@ const ENGINE_ENV: &str = "PYKERNEL_ENGINE";
 
 /// `env` with [`ENGINE_ENV`] naming `engine`, so the runner sets it up before its `hello`
 /// (and never a value the host's own environment carried).
-fn engine_env(
+pub(crate) fn engine_env(
     mut env: Vec<(OsString, OsString)>,
     engine: crate::Engine,
 ) -> Vec<(OsString, OsString)> {

@@ -9,6 +9,7 @@
 //! ([`SignalRoute::InBand`]).
 
 use std::{
+    ffi::OsString,
     fmt, io,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -21,6 +22,7 @@ use crate::{
     EnvPolicy, KernelError, KernelOptions,
     env::{ProcShield, kernel_env},
     interpreter::{HostLookup, resolve},
+    kernel::engine_env,
 };
 
 /// The interpreter a launcher runs when none is named: `python3` on the far side's
@@ -207,6 +209,7 @@ pub(crate) fn spawn_launched(
             resolved.venv.as_deref(),
             &options.env,
         );
+        spawn.env = engine_env(std::mem::take(&mut spawn.env), options.engine);
         sandbox.launcher(&cwd, &runner_dir)?.command(&interpreter)
     } else {
         let launcher = options
@@ -219,10 +222,11 @@ pub(crate) fn spawn_launched(
             .unwrap_or_else(|| PathBuf::from(DEFAULT_REMOTE_PYTHON));
         let mut interpreter = vec![python.into_os_string()];
         interpreter.extend(pykernel_runner::bootstrap_args());
-        spawn.stdin_preamble = pykernel_runner::bootstrap_input(true);
         // The far side's directory: the one asked for, else where the launcher starts.
         cwd = options.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         spawn.env = kernel_env(&options.env_policy, std::env::vars_os(), None, &options.env);
+        spawn.env = engine_env(std::mem::take(&mut spawn.env), options.engine);
+        spawn.stdin_preamble = bootstrap_input(&spawn.env);
         launcher.command(&interpreter)
     };
     spawn.program = PathBuf::from(&program);
@@ -253,4 +257,19 @@ pub(crate) fn spawn_launched(
         runner,
         program,
     })
+}
+
+/// The bootstrap's stdin for a runner whose environment is `env`: the runner's own
+/// `PYKERNEL_*` settings travel with the package, since a launcher such as ssh carries no
+/// environment to the far side; stream text goes as raw payloads.
+fn bootstrap_input(env: &[(OsString, OsString)]) -> Vec<u8> {
+    let mut settings: Vec<(&str, &str)> = env
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_str()?, value.to_str()?)))
+        .filter(|(name, _)| {
+            name.starts_with("PYKERNEL_") && *name != pykernel_protocol::STREAM_PAYLOADS_ENV
+        })
+        .collect();
+    settings.push((pykernel_protocol::STREAM_PAYLOADS_ENV, "1"));
+    pykernel_runner::bootstrap_input(&settings)
 }

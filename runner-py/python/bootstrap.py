@@ -7,37 +7,28 @@ import os, sys
 
 
 def boot():
-    # Header: `pykernel-runner <sha256> <cache name> <length> <stream payloads 0|1>`,
-    # read a byte at a time so nothing after the package is taken from the frames.
+    # Header: `pykernel-runner <sha256> <cache name> <length> <settings length>`, read a
+    # byte at a time so nothing after the package and settings is taken from the frames.
     head = b""
     while not head.endswith(bytes((10,))):
         byte = os.read(0, 1)
         if not byte or len(head) > 400:
             sys.exit("pykernel bootstrap: no runner package on stdin")
         head += byte
-    magic, digest, name, length, payloads = head.decode().split()
+    magic, digest, name, length, settings_length = head.decode().split()
     if magic != "pykernel-runner":
         sys.exit("pykernel bootstrap: stdin does not start with a runner package")
-    chunks, left = [], int(length)
-    while left:
-        chunk = os.read(0, min(left, 1 << 20))
-        if not chunk:
-            sys.exit("pykernel bootstrap: the runner package was cut short")
-        chunks.append(chunk)
-        left -= len(chunk)
-    data = b"".join(chunks)
+    data = read_exactly(int(length))
+    settings = unpack(read_exactly(int(settings_length)))
     from hashlib import sha256
 
     if sha256(data).hexdigest() != digest:
         sys.exit("pykernel bootstrap: the runner package does not match its hash")
-    # Each file: name, NUL, length, NUL, contents.
-    files, at = {}, 0
-    while at < len(data):
-        end = data.index(bytes(1), at)
-        size_end = data.index(bytes(1), end + 1)
-        size = int(data[end + 1 : size_end])
-        files[data[at:end].decode()] = data[size_end + 1 : size_end + 1 + size]
-        at = size_end + 1 + size
+    files = unpack(data)
+    # Settings from the host for the runner: only its own variables, never PATH and such.
+    for key, value in settings.items():
+        if key.startswith("PYKERNEL_"):
+            os.environ[key] = value.decode()
     package = cached(name, files)
     keep = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
@@ -49,10 +40,31 @@ def boot():
 
     sys.dont_write_bytecode = keep
     runner.RUNNER_HASH = digest
-    if payloads == "1":
-        os.environ["PYKERNEL_STREAM_PAYLOADS"] = "1"
     detach()
     runner.main()
+
+
+def read_exactly(length):
+    chunks, left = [], length
+    while left:
+        chunk = os.read(0, min(left, 1 << 20))
+        if not chunk:
+            sys.exit("pykernel bootstrap: the runner package was cut short")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def unpack(data):
+    # Each entry: name, NUL, length, NUL, contents.
+    entries, at = {}, 0
+    while at < len(data):
+        end = data.index(bytes(1), at)
+        size_end = data.index(bytes(1), end + 1)
+        size = int(data[end + 1 : size_end])
+        entries[data[at:end].decode()] = data[size_end + 1 : size_end + 1 + size]
+        at = size_end + 1 + size
+    return entries
 
 
 def private(path):

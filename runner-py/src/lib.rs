@@ -86,10 +86,13 @@ pub fn bootstrap_args() -> Vec<OsString> {
 }
 
 /// What the host writes to a bootstrapped runner's stdin first: a header line naming the
-/// package's sha256 ([`runner_hash`]), its cache directory name and length, and whether
-/// stream text may go out as raw payloads, then the packed [`RUNNER_FILES`].
-pub fn bootstrap_input(stream_payloads: bool) -> Vec<u8> {
-    pack::bootstrap_input(stream_payloads)
+/// package's sha256 ([`runner_hash`]), its cache directory name and length, then the
+/// packed [`RUNNER_FILES`], then `settings`: the runner's `PYKERNEL_*` environment
+/// variables (engine, stream payloads, secret rule, host function names), which the
+/// bootstrap sets before it imports the runner, since a launcher such as ssh carries no
+/// environment to the far side. Names that do not start with `PYKERNEL_` are ignored there.
+pub fn bootstrap_input(settings: &[(&str, &str)]) -> Vec<u8> {
+    pack::bootstrap_input(settings)
 }
 
 /// The sha256 (lowercase hex) of the packed runner package; a bootstrapped runner

@@ -1,9 +1,11 @@
 //! Packing the runner package for a launcher: the bytes the bootstrap reads on stdin.
 //!
 //! Layout: one header line,
-//! `pykernel-runner <sha256 hex> <cache name> <length> <stream payloads 0|1>\n`, then
-//! `length` bytes holding every file as `name NUL size NUL contents`. The sha256 covers
-//! those bytes; the cache name is the directory name [`crate::stage_runner`] uses locally
+//! `pykernel-runner <sha256 hex> <cache name> <length> <settings length>\n`, then
+//! `length` bytes holding every file as `name NUL size NUL contents`, then
+//! `settings length` bytes holding the runner's `PYKERNEL_*` settings in the same form
+//! (a launcher such as ssh carries no environment to the far side). The sha256 covers
+//! the files, the code that runs; the cache name is the directory name [`crate::stage_runner`] uses locally
 //! (`runner-<fnv1a64>`), so one version of the package has one name on both sides.
 
 use std::{fmt::Write as _, sync::OnceLock};
@@ -27,7 +29,7 @@ fn packed() -> &'static Packed {
     })
 }
 
-/// The files as `name NUL size NUL contents`, in order.
+/// The files (or settings) as `name NUL size NUL contents`, in order.
 pub(crate) fn pack_files(files: &[(&str, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, contents) in files {
@@ -46,17 +48,19 @@ pub(crate) fn runner_hash() -> &'static str {
     &packed().hash
 }
 
-/// The header line and the packed package.
-pub(crate) fn bootstrap_input(stream_payloads: bool) -> Vec<u8> {
+/// The header line, the packed package and the packed `settings`.
+pub(crate) fn bootstrap_input(settings: &[(&str, &str)]) -> Vec<u8> {
     let Packed { body, hash } = packed();
+    let settings = pack_files(settings);
     let mut input = format!(
         "pykernel-runner {hash} runner-{:016x} {} {}\n",
         files_hash(RUNNER_FILES),
         body.len(),
-        u8::from(stream_payloads),
+        settings.len(),
     )
     .into_bytes();
     input.extend_from_slice(body);
+    input.extend_from_slice(&settings);
     input
 }
 

@@ -423,3 +423,41 @@ async fn each_session_is_placed_by_its_name() {
     ");
     sessions.shutdown_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runners_settings_cross_a_launcher_that_carries_no_environment() {
+    let Some(python) = python() else { return };
+    // `env -i` clears the environment as ssh does: the runner's own settings (here stream
+    // payloads and the engine) arrive only if the bootstrap carries them.
+    let ipython = std::process::Command::new(&python)
+        .args(["-c", "import IPython"])
+        .status()
+        .is_ok_and(|status| status.success());
+    let launcher = Launcher::new(vec!["env".into(), "-i".into()])
+        .unwrap_or_else(|err| panic!("launcher: {err}"));
+    let mut options = options(&python, launcher, &marker("settings"));
+    let engine = if ipython {
+        pykernel::Engine::IPython
+    } else {
+        println!(
+            "IPython is not importable by {}: checking the light engine",
+            python.display()
+        );
+        pykernel::Engine::Light
+    };
+    options = options.with_engine(engine);
+    let kernel = start(options).await;
+    let features = &kernel.info().features;
+    assert!(
+        features.iter().any(|f| f == "stream_payloads"),
+        "{features:?}"
+    );
+    assert!(
+        features.iter().any(|f| *f == engine.feature()),
+        "{features:?}"
+    );
+    let (text, outcome) = run(&kernel, "6 * 7").await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(text, "42");
+    kernel.shutdown().await;
+}

@@ -12,8 +12,8 @@ fn the_bootstrap_survives_single_quotes_of_a_remote_shell() {
 }
 
 #[test]
-fn the_input_names_the_hash_the_cache_directory_and_the_length() {
-    let input = bootstrap_input(true);
+fn the_input_names_the_hash_the_cache_directory_and_the_lengths() {
+    let input = bootstrap_input(&[("PYKERNEL_STREAM_PAYLOADS", "1")]);
     let newline = input.iter().position(|&byte| byte == b'\n').unwrap_or(0);
     let header = String::from_utf8_lossy(&input[..newline]).into_owned();
     let words: Vec<&str> = header.split(' ').collect();
@@ -22,11 +22,13 @@ fn the_input_names_the_hash_the_cache_directory_and_the_length() {
     assert_eq!(words[1], runner_hash());
     assert_eq!(runner_hash().len(), 64);
     assert!(words[2].starts_with("runner-"), "{header}");
+    let settings = b"PYKERNEL_STREAM_PAYLOADS\x001\x001";
+    assert_eq!(words[4].parse::<usize>().ok(), Some(settings.len()));
     assert_eq!(
         words[3].parse::<usize>().ok(),
-        Some(input.len() - newline - 1)
+        Some(input.len() - newline - 1 - settings.len())
     );
-    assert_eq!(words[4], "1");
+    assert!(input.ends_with(settings));
 }
 
 /// Runs the bootstrap with `input` on stdin and `home` as `HOME`; returns its first
@@ -54,7 +56,7 @@ fn bootstrap(input: &[u8], home: &str) -> Option<(String, String)> {
 
 #[test]
 fn a_package_that_does_not_match_its_hash_is_refused() {
-    let mut input = bootstrap_input(false);
+    let mut input = bootstrap_input(&[]);
     if let Some(last) = input.last_mut() {
         *last ^= 1;
     }
@@ -66,8 +68,21 @@ fn a_package_that_does_not_match_its_hash_is_refused() {
 }
 
 #[test]
+fn the_settings_reach_the_runner_and_nothing_else_does() {
+    let input = bootstrap_input(&[("PYKERNEL_STREAM_PAYLOADS", "1"), ("PATH", "/nowhere")]);
+    let Some((hello, stderr)) = bootstrap(&input, "/nonexistent") else {
+        return;
+    };
+    assert!(hello.contains("stream_payloads"), "{hello} {stderr}");
+    let Some((hello, _)) = bootstrap(&bootstrap_input(&[]), "/nonexistent") else {
+        return;
+    };
+    assert!(!hello.contains("stream_payloads"), "{hello}");
+}
+
+#[test]
 fn without_a_usable_cache_the_package_is_imported_from_memory() {
-    let Some((hello, stderr)) = bootstrap(&bootstrap_input(false), "relative/home") else {
+    let Some((hello, stderr)) = bootstrap(&bootstrap_input(&[]), "relative/home") else {
         return;
     };
     assert!(hello.contains(r#""type":"hello""#), "{hello} {stderr}");
@@ -77,7 +92,7 @@ fn without_a_usable_cache_the_package_is_imported_from_memory() {
 #[test]
 fn the_package_is_cached_privately_on_the_far_side() {
     let Ok(home) = tempfile_dir() else { return };
-    let Some((hello, stderr)) = bootstrap(&bootstrap_input(false), &home) else {
+    let Some((hello, stderr)) = bootstrap(&bootstrap_input(&[]), &home) else {
         let _ = std::fs::remove_dir_all(&home);
         return;
     };
