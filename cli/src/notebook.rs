@@ -101,7 +101,11 @@ async fn run(args: &RunArgs, interrupts: &mut Interrupts) -> Exit {
             }
         }
     }
-    let mut options = args.kernel.kernel_options();
+    // A notebook keeps what ipykernel keeps: `x = !cmd` captures without printing.
+    let mut options = args
+        .kernel
+        .kernel_options()
+        .with_env("PYKERNEL_SHELL_TEE", "0");
     if args.kernel.cwd.is_none() {
         options = options.with_cwd(notebook_dir(&args.notebook));
         // A relative interpreter path means one from here, not from the notebook's folder.

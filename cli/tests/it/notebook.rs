@@ -320,3 +320,19 @@ fn inplace_rewrites_the_input_and_a_rerun_replaces_the_injected_parameters() {
       {"data":{"text/plain":"14"},"execution_count":3,"metadata":{},"output_type":"execute_result"}
     "##);
 }
+
+#[test]
+fn a_captured_shell_command_prints_nothing_as_in_ipykernel() {
+    if python().is_none() {
+        return;
+    }
+    let dir = temp_dir("nb-capture");
+    let text = notebook(&[("lines = !echo quiet\nlist(lines)", &[])]);
+    let finished = run_notebook(&dir, &text, &["--engine", "light"]);
+    assert_eq!(finished.code, Some(0), "{finished:?}");
+    insta::assert_snapshot!(render(&dir.join("out.ipynb")), @r##"
+    [1] [] iopub.execute_input,iopub.status.busy,iopub.status.idle,shell.execute_reply
+      source "lines = !echo quiet\nlist(lines)"
+      {"data":{"text/plain":"['quiet']"},"execution_count":1,"metadata":{},"output_type":"execute_result"}
+    "##);
+}
