@@ -373,12 +373,29 @@ pub(crate) fn terminal_text(
     shown
 }
 
-/// The bundle without its `text/plain` when that is only the default
-/// `<module.Class object at 0x7f...>` and HTML can say more.
+/// The bundle without its `text/plain` when that is only a default repr and HTML can
+/// say more.
+/// Whether `plain` is Python's default `<module.Class object at 0x7f...>` or the
+/// pretty printer's `<module.Class at 0x7f...>` (IPython's form, which the runner uses).
+fn is_default_repr(plain: &str) -> bool {
+    let Some(inner) = plain
+        .strip_prefix('<')
+        .and_then(|rest| rest.strip_suffix('>'))
+    else {
+        return false;
+    };
+    let Some((name, address)) = inner.rsplit_once(" at 0x") else {
+        return false;
+    };
+    let name = name.strip_suffix(" object").unwrap_or(name);
+    !name.is_empty()
+        && !name.contains(char::is_whitespace)
+        && !address.is_empty()
+        && address.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 fn without_default_repr(bundle: &MimeBundle) -> Option<MimeBundle> {
-    let plain = bundle.get_str("text/plain")?;
-    let is_default =
-        plain.starts_with('<') && plain.ends_with('>') && plain.contains(" object at 0x");
+    let is_default = is_default_repr(bundle.get_str("text/plain")?);
     let has_html = bundle
         .get_str("text/html")
         .is_some_and(|html| !html.trim().is_empty());

@@ -42,6 +42,8 @@ fn markdown_and_html_win_over_plain_text() {
     insta::assert_snapshot!(check(json!({"text/html": "<p><strong>Hello</strong></p>"}), &mut plain(), None), @"out| **Hello**");
     // HTML wins over Python's default repr, not over a real one (a DataFrame's table).
     insta::assert_snapshot!(check(json!({"text/html": "<b>Hi</b>", "text/plain": "<__main__.Html object at 0x7f5c6fe88590>"}), &mut plain(), None), @"out| **Hi**");
+    insta::assert_snapshot!(check(json!({"text/html": "<b>Hi</b>", "text/plain": "<__main__.Html at 0x7f5c6fe88590>"}), &mut plain(), None), @"out| **Hi**");
+    insta::assert_snapshot!(check(json!({"text/html": "<b>Hi</b>", "text/plain": "<a tag at 0x10>"}), &mut plain(), None), @"out| <a tag at 0x10>");
     insta::assert_snapshot!(check(json!({"text/html": "<table></table>", "text/plain": "   a\n0  1"}), &mut plain(), None), @r"
     out|    a
     out| 0  1
