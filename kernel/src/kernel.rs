@@ -103,7 +103,12 @@ struct Shared {
     next_request: AtomicU64,
     /// See [`Kernel::generation`].
     generation: AtomicU64,
+    /// See [`Kernel::instance`].
+    instance: u64,
 }
+
+/// The source of [`Kernel::instance`] numbers.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// The sending side that tells the driver when the kernel's handles are all gone.
 struct Handle {
@@ -179,6 +184,13 @@ impl Kernel {
     /// What is known about this kernel.
     pub fn info(&self) -> &KernelInfo {
         &self.shared.info
+    }
+
+    /// A number no other kernel of this process has: unlike the runner's pid, which
+    /// repeats behind launchers and sandboxes (each PID namespace counts from 1), it tells
+    /// kernels apart. Clones of one kernel share it.
+    pub fn instance(&self) -> u64 {
+        self.shared.instance
     }
 
     /// Which incarnation of a session this kernel is: 1 for a kernel started on its own
@@ -702,6 +714,7 @@ async fn launch(
             next_exec: AtomicU64::new(1),
             generation: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
         }),
     })
 }

@@ -55,8 +55,9 @@ pub(crate) struct Connection {
     pub(crate) router: Arc<HostRouter>,
     /// Running `execute` requests, by id: `$/cancelRequest` sets their flag.
     cancels: Mutex<HashMap<RequestId, watch::Sender<bool>>>,
-    /// The kernels (by pid) whose late output is already sent as `lateOutput`.
-    pub(crate) late_watched: Arc<Mutex<HashSet<u32>>>,
+    /// The kernels (by [`pykernel::Kernel::instance`]; pids repeat behind sandboxes)
+    /// whose late output is already sent as `lateOutput`.
+    pub(crate) late_watched: Arc<Mutex<HashSet<u64>>>,
 }
 
 /// Takes a request out of the cancellable ones when it ends.

@@ -61,16 +61,17 @@ impl HostRouter {
         self: &Arc<Self>,
         options: KernelOptions,
     ) -> BoxFuture<'static, Result<Kernel, KernelError>> {
-        // The runner's process id, known once it started; no cell calls before that.
-        let pid = Arc::new(OnceLock::new());
+        // The kernel's instance number, known once it started; no cell calls before that.
+        // Not the runner's pid: behind a sandbox or launcher every runner may have the same.
+        let instance = Arc::new(OnceLock::new());
         let fallback: HostFallback = {
-            let pid = Arc::clone(&pid);
+            let instance = Arc::clone(&instance);
             let router = Arc::downgrade(self);
             Arc::new(move |name: &str, args: Value| {
                 let session = router
                     .upgrade()
-                    .zip(pid.get())
-                    .and_then(|(router, pid)| router.session_of(*pid));
+                    .zip(instance.get())
+                    .and_then(|(router, instance)| router.session_of(*instance));
                 let Some((session, outbox)) = session else {
                     return Err(format!("host function {name:?}: the kernel has no session"));
                 };
@@ -88,7 +89,7 @@ impl HostRouter {
         let on_kernel_start = self.on_kernel_start.clone();
         async move {
             let kernel = Kernel::start(options).await?;
-            let _ = pid.set(kernel.info().pid);
+            let _ = instance.set(kernel.instance());
             if let Some(started) = on_kernel_start {
                 started(&kernel);
             }
@@ -97,13 +98,14 @@ impl HostRouter {
         .boxed()
     }
 
-    /// The session whose kernel has process id `pid`, and where to ask.
-    fn session_of(&self, pid: u32) -> Option<(String, Outbox)> {
+    /// The session whose live kernel is instance `instance`, and where to ask.
+    fn session_of(&self, instance: u64) -> Option<(String, Outbox)> {
         let service = self.lock().clone()?;
-        let session = service
-            .sessions()
-            .into_iter()
-            .find(|session| session.pid == pid && session.alive)?;
+        let session = service.sessions().into_iter().find(|session| {
+            service
+                .session_kernel(&session.name)
+                .is_some_and(|kernel| kernel.instance() == instance)
+        })?;
         Some((session.name, self.outbox.clone()))
     }
 

@@ -332,7 +332,7 @@ fn watch_late_output(connection: &Connection, session: &str, pid: u32) {
             .late_watched
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !watched.insert(pid) {
+        if !watched.insert(kernel.instance()) {
             return;
         }
     }
@@ -341,11 +341,11 @@ fn watch_late_output(connection: &Connection, session: &str, pid: u32) {
     let session = session.to_owned();
     tokio::spawn(async move {
         send_late_output(&kernel, &session, &outbox).await;
-        // The kernel ended: a later one may get the same pid.
+        // The kernel ended: nothing of it is left to watch.
         watched
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&pid);
+            .remove(&kernel.instance());
     });
 }
 

@@ -367,3 +367,44 @@ async fn two_opens_share_a_session_until_the_last_close() {
     ended: Ok(true), more output: None
     "#);
 }
+
+#[tokio::test]
+async fn host_calls_of_sandboxed_sessions_name_their_own_session() {
+    let Some(python) = pykernel_runner::testing::test_python() else {
+        return;
+    };
+    // Every sandboxed runner has the same pid in its own PID namespace: the call must still
+    // name the session that made it.
+    let sandbox = pykernel::Sandbox::new();
+    if let Err(why) = sandbox.check() {
+        println!("skipped: {why}");
+        return;
+    }
+    let kernel = KernelOptions::new()
+        .with_python(python)
+        .with_sandbox(sandbox);
+    let mut client = Client::start(kernel, 1 << 20);
+    let mut transcript = String::new();
+    for (id, session) in [(1, "a"), (2, "b")] {
+        let execute = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"execute","params":{{"session":"{session}","code":"host_call('who', '{session}')"}}}}"#
+        );
+        transcript.push_str(&check(&mut client, &[(&execute, 1)]).await);
+        let reply = format!(r#"{{"jsonrpc":"2.0","id":"pyk-{id}","result":"{session}"}}"#);
+        transcript.push_str(&check(&mut client, &[(&reply, 2)]).await);
+    }
+    transcript.push_str(&client.finish().await);
+    insta::assert_snapshot!(transcript, @r#"
+    > {"jsonrpc":"2.0","id":1,"method":"execute","params":{"session":"a","code":"host_call('who', 'a')"}}
+    < {"id":"pyk-1","jsonrpc":"2.0","method":"call","params":{"args":"a","name":"who","session":"a"}}
+    > {"jsonrpc":"2.0","id":"pyk-1","result":"a"}
+    < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"'a'"},"type":"result"},"requestId":1}}
+    < {"id":1,"jsonrpc":"2.0","result":{"cancelled":false,"executionCount":1,"kernelKilled":false,"kernelRestarted":false,"status":"ok","stdinRequested":false,"timedOut":false}}
+    > {"jsonrpc":"2.0","id":2,"method":"execute","params":{"session":"b","code":"host_call('who', 'b')"}}
+    < {"id":"pyk-2","jsonrpc":"2.0","method":"call","params":{"args":"b","name":"who","session":"b"}}
+    > {"jsonrpc":"2.0","id":"pyk-2","result":"b"}
+    < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"'b'"},"type":"result"},"requestId":2}}
+    < {"id":2,"jsonrpc":"2.0","result":{"cancelled":false,"executionCount":1,"kernelKilled":false,"kernelRestarted":false,"status":"ok","stdinRequested":false,"timedOut":false}}
+    ended: Ok(true), more output: None
+    "#);
+}
