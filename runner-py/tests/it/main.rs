@@ -46,24 +46,29 @@ fn run_runner(mut command: Command, runner: &Path, cell: &str) -> Vec<Event> {
     let requests = [
         serde_json::json!({"id": "prelude", "code": pykernel_runner::PRELUDE_SOURCE, "silent": true, "storeHistory": false}),
         serde_json::json!({"id": "cell", "code": cell}),
-        serde_json::json!({"type": "exit"}),
     ];
     for request in requests {
         writeln!(stdin, "{request}").unwrap_or_else(|err| panic!("write: {err}"));
     }
-    drop(stdin);
     let stdout = child
         .stdout
         .take()
         .unwrap_or_else(|| panic!("no stdout pipe"));
-    let frames = BufReader::new(stdout)
-        .lines()
-        .map(|line| {
-            let line = line.unwrap_or_else(|err| panic!("read: {err}"));
-            serde_json::from_str::<Event>(&line)
-                .unwrap_or_else(|err| panic!("bad frame {line}: {err}"))
-        })
-        .collect();
+    let mut frames = Vec::new();
+    let mut stdin = Some(stdin);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_else(|err| panic!("read: {err}"));
+        let frame = serde_json::from_str::<Event>(&line)
+            .unwrap_or_else(|err| panic!("bad frame {line}: {err}"));
+        let cell_done = matches!(&frame, Event::Done(done) if done.id.as_str() == "cell");
+        frames.push(frame);
+        // The end of input stops a running cell at once, so stdin stays open until the
+        // cell is done; then `exit` and the end of input.
+        if cell_done && let Some(mut stdin) = stdin.take() {
+            writeln!(stdin, "{}", serde_json::json!({"type": "exit"}))
+                .unwrap_or_else(|err| panic!("write: {err}"));
+        }
+    }
     let status = child.wait().unwrap_or_else(|err| panic!("wait: {err}"));
     assert!(status.success(), "runner exited with {status}");
     frames
