@@ -244,7 +244,8 @@ impl PykMcp {
                 },
                 _ = ticks.tick(), if progress.is_some() => {
                     if let Some(token) = &progress {
-                        notify_progress(&context.peer, token, started, transcript.last_line()).await;
+                        let last_line = settling.last_line().unwrap_or(transcript.last_line());
+                        notify_progress(&context.peer, token, started, last_line).await;
                     }
                 }
                 () = context.ct.cancelled(), if !cancelled => {
@@ -601,6 +602,9 @@ struct Settling {
     max_bytes: usize,
     /// Display ids of displays already written into the transcript.
     written_ids: HashSet<String>,
+    /// The last non-blank line of stream text pushed, cleaned: progress reports quote it,
+    /// since held text is not in the transcript yet.
+    last_line: Option<String>,
 }
 
 impl Settling {
@@ -610,7 +614,13 @@ impl Settling {
             held_bytes: 0,
             max_bytes: limit.saturating_mul(4).max(1 << 20),
             written_ids: HashSet::new(),
+            last_line: None,
         }
+    }
+
+    /// The last non-blank line of stream text the cell wrote, if any.
+    fn last_line(&self) -> Option<&str> {
+        self.last_line.as_deref()
     }
 
     fn push(&mut self, output: Output, transcript: &mut Transcript<'_>) {
@@ -624,6 +634,11 @@ impl Settling {
             }
             output => output,
         };
+        if let Output::Stdout(text) | Output::Stderr(text) = &output
+            && let Some(line) = text.lines().rev().find(|line| !line.trim().is_empty())
+        {
+            self.last_line = Some(pykernel::clean_text(line));
+        }
         self.held_bytes += match &output {
             Output::Stdout(text) | Output::Stderr(text) => text.len(),
             _ => 256,
