@@ -373,13 +373,13 @@ const METRICS: &[Metric] = &[
         key: "notebook_run_light_ms",
         label: "notebook run, small, ms (light; jupyter execute)",
         target: None,
-        detail: false,
+        detail: true,
     },
     Metric {
         key: "notebook_run_ipython_ms",
         label: "notebook run, small, ms (ipython; jupyter execute)",
         target: None,
-        detail: false,
+        detail: true,
     },
     Metric {
         key: "rss_host_mb",
