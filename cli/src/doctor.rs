@@ -99,12 +99,8 @@ async fn start_timed(
     interrupts: &mut Interrupts,
 ) -> Result<(Kernel, Duration), Exit> {
     let started_at = Instant::now();
-    let started = tokio::select! {
-        kernel = Kernel::start(options) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return Err(Exit::Interrupted);
-        }
+    let Some(started) = interrupts.unless_interrupted(Kernel::start(options)).await else {
+        return Err(Exit::Interrupted);
     };
     let startup = started_at.elapsed();
     let kernel = match started {

@@ -33,12 +33,11 @@ pub(crate) async fn exec(args: &ExecArgs, interrupts: &mut Interrupts) -> Exit {
         }
     };
 
-    let kernel = tokio::select! {
-        kernel = Kernel::start(args.kernel.kernel_options()) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return Exit::Interrupted;
-        }
+    let Some(kernel) = interrupts
+        .unless_interrupted(Kernel::start(args.kernel.kernel_options()))
+        .await
+    else {
+        return Exit::Interrupted;
     };
     let kernel = match kernel {
         Ok(kernel) => kernel,

@@ -117,12 +117,11 @@ async fn run(args: &RunArgs, interrupts: &mut Interrupts) -> Exit {
             options = options.with_python(absolute);
         }
     }
-    let kernel = tokio::select! {
-        kernel = start(options, args.kernel.engine) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return Exit::Interrupted;
-        }
+    let Some(kernel) = interrupts
+        .unless_interrupted(start(options, args.kernel.engine))
+        .await
+    else {
+        return Exit::Interrupted;
     };
     let kernel = match kernel {
         Ok(kernel) => kernel,

@@ -136,13 +136,9 @@ async fn restart(
 
 /// Starts a kernel; Ctrl-C abandons the start. Says why on failure.
 async fn start(options: &KernelOptions, interrupts: &mut Interrupts) -> Option<Kernel> {
-    let started = tokio::select! {
-        kernel = Kernel::start(options.clone()) => kernel,
-        () = interrupts.recv() => {
-            eprintln!("pyk: interrupted while the kernel was starting");
-            return None;
-        }
-    };
+    let started = interrupts
+        .unless_interrupted(Kernel::start(options.clone()))
+        .await?;
     let kernel = started.map_err(|err| report_start_failure(&err)).ok()?;
     signals::watch(&kernel);
     Some(kernel)

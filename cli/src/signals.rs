@@ -44,6 +44,21 @@ impl Interrupts {
         }
     }
 
+    /// Awaits `start` (a kernel starting) unless Ctrl-C comes first; then says so and
+    /// gives `None`, and dropping `start` stops the half-started kernel.
+    pub(crate) async fn unless_interrupted<T>(
+        &mut self,
+        start: impl Future<Output = T>,
+    ) -> Option<T> {
+        tokio::select! {
+            started = start => Some(started),
+            () = self.recv() => {
+                eprintln!("pyk: interrupted while the kernel was starting");
+                None
+            }
+        }
+    }
+
     /// Forgets a Ctrl-C that arrived while nothing was running, so it does not
     /// interrupt the next cell.
     pub(crate) fn forget_pending(&mut self) {

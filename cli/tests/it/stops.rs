@@ -67,3 +67,54 @@ fn a_closed_stdout_stops_the_cell_and_exits_141_quietly() {
         "runner {runner_pid} is still running"
     );
 }
+
+#[test]
+fn ctrl_c_while_the_kernel_starts_exits_130_and_says_so() {
+    use std::{os::unix::fs::PermissionsExt, process::Stdio};
+    // An "interpreter" that never answers: pyk is inside the start until Ctrl-C.
+    let dir = crate::support::temp_dir("start-interrupted");
+    let marker = dir.join("started");
+    let python = dir.join("python3");
+    let script = format!(
+        "#!/bin/sh\necho $$ >> {}\nexec sleep 300\n",
+        marker.display()
+    );
+    std::fs::write(&python, script).expect("write the fake interpreter");
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755))
+        .expect("make it executable");
+    let mut command = pyk_with_python(&python.to_string_lossy(), &["exec", "-c", "1"]);
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pyk starts");
+    let waited = std::time::Instant::now();
+    while !marker.exists() && waited.elapsed() < HANG {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .expect("pyk is running");
+    let finished = collect(child);
+    for pid in std::fs::read_to_string(&marker).unwrap_or_default().lines() {
+        if let Some(pid) = pid
+            .trim()
+            .parse()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(finished.code, Some(130), "{finished:?}");
+    assert!(
+        finished
+            .stderr
+            .contains("pyk: interrupted while the kernel was starting"),
+        "{}",
+        finished.stderr
+    );
+}
