@@ -216,6 +216,20 @@ def test_ipythons_completer_is_made_on_first_use(ipy):
     assert result(ipy.run("get_ipython().complete('pri')[1][:1]")) == "['print']"
 
 
+def test_ipythons_terminal_is_loaded_only_when_embed_is_used(ipy):
+    # The engine's start leaves out IPython.terminal (prompt_toolkit), which IPython 8's
+    # __init__ imports for IPython.embed; the name still gives the real function.
+    assert result(ipy.run("import sys; 'IPython.terminal.embed' in sys.modules")) == "False"
+    assert result(ipy.run("'prompt_toolkit' in sys.modules")) == "False"
+    frames = ipy.run(
+        "import IPython\n"
+        "from IPython import embed\n"
+        "embed is IPython.embed, embed.__module__, 'IPython.terminal.embed' in sys.modules"
+    )
+    assert result(frames) == "(True, 'IPython.terminal.embed', True)"
+    ok(ipy.run("import IPython.terminal.embed as e; assert e.embed is embed"))
+
+
 def test_the_prelude_stays_out_of_who_and_comes_back_after_reset(ipy):
     ok(ipy.run("mine = 1"))
     assert ok(ipy.run("%who")) == "mine\t \n"

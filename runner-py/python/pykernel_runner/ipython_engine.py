@@ -117,7 +117,62 @@ def run_request(spec):
         execution._finish(ex, status, cancelled)
 
 
+def _import_ipython():
+    """Imports IPython without ``IPython.terminal.embed``, which IPython 8's
+    ``__init__`` imports for ``IPython.embed`` (prompt_toolkit, pygments, jedi: about
+    two thirds of its import) and a kernel never uses. A stand-in module answers that
+    one import; ``IPython.embed`` then loads the real one on first use. If IPython
+    fails to import that way, it is imported again plainly."""
+    if "IPython" in sys.modules:
+        return sys.modules["IPython"]
+    import types
+
+    name = "IPython.terminal.embed"
+    stand_in = types.ModuleType(name)
+
+    def embed(*args, **kwargs):
+        return _real_embed()(*args, **kwargs)
+
+    stand_in.embed = embed
+    sys.modules[name] = stand_in
+    try:
+        import IPython
+    except Exception as exc:
+        log("importing IPython without its terminal failed, importing it plainly: %r" % (exc,))
+        _forget_modules("IPython")
+        import IPython
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+    if IPython.__dict__.get("embed") is embed:
+        # IPython 8: the name goes through a module ``__getattr__`` instead, so that
+        # ``IPython.embed()`` and ``from IPython import embed`` get the real function
+        # (it finds its caller's namespace by counting frames).
+        del IPython.embed
+        IPython.__getattr__ = _ipython_getattr
+    return IPython
+
+
+def _real_embed():
+    from IPython.terminal.embed import embed
+
+    sys.modules["IPython"].embed = embed
+    return embed
+
+
+def _ipython_getattr(name):
+    if name == "embed":
+        return _real_embed()
+    raise AttributeError("module 'IPython' has no attribute %r" % (name,))
+
+
+def _forget_modules(package):
+    for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[module]
+
+
 def _make_shell():
+    _import_ipython()
     from IPython import version_info
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets import Type
