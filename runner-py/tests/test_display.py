@@ -44,7 +44,7 @@ def test_display_raw_requires_a_dict(bare_kernel):
 def test_display_accepts_ipython_keywords(bare_kernel):
     frames = bare_kernel.run("display(5, metadata={'a': 1}, transient={})")
     assert of_type(frames, "display") == [
-        {"type": "display", "id": frames[0]["id"], "bundle": {"text/plain": "5"}}
+        {"type": "display", "id": frames[0]["id"], "bundle": {"text/plain": "5"}, "metadata": {"a": 1}}
     ]
 
 
@@ -393,3 +393,20 @@ def test_display_of_containers_adds_json_with_the_prelude(kernel):
     assert payload["obj"].startswith("<object object at")
     assert payload["nan"] is None
     assert ok(kernel.run("display(3)")) == ""
+
+
+def test_metadata_from_repr_methods_and_the_caller_goes_with_the_bundle(bare_kernel):
+    frames = bare_kernel.run(
+        "class Png:\n"
+        "    def _repr_png_(self):\n"
+        "        return b'\\x89PNG', {'width': 10}\n"
+        "display(Png(), metadata={'extra': True})\n"
+        "display(Png(), display_id='p').update(Png(), metadata={'width': 3})\n"
+        "Png()"
+    )
+    assert [(f["type"], f.get("metadata")) for f in frames if "bundle" in f] == [
+        ("display", {"image/png": {"width": 10}, "extra": True}),
+        ("display", {"image/png": {"width": 10}}),
+        ("update_display", {"image/png": {"width": 10}, "width": 3}),
+        ("result", {"image/png": {"width": 10}}),
+    ]

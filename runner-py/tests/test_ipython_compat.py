@@ -202,3 +202,40 @@ def test_history_and_registered_magics(kernel):
     assert ok(kernel.run(code)) == "[(0, 1, 'a = 1')] 2\n"
     assert result(kernel.run("%shout hello")) == "'HELLO'"
     assert result(kernel.run("%%twice\nab")) == "'abab'"
+
+
+def metadata_of(frames):
+    """Each display, update and result of the cell with its metadata (None if absent)."""
+    kinds = ("display", "update_display", "result")
+    return [(f["type"], f.get("metadata")) for f in frames if f["type"] in kinds]
+
+
+# One cell of every way metadata comes with a bundle, and what each engine sends; the
+# IPython engine's test runs it too.
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+METADATA_CELL = (
+    "import base64\n"
+    "from IPython.display import Image, display, publish_display_data, update_display\n"
+    "display(Image(data=base64.b64decode(%r), width=100))\n"
+    "publish_display_data({'text/plain': 'x'}, {'text/plain': {'isolated': True}})\n"
+    "display({'text/plain': 'y'}, raw=True, metadata={'k': 1}, display_id='d')\n"
+    "update_display({'text/plain': 'z'}, raw=True, metadata={'k': 2}, display_id='d')\n"
+    "class Bundle:\n"
+    "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+    "        return {'text/html': '<b>b</b>'}, {'text/html': {'isolated': True}}\n"
+    "display(1)\n"
+    "Bundle()" % PNG
+)
+METADATA_EXPECTED = [
+    ("display", {"image/png": {"width": 100}}),
+    ("display", {"text/plain": {"isolated": True}}),
+    ("display", {"k": 1}),
+    ("update_display", {"k": 2}),
+    ("display", None),
+    ("result", {"text/html": {"isolated": True}}),
+]
+
+
+@needs_ipython
+def test_display_metadata_travels_with_the_bundle(kernel):
+    assert metadata_of(kernel.run(METADATA_CELL)) == METADATA_EXPECTED

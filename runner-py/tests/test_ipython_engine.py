@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import Kernel, done, error, of_type, ok, result, stderr, stdout
+from test_ipython_compat import METADATA_CELL, METADATA_EXPECTED, metadata_of
 
 
 def ipython_env(**extra):
@@ -228,6 +229,11 @@ def test_ipythons_terminal_is_loaded_only_when_embed_is_used(ipy):
     )
     assert result(frames) == "(True, 'IPython.terminal.embed', True)"
     ok(ipy.run("import IPython.terminal.embed as e; assert e.embed is embed"))
+
+
+def test_display_metadata_travels_with_the_bundle(ipy):
+    # As in the light engine: IPython's formatters and publisher give the metadata.
+    assert metadata_of(ipy.run(METADATA_CELL)) == METADATA_EXPECTED
 
 
 def test_the_prelude_stays_out_of_who_and_comes_back_after_reset(ipy):

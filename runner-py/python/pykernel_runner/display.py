@@ -68,7 +68,16 @@ def safe_repr(obj):
 
 def format_bundle(obj, include=None, exclude=None):
     """Builds the MIME bundle of ``obj``; ``text/plain`` is always present."""
+    return format_with_metadata(obj, include, exclude)[0]
+
+
+def format_with_metadata(obj, include=None, exclude=None):
+    """``(bundle, metadata)`` of ``obj``: the bundle as ``format_bundle`` makes it, and
+    the metadata ``_repr_mimebundle_`` or a ``_repr_*_`` method gave with it (a
+    ``(value, metadata)`` pair, as IPython's ``Image(width=...)`` returns), keyed by MIME
+    type as in Jupyter."""
     data = {}
+    metadata = {}
     modules = sys.modules
     figure_mod = modules.get("matplotlib.figure")
     pil_mod = modules.get("PIL.Image")
@@ -94,6 +103,8 @@ def format_bundle(obj, include=None, exclude=None):
             except Exception:
                 result = None
             if isinstance(result, tuple):
+                if len(result) == 2 and isinstance(result[1], dict):
+                    metadata.update(result[1])
                 result = result[0] if result else None
             if isinstance(result, dict):
                 for mime, value in result.items():
@@ -110,7 +121,9 @@ def format_bundle(obj, include=None, exclude=None):
             except Exception:
                 continue
             if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
-                value = value[0]
+                value, extra = value
+                if extra and value is not None:
+                    metadata[mime] = extra
             if value is None:
                 continue
             data[mime] = _normalize(mime, value)
@@ -120,7 +133,7 @@ def format_bundle(obj, include=None, exclude=None):
         data = {k: v for k, v in data.items() if k in include}
     if exclude:
         data = {k: v for k, v in data.items() if k not in exclude}
-    return data
+    return data, metadata
 
 
 def _figure_png(fig):
@@ -178,12 +191,22 @@ def publish(kind, payload, display_id=None):
         frame["bundle"] = payload
         if display_id is not None:
             frame["displayId"] = str(display_id)
+        _add_metadata(frame, metadata)
     _send(ex, late, frame)
 
 
-def publish_update(bundle, display_id):
-    """Replaces every earlier display with ``display_id`` (in any cell) by ``bundle``:
-    an ``update_display`` frame. Inside ``%%capture`` the update is captured instead."""
+def _add_metadata(frame, metadata):
+    """Puts non-empty ``metadata`` on a frame; it must be a JSON object."""
+    if metadata:
+        if not isinstance(metadata, dict):
+            raise TypeError("display metadata must be a dict, not %s" % type(metadata).__name__)
+        frame["metadata"] = {str(k): v for k, v in metadata.items()}
+
+
+def publish_update(bundle, display_id, metadata=None):
+    """Replaces every earlier display with ``display_id`` (in any cell) by ``bundle``
+    (and its ``metadata``): an ``update_display`` frame. Inside ``%%capture`` the update
+    is captured instead."""
     ex, late = _target()
     if ex is None:
         log("dropped an update of display %r outside of an execution" % (display_id,))
@@ -192,6 +215,7 @@ def publish_update(bundle, display_id):
         return
     frame = {"type": "update_display", "id": ex.id, "bundle": bundle}
     frame["displayId"] = str(display_id)
+    _add_metadata(frame, metadata)
     _send(ex, late, frame)
 
 
@@ -255,24 +279,33 @@ def new_display_id():
     return uuid.uuid4().hex
 
 
-def _bundle_of(obj, raw, include, exclude):
+def _bundle_of(obj, raw, include, exclude, metadata):
+    """``(bundle, metadata)`` of ``obj``: the metadata its formatting gave, updated by
+    the caller's ``metadata`` as IPython's ``display(..., metadata=...)`` does."""
     if raw:
         if not isinstance(obj, dict):
             raise TypeError("display(..., raw=True) requires a MIME bundle dict")
-        return {str(k): _normalize(str(k), v) for k, v in obj.items()}
-    # As IPython formats it: pretty text/plain, and the formatters get_ipython() registered.
-    return running.rare("ipython_compat").format_object(obj, include, exclude)
+        data, found = {str(k): _normalize(str(k), v) for k, v in obj.items()}, {}
+    else:
+        # As IPython formats it: pretty text/plain, and the formatters get_ipython() registered.
+        compat = running.rare("ipython_compat")
+        data, found = compat.format_with_metadata(obj, include, exclude)
+    if metadata:
+        found = dict(found)
+        found.update(metadata)
+    return data, found
 
 
-def display(*objs, raw=False, include=None, exclude=None, display_id=None, **kwargs):
+def display(*objs, raw=False, include=None, exclude=None, display_id=None, metadata=None, **kwargs):
     """Shows objects as rich output (a ``display`` frame per object).
 
     With ``raw=True`` each object must already be a MIME bundle dict. Objects render
     through ``_repr_mimebundle_`` and the ``_repr_*_`` methods; ``text/plain`` is
     always included. With ``display_id`` (``True`` for a fresh one, or a string) the
     outputs carry that id and a ``DisplayHandle`` is returned, whose ``update`` replaces
-    them. Other IPython keywords (``metadata``, ``transient`` ...) are accepted and
-    ignored, apart from ``update=True``, which updates instead of displaying.
+    them. ``metadata`` goes with each bundle (over what formatting gave). Other IPython
+    keywords (``transient`` ...) are accepted and ignored, apart from ``update=True``,
+    which updates instead of displaying.
     """
     if display_id is True:
         display_id = new_display_id()
@@ -280,18 +313,23 @@ def display(*objs, raw=False, include=None, exclude=None, display_id=None, **kwa
         if display_id is None:
             raise TypeError("display(..., update=True) requires a display_id")
         for obj in objs:
-            publish_update(_bundle_of(obj, raw, include, exclude), display_id)
+            data, found = _bundle_of(obj, raw, include, exclude, metadata)
+            publish_update(data, display_id, found)
         return None
     for obj in objs:
-        publish("display", _bundle_of(obj, raw, include, exclude), display_id)
+        data, found = _bundle_of(obj, raw, include, exclude, metadata)
+        publish("display", data, display_id, found)
     if display_id is None:
         return None
     return DisplayHandle(display_id)
 
 
-def update_display(obj, *, display_id, raw=False, include=None, exclude=None, **kwargs):
+def update_display(
+    obj, *, display_id, raw=False, include=None, exclude=None, metadata=None, **kwargs
+):
     """Replaces every output shown with ``display_id`` (in any cell) by ``obj``."""
-    publish_update(_bundle_of(obj, raw, include, exclude), display_id)
+    data, found = _bundle_of(obj, raw, include, exclude, metadata)
+    publish_update(data, display_id, found)
 
 
 def status(op, **fields):

@@ -496,13 +496,13 @@ def _quiet(source):
 
 def _display_result(ex, value):
     if type(value) in _REPR_TYPES and _COMPAT not in sys.modules:
-        bundle = format_bundle(value)
+        formatted = format_bundle(value), None
     else:
-        bundle = running.rare("ipython_compat").result_bundle(value)
+        formatted = running.rare("ipython_compat").result_with_metadata(value)
     if ex.store:
         record_output(ex.number, value)
-    if bundle is not None:
-        publish("result", bundle)
+    if formatted is not None:
+        publish("result", formatted[0], metadata=formatted[1])
 
 
 def report_error(exc):

@@ -77,12 +77,17 @@ def display(*objs, **kwargs):
         objs, raw = ({},), True
     if kwargs.get("clear"):
         _display.clear_output(wait=True)
+    metadata = kwargs.get("metadata")
     for obj in objs:
+        found = {}
         if not raw:
             if show_with_ipython_display(obj):
                 continue
-            obj = format_object(obj, include, exclude)
-        _display.display(obj, raw=True, display_id=display_id, update=update)
+            obj, found = format_with_metadata(obj, include, exclude)
+        if metadata:
+            found = dict(found)
+            found.update(metadata)
+        _display.display(obj, raw=True, display_id=display_id, update=update, metadata=found)
     if display_id:
         return _handle_type()(display_id)
     return None
@@ -109,22 +114,30 @@ def publish_display_data(data, metadata=None, source=None, *, transient=None, **
         original = _originals["IPython.core.display_functions.publish_display_data"]
         return original(data, metadata, *([source] if source else []), transient=transient, **kwargs)
     display_id = (transient or {}).get("display_id")
-    _display.display(data, raw=True, display_id=display_id, update=bool(kwargs.get("update")))
+    update = bool(kwargs.get("update"))
+    _display.display(data, raw=True, display_id=display_id, update=update, metadata=metadata)
     return None
 
 
-def result_bundle(value):
-    """The bundle of a cell's result, or None when its ``_ipython_display_`` showed it."""
+def result_with_metadata(value):
+    """``(bundle, metadata)`` of a cell's result, or None when its
+    ``_ipython_display_`` showed it."""
     if show_with_ipython_display(value):
         return None
-    return format_object(value)
+    return format_with_metadata(value)
 
 
 def format_object(obj, include=None, exclude=None):
     """The MIME bundle of ``obj`` as IPython's formatters make it: the runner's bundle,
     ``text/plain`` from the pretty printer (unless ``_repr_mimebundle_`` gave one),
     ``_repr_javascript_``, and the formatters registered through ``get_ipython()``."""
-    data = _display.format_bundle(obj, include, exclude)
+    return format_with_metadata(obj, include, exclude)[0]
+
+
+def format_with_metadata(obj, include=None, exclude=None):
+    """``(bundle, metadata)`` of ``obj``: the bundle as ``format_object`` makes it, and
+    the metadata its formatting gave (keyed by MIME type, as in Jupyter)."""
+    data, metadata = _display.format_with_metadata(obj, include, exclude)
     extra = registered_formats(obj)
     if "application/javascript" not in data:
         value = _call_method(obj, "_repr_javascript_")
@@ -142,7 +155,7 @@ def format_object(obj, include=None, exclude=None):
         if (include and mime not in include) or (exclude and mime in exclude):
             continue
         data[mime] = value
-    return data
+    return data, metadata
 
 
 def _method(obj, name):
@@ -328,7 +341,7 @@ class DisplayFormatter:
         """``(bundle, metadata)`` of ``obj``, as IPython's ``DisplayFormatter.format``."""
         if show_with_ipython_display(obj):
             return {}, {}
-        return format_object(obj, include, exclude), {}
+        return format_with_metadata(obj, include, exclude)
 
 
 def registered_formats(obj):
@@ -537,7 +550,7 @@ class DisplayPublisher:
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
         """Publishes ``data`` as a display (or an update of its display id)."""
         display_id = (transient or {}).get("display_id")
-        _display.display(data, raw=True, display_id=display_id, update=update)
+        _display.display(data, raw=True, display_id=display_id, update=update, metadata=metadata)
 
     def clear_output(self, wait=False):
         """Clears the cell's output."""

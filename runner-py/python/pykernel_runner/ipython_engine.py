@@ -255,11 +255,9 @@ def _make_classes():
         ):
             display_id = (transient or {}).get("display_id")
             if update and display_id is not None:
-                display.publish_update(data, display_id)
-            elif display_id is not None:
-                display.publish("display", data, display_id=display_id)
+                display.publish_update(data, display_id, metadata)
             else:
-                display.publish("display", data)
+                display.publish("display", data, display_id, metadata)
 
         def clear_output(self, wait=False):
             display.clear_output(wait=wait)
@@ -269,19 +267,22 @@ def _make_classes():
 
         def start_displayhook(self):
             self._bundle = None
+            self._metadata = None
 
         def write_output_prompt(self):
             pass
 
         def write_format_data(self, format_dict, md_dict=None):
             self._bundle = format_dict
+            self._metadata = md_dict
 
         def finish_displayhook(self):
             sys.stdout.flush()
             sys.stderr.flush()
             if self._bundle:
-                display.publish("result", self._bundle)
+                display.publish("result", self._bundle, metadata=self._metadata)
             self._bundle = None
+            self._metadata = None
 
     return Publisher, ResultHook
 
