@@ -166,9 +166,10 @@ def _pil_png(image):
         return None
 
 
-def publish(kind, payload, display_id=None):
+def publish(kind, payload, display_id=None, metadata=None):
     """Sends a display/result bundle or an error for the running execution; a display
-    may carry a ``display_id`` that later updates name.
+    may carry a ``display_id`` that later updates name, a bundle its ``metadata``
+    (Jupyter's, such as ``{"image/png": {"width": 100}}``).
 
     Stream output written before it goes out first, so order is kept. Inside
     ``%%capture`` displays go to the capture instead. A display from a background thread
