@@ -126,13 +126,15 @@ def test_prelude_display_returns_a_handle_for_json_objects_too(kernel):
     assert update["bundle"]["text/plain"] == "{'a': 1}"
 
 
-def test_a_background_thread_writing_after_its_cell_ended_is_sent_under_its_id(bare_kernel):
+def test_a_background_thread_writing_after_its_cell_ended_is_sent_under_its_id(bare_kernel, tmp_path):
+    # The thread writes once the file "go" exists, which the test makes after the cell
+    # "trigger" is done: an event set by that cell could wake it while the cell still runs.
     ok(
         bare_kernel.run(
-            "import threading, time\n"
-            "go = threading.Event()\n"
+            "import os, threading, time\n"
             "def late():\n"
-            "    go.wait()\n"
+            "    while not os.path.exists('go'):\n"
+            "        time.sleep(0.01)\n"
             "    print('late-1')\n"
             "    display('shown', display_id='t')\n"
             "    __pykernel__.update_display('done', display_id='t')\n"
@@ -140,7 +142,8 @@ def test_a_background_thread_writing_after_its_cell_ended_is_sent_under_its_id(b
             id="cell",
         )
     )
-    ok(bare_kernel.run("go.set()", id="trigger"))
+    ok(bare_kernel.run("pass", id="trigger"))
+    (tmp_path / "go").touch()
     late = []
     while len(late) < 3:
         late.append(bare_kernel.next_frame())
