@@ -7,13 +7,20 @@
 //! The runner promises Python 3.9 and newer, so its suite also runs on every other CPython
 //! 3.9+ this machine has (`python3.N` on `PATH`, pyenv's versions, or the paths listed in
 //! `PYKERNEL_EXTRA_PYTHONS`), one per minor version, each in `target/pyvenv-3.N` with only
-//! pytest installed.
+//! pytest, pytest-xdist and IPython installed.
+//!
+//! The suite runs on two versions at a time, each spread over two pytest-xdist workers: a
+//! single serial run waits on the runner subprocesses it starts for much of its time, and
+//! four workers keep two cores busy.
 
 use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+    thread,
+    time::{Duration, Instant},
 };
 
 use crate::shell::{cargo, cmd, project_root, run};
@@ -22,12 +29,14 @@ use crate::shell::{cargo, cmd, project_root, run};
 /// interpreter they use.
 const TEST_PYTHON_VAR: &str = "PYKERNEL_TEST_PYTHON";
 
-/// Bootstraps the virtualenv, then runs pytest (on every Python version found) and the
-/// real-Python Rust tests (on the main version and the oldest and newest other one).
+/// Bootstraps the virtualenvs, then runs pytest (on every Python version found, all at
+/// once) and the real-Python Rust tests (on the main version and the oldest and newest
+/// other one).
 pub(crate) fn test_python() -> Result<(), String> {
     let python = ensure_test_venv()?;
-    pytest(&python)?;
-    let others = pytest_other_versions(&python)?;
+    let others = ensure_other_venvs(&python)?;
+    pytest_versions(&python, &others)?;
+    let others: Vec<PathBuf> = others.into_iter().map(|(_, python)| python).collect();
     rust_tests(&python, false)?;
     rust_tests_on_extremes(&others, false)
 }
@@ -46,7 +55,7 @@ pub(crate) fn rust_tests(python: &Path, ci: bool) -> Result<(), String> {
 }
 
 /// The real-Python Rust tests again on the oldest and the newest of `others` (the
-/// interpreters `pytest_other_versions` tested, oldest first), where version differences
+/// interpreters from `ensure_other_venvs`, oldest first), where version differences
 /// in starting and staging the runner would show.
 pub(crate) fn rust_tests_on_extremes(others: &[PathBuf], ci: bool) -> Result<(), String> {
     let mut extremes: Vec<&PathBuf> = others.first().into_iter().chain(others.last()).collect();
@@ -58,47 +67,154 @@ pub(crate) fn rust_tests_on_extremes(others: &[PathBuf], ci: bool) -> Result<(),
     Ok(())
 }
 
-/// Runs the runner's Python test suite with the virtualenv's interpreter.
-pub(crate) fn pytest(python: &PathBuf) -> Result<(), String> {
-    run(cmd(python).args([
+/// How many pytest-xdist workers run the suite on one interpreter: its tests mostly wait
+/// on the runner subprocesses they start, so two workers keep two cores busy.
+const PYTEST_WORKERS: &str = "2";
+
+/// The runner's Python test suite on `python`, spread over [`PYTEST_WORKERS`] processes.
+fn pytest_command(python: &Path) -> Command {
+    let mut command = cmd(python);
+    command.args([
         "-m",
         "pytest",
         "runner-py/tests",
         "-q",
         "-p",
         "no:cacheprovider",
-    ]))
+        "-n",
+        PYTEST_WORKERS,
+    ]);
+    command
 }
 
-/// Runs the runner's suite on every other CPython 3.9+ found, besides `main_python`'s
-/// version; says which versions ran and returns their virtualenvs' interpreters, oldest
-/// first.
-pub(crate) fn pytest_other_versions(main_python: &Path) -> Result<Vec<PathBuf>, String> {
+/// Creates a virtualenv for every other CPython 3.9+ found, besides `main_python`'s
+/// version; returns each version with its virtualenv's interpreter, oldest first.
+pub(crate) fn ensure_other_venvs(main_python: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let main_version = python_version(main_python.as_os_str());
     let requirements = project_root()
         .join("runner-py")
         .join("tests")
         .join("requirements-versions.txt");
-    let mut tested: Vec<String> = main_version.iter().cloned().collect();
-    let mut interpreters = Vec::new();
+    let mut venvs = Vec::new();
     for (version, base) in other_pythons().into_values() {
         if Some(&version) == main_version.as_ref() {
             continue;
         }
         eprintln!(
-            "xtask: the runner's suite on Python {version} ({})",
+            "xtask: a virtualenv for Python {version} ({})",
             base.display()
         );
         let python = ensure_venv_from(&format!("pyvenv-{version}"), &base, &requirements)?;
-        pytest(&python)?;
-        tested.push(version);
-        interpreters.push(python);
+        venvs.push((version, python));
     }
-    eprintln!(
-        "xtask: the runner's suite ran on Python {}",
-        tested.join(", ")
+    Ok(venvs)
+}
+
+/// How many versions' suites run at the same time. A run keeps about one core busy with
+/// its two workers (the rest of its time it waits on the runners it starts), so two runs
+/// fill two cores; more would only add load, which the tests' timing does not need.
+const PYTEST_RUNS_AT_ONCE: usize = 2;
+
+/// Runs the runner's suite on `main_python` and on each of `others` (from
+/// [`ensure_other_venvs`]), [`PYTEST_RUNS_AT_ONCE`] versions at a time, in that order.
+///
+/// Each run's output goes to `target/pytest-logs/<version>.log` and is printed whole when
+/// every run has ended, one after the other, with how long each took; fails naming every
+/// version whose run failed.
+pub(crate) fn pytest_versions(
+    main_python: &Path,
+    others: &[(String, PathBuf)],
+) -> Result<(), String> {
+    let main_version = python_version(main_python.as_os_str()).unwrap_or_else(|| "main".into());
+    let mut runs: Vec<(String, &Path)> = vec![(main_version, main_python)];
+    runs.extend(
+        others
+            .iter()
+            .map(|(version, python)| (version.clone(), python.as_path())),
     );
-    Ok(interpreters)
+    let logs = project_root().join("target").join("pytest-logs");
+    fs::create_dir_all(&logs).map_err(|err| format!("cannot create {}: {err}", logs.display()))?;
+    let log_of = |version: &str| logs.join(format!("{version}.log"));
+    let versions: Vec<&str> = runs.iter().map(|(version, _)| version.as_str()).collect();
+    eprintln!(
+        "xtask: the runner's suite on Python {}, {PYTEST_RUNS_AT_ONCE} at a time (logs in {})",
+        versions.join(", "),
+        logs.display()
+    );
+    let next = AtomicUsize::new(0);
+    let mut outcomes: Vec<Result<Duration, String>> =
+        runs.iter().map(|_| Err("did not run".to_owned())).collect();
+    thread::scope(|scope| {
+        let lanes: Vec<_> = (0..PYTEST_RUNS_AT_ONCE)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((version, python)) =
+                        runs.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
+                        let outcome = pytest_logged(python, &log_of(version));
+                        eprintln!("xtask: the suite on Python {version} ended");
+                        done.push((version.as_str(), outcome));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for lane in lanes {
+            // A lane that panicked leaves its versions at "did not run".
+            for (version, outcome) in lane.join().unwrap_or_default() {
+                if let Some(index) = versions.iter().position(|known| *known == version) {
+                    outcomes[index] = outcome;
+                }
+            }
+        }
+    });
+    let mut failed = Vec::new();
+    for ((version, _), outcome) in runs.iter().zip(outcomes) {
+        let log = log_of(version);
+        eprintln!("---- pytest on Python {version} ----");
+        if let Ok(text) = fs::read_to_string(&log) {
+            eprint!("{text}");
+        }
+        match outcome {
+            Ok(took) => eprintln!("xtask: Python {version} passed in {} s", took.as_secs()),
+            Err(message) => {
+                eprintln!("xtask: Python {version}: {message}");
+                failed.push(version.as_str());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the runner's suite failed on Python {}",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Runs the suite on `python` with its output in the file `log`; returns how long it took.
+fn pytest_logged(python: &Path, log: &Path) -> Result<Duration, String> {
+    let file =
+        fs::File::create(log).map_err(|err| format!("cannot create {}: {err}", log.display()))?;
+    let errors = file
+        .try_clone()
+        .map_err(|err| format!("cannot reopen {}: {err}", log.display()))?;
+    let mut command = pytest_command(python);
+    command.stdin(Stdio::null()).stdout(file).stderr(errors);
+    let start = Instant::now();
+    let status = command
+        .status()
+        .map_err(|err| format!("could not run pytest with {}: {err}", python.display()))?;
+    if status.success() {
+        Ok(start.elapsed())
+    } else {
+        Err(format!(
+            "pytest failed ({status}) after {} s",
+            start.elapsed().as_secs()
+        ))
+    }
 }
 
 /// The oldest minor version the runner supports.
