@@ -7,6 +7,9 @@
 //! ```
 //!
 //! Writes one flat JSON object of numbers (`null` where a number does not apply) to `OUT`.
+//!
+//! `--only launchers [--no-sandbox] [--ssh 'WORDS'] [--trials N]` measures the launcher
+//! rows instead (see `bench/launchers.rs`); nothing else runs then.
 
 use std::{
     fmt::Write as _,
@@ -19,6 +22,9 @@ use std::{
 use pykernel::{
     Engine, ExecuteOptions, Kernel, KernelOptions, Output, SessionId, Sessions, SessionsOptions,
 };
+
+#[path = "bench/launchers.rs"]
+mod launchers;
 
 /// Gives up on any single wait after this long, so a broken kernel fails the bench
 /// instead of hanging it.
@@ -47,6 +53,12 @@ struct Args {
     quick: bool,
     /// Runs only this measurement (for profiling one of them).
     only: Option<String>,
+    /// Launcher rows: whether to measure the sandbox.
+    sandbox: bool,
+    /// Launcher rows: the ssh command (words) reaching this machine, if any.
+    ssh: Option<Vec<String>>,
+    /// Launcher rows: cold starts per route, when not the default.
+    trials: Option<usize>,
 }
 
 /// How much of each measurement to do.
@@ -67,6 +79,7 @@ impl Args {
         let mut json = None;
         let mut quick = false;
         let mut only = None;
+        let (mut sandbox, mut ssh, mut trials) = (true, None, None);
         let mut args = std::env::args_os().skip(1);
         while let Some(arg) = args.next() {
             match arg.to_str() {
@@ -74,6 +87,16 @@ impl Args {
                 Some("--json") => json = args.next().map(PathBuf::from),
                 Some("--quick") => quick = true,
                 Some("--only") => only = args.next().and_then(|name| name.into_string().ok()),
+                Some("--no-sandbox") => sandbox = false,
+                // Words separated by single spaces, as `cargo xtask bench` passes them.
+                Some("--ssh") => {
+                    ssh = args.next().and_then(|words| {
+                        Some(words.to_str()?.split(' ').map(str::to_owned).collect())
+                    });
+                }
+                Some("--trials") => {
+                    trials = args.next().and_then(|count| count.to_str()?.parse().ok());
+                }
                 _ => {
                     return Err(format!(
                         "unexpected argument {arg:?}\nusage: bench --python PATH --json OUT [--quick] [--only NAME]"
@@ -86,6 +109,9 @@ impl Args {
             json: json.ok_or("--json OUT is required")?,
             quick,
             only,
+            sandbox,
+            ssh,
+            trials,
         })
     }
 
@@ -156,6 +182,11 @@ impl Results {
 async fn run() -> Result<(), String> {
     let args = Args::parse()?;
     let sizes = args.sizes();
+    if args.only.as_deref() == Some("launchers") {
+        let results = launchers::run(&args).await?;
+        return fs::write(&args.json, results.to_json())
+            .map_err(|err| format!("cannot write {}: {err}", args.json.display()));
+    }
     let mut results = Results::default();
 
     // The first start pays one-time costs (runtime threads, page cache); not timed.

@@ -63,6 +63,10 @@
 //!   interpreter: mean wall time per notebook, median of 5 trials; see `notebooks.rs`.
 //! - `interp_*` (pykernel only): `pyk exec -c 1` with the default interpreter against
 //!   `--python` naming the real binary, and what a shim costs; see `bench/interpreter.rs`.
+//! - `launch_*` (pykernel only): cold start and the `1+1` round trip locally, through the
+//!   identity launcher (`env`), in the bubblewrap sandbox and over ssh to a throwaway sshd
+//!   on 127.0.0.1; a route whose tool is missing is shown as not measured, with why; see
+//!   `bench/launchers.rs`.
 //!
 //! Wall-clock numbers depend on what else runs: on a shared 2-core machine compare them only
 //! with a quiet load average, and use the CPU-time details, which move much less.
@@ -81,6 +85,7 @@ use std::{
 };
 
 mod interpreter;
+mod launchers;
 
 use crate::{
     python::ensure_venv,
@@ -100,6 +105,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     // Rounds alternate the sides, so a change in the machine's load touches both.
     let (mut pykernel_runs, mut jupyter_runs) = (Vec::new(), Vec::new());
+    let mut not_measured = BTreeMap::new();
     for round in 1..=flags.runs {
         if flags.runs > 1 {
             eprintln!("xtask: bench round {round} of {}", flags.runs);
@@ -108,6 +114,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             let mut results = run_pykernel_side(&python, &out_dir, flags.quick)?;
             results.extend(run_serve_side(&python, &out_dir, flags.quick)?);
             results.extend(interpreter::run(flags.quick)?);
+            let launched = launchers::run(&python, &out_dir, flags.quick)?;
+            results.extend(launched.results);
+            not_measured.extend(launched.not_measured);
             results.extend(crate::notebooks::bench_pyk(flags.quick)?);
             pykernel_runs.push(results);
         }
@@ -118,7 +127,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
 
-    let report = Report::from_runs(pykernel_runs, jupyter_runs);
+    let mut report = Report::from_runs(pykernel_runs, jupyter_runs);
+    report.not_measured = not_measured;
     let meta = meta(&python, flags.quick, flags.runs);
     println!("\n{}", report.table());
     for (key, value) in &meta {
@@ -136,6 +146,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// One run of `kernel/examples/bench.rs`, built in release mode.
 fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Results, String> {
+    run_side(
+        pykernel_example(python),
+        &out_dir.join("pykernel.json"),
+        quick,
+    )
+}
+
+/// `kernel/examples/bench.rs` in release mode on `python`; more arguments may follow.
+fn pykernel_example(python: &Path) -> Command {
     let mut command = cargo();
     command
         .args([
@@ -149,7 +168,7 @@ fn run_pykernel_side(python: &Path, out_dir: &Path, quick: bool) -> Result<Resul
         ])
         .arg("--python")
         .arg(python);
-    run_side(command, &out_dir.join("pykernel.json"), quick)
+    command
 }
 
 /// One run of `clients/node/bench.mjs` against a release `pyk serve`; no results (and a
@@ -244,6 +263,11 @@ struct Metric {
     /// Shown only when a side reported it.
     detail: bool,
 }
+
+/// How far the `1+1` round trip through the identity launcher may be from the local one
+/// and still count as equal: the launcher is gone once it has exec'd the interpreter,
+/// so what is left is measurement noise.
+const ENV_RTT_TOLERANCE_MS: f64 = 0.02;
 
 /// A goal for pykernel's value.
 #[derive(Clone, Copy)]
@@ -370,6 +394,78 @@ const METRICS: &[Metric] = &[
         detail: false,
     },
     Metric {
+        key: "launch_local_cold_start_ms",
+        label: "launchers: cold start, local, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_env_cold_start_ms",
+        label: "  through env, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_env_cold_start_gap_ms",
+        label: "    minus local, ms (paired median)",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_sandbox_cold_start_ms",
+        label: "  in the sandbox (bwrap), ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_sandbox_cold_start_gap_ms",
+        label: "    minus local, ms (paired median)",
+        target: Some(Target::Below(20.0)),
+        detail: true,
+    },
+    Metric {
+        key: "launch_ssh_cold_start_ms",
+        label: "  over ssh to localhost, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_ssh_cold_start_gap_ms",
+        label: "    minus local, ms (paired median)",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_local_rtt_median_ms",
+        label: "launchers: round trip 1+1, local, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_env_rtt_median_ms",
+        label: "  through env, ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_env_rtt_gap_ms",
+        label: "    minus local, ms",
+        target: Some(Target::Below(ENV_RTT_TOLERANCE_MS)),
+        detail: true,
+    },
+    Metric {
+        key: "launch_sandbox_rtt_median_ms",
+        label: "  in the sandbox (bwrap), ms",
+        target: None,
+        detail: true,
+    },
+    Metric {
+        key: "launch_ssh_rtt_median_ms",
+        label: "  over ssh to localhost, ms",
+        target: Some(Target::Below(0.5)),
+        detail: true,
+    },
+    Metric {
         key: "notebook_run_light_ms",
         label: "notebook run, small, ms (light; jupyter execute)",
         target: None,
@@ -409,6 +505,8 @@ struct Report {
     /// Each side's runs, for the ranges (no run for a side that was skipped).
     pykernel_runs: Vec<Results>,
     jupyter_runs: Vec<Results>,
+    /// Why a pykernel metric was not measured (a tool missing), by key.
+    not_measured: BTreeMap<String, String>,
 }
 
 impl Report {
@@ -433,6 +531,7 @@ impl Report {
             jupyter: medians(&jupyter_runs),
             pykernel_runs,
             jupyter_runs,
+            not_measured: BTreeMap::new(),
         }
     }
 
@@ -510,9 +609,14 @@ impl Report {
                 }
                 _ => String::new(),
             };
+            let missing = if self.not_measured.contains_key(&key) {
+                "not measured"
+            } else {
+                "-"
+            };
             rows.push([
                 metric.map_or_else(|| key.clone(), |metric| metric.label.to_owned()),
-                ours.map_or_else(|| "-".to_owned(), number),
+                ours.map_or_else(|| missing.to_owned(), number),
                 theirs.map_or_else(|| "-".to_owned(), number),
                 ratio,
                 range,
@@ -541,10 +645,18 @@ impl Report {
             out.push_str(line.trim_end());
             out.push('\n');
         }
+        // One line per reason, naming the keys it left unmeasured.
+        let mut reasons: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (key, why) in &self.not_measured {
+            reasons.entry(why).or_default().push(key);
+        }
+        for (why, keys) in reasons {
+            let _ = writeln!(out, "not measured: {} ({why})", keys.join(", "));
+        }
         if !missed.is_empty() {
             let _ = write!(out, "pykernel targets missed: {}", missed.join(", "));
         }
-        out
+        out.trim_end().to_owned()
     }
 
     /// A side's values of `key` over its runs, sorted, runs without it left out.
@@ -580,6 +692,14 @@ impl Report {
                 }
             }
             out.push_str("},\n");
+        }
+        if !self.not_measured.is_empty() {
+            out.push_str("  \"not_measured\": {");
+            for (index, (key, why)) in self.not_measured.iter().enumerate() {
+                let separator = if index == 0 { "" } else { "," };
+                let _ = write!(out, "{separator}\n    \"{key}\": {}", json_string(why));
+            }
+            out.push_str("\n  },\n");
         }
         out.push_str("  \"meta\": {");
         for (index, (key, value)) in meta.iter().enumerate() {
@@ -921,6 +1041,53 @@ pykernel targets missed: warm_start_ms, stdout_mb_per_s",
         );
         assert!(
             json.contains("\"pykernel_runs\": [0.15, 0.25, null]"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn launcher_rows_not_measured_say_why() {
+        let mut report = Report::new(
+            parse_flat_json(
+                r#"{"launch_local_cold_start_ms": 150, "launch_sandbox_cold_start_ms": 160,
+                    "launch_sandbox_cold_start_gap_ms": 9.5, "launch_ssh_cold_start_ms": null,
+                    "launch_ssh_rtt_median_ms": null, "launch_env_rtt_gap_ms": 0.05}"#,
+            )
+            .expect("test input is valid"),
+            Default::default(),
+        );
+        report.not_measured = [
+            ("launch_ssh_cold_start_ms", "no OpenSSH"),
+            ("launch_ssh_rtt_median_ms", "no OpenSSH"),
+        ]
+        .into_iter()
+        .map(|(key, why)| (key.to_owned(), why.to_owned()))
+        .collect();
+        let table = report.table();
+        let rows: Vec<&str> = table
+            .lines()
+            .skip_while(|line| !line.starts_with("launchers"))
+            .filter(|line| !line.starts_with("notebook") && !line.starts_with("RSS"))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "launchers: cold start, local, ms              150        -       -",
+                "  in the sandbox (bwrap), ms                  160        -       -",
+                "    minus local, ms (paired median)          9.50        -       -  < 20.0 met",
+                "  over ssh to localhost, ms          not measured        -       -",
+                "    minus local, ms                         0.050        -       -  < 0.020 MISSED",
+                "  over ssh to localhost, ms          not measured        -       -  < 0.500",
+                "not measured: launch_ssh_cold_start_ms, launch_ssh_rtt_median_ms (no OpenSSH)",
+                "pykernel targets missed: launch_env_rtt_gap_ms",
+            ]
+        );
+        let json = report.json(&[]);
+        assert!(
+            json.contains(
+                "  \"not_measured\": {\n    \"launch_ssh_cold_start_ms\": \"no OpenSSH\",\n    \
+                 \"launch_ssh_rtt_median_ms\": \"no OpenSSH\"\n  },\n  \"meta\""
+            ),
             "{json}"
         );
     }

@@ -208,7 +208,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Whether `program` can be started at all.
-fn runs(program: &str) -> bool {
+pub(crate) fn runs(program: &str) -> bool {
     let path = PathBuf::from(program);
     if path.is_absolute() {
         return path.is_file();
