@@ -20,9 +20,7 @@ def boot():
         sys.exit("pykernel bootstrap: stdin does not start with a runner package")
     data = read_exactly(int(length))
     settings = unpack(read_exactly(int(settings_length)))
-    from hashlib import sha256
-
-    if sha256(data).hexdigest() != digest:
+    if sha256_hex(data) != digest:
         sys.exit("pykernel bootstrap: the runner package does not match its hash")
     files = unpack(data)
     # Settings from the host for the runner: only its own variables, never PATH and such.
@@ -42,6 +40,20 @@ def boot():
     runner.RUNNER_HASH = digest
     detach()
     runner.main()
+
+
+def sha256_hex(data):
+    # The builtin sha256 where there is one: hashlib loads OpenSSL, which costs a start
+    # far more than hashing the package does.
+    for name in ("_sha2", "_sha256"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        return module.sha256(data).hexdigest()
+    from hashlib import sha256
+
+    return sha256(data).hexdigest()
 
 
 def read_exactly(length):

@@ -111,6 +111,29 @@ fn the_package_is_cached_privately_on_the_far_side() {
     let _ = std::fs::remove_dir_all(&home);
 }
 
+#[test]
+fn the_hash_check_does_not_load_openssl() {
+    let Some(python) = test_python() else { return };
+    // The bootstrap's functions without its final `boot()` call.
+    let functions = BOOTSTRAP_SOURCE
+        .strip_suffix("boot()\n")
+        .unwrap_or_else(|| panic!("the bootstrap ends with boot()"));
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import sys; exec(sys.argv[1]); print(sha256_hex(b\"abc\"), \"hashlib\" in sys.modules)",
+            functions,
+        ])
+        .output()
+        .unwrap_or_else(|err| panic!("python runs: {err}"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad False\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A fresh directory under the system temp directory.
 fn tempfile_dir() -> std::io::Result<String> {
     let dir = std::env::temp_dir().join(format!(
