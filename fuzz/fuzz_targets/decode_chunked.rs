@@ -1,8 +1,9 @@
 //! Incremental decoding gives the same items as decoding the whole input at once.
 //!
 //! The first byte picks the line limit (120 to 2160 bytes: at least the preview length,
-//! so previews match too), the second seeds the chunk sizes (1 to 64 bytes), and the
-//! rest is the runner -> host stream.
+//! so previews match too; payloads up to twice that, so a display's payload parts may be
+//! longer than a line), the second seeds the chunk sizes (1 to 64 bytes), and the rest is
+//! the runner -> host stream.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,10 +15,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let max_length = 120 + usize::from(*limit) * 8;
-    let whole = decode_stream(
-        &mut NdjsonCodec::<Event>::new_with_max_length(max_length),
-        [stream],
-    );
+    let codec = || {
+        NdjsonCodec::<Event>::new_with_max_length(max_length)
+            .with_max_payload_length(2 * max_length)
+    };
+    let whole = decode_stream(&mut codec(), [stream]);
     check_items(&whole, stream.len(), max_length);
 
     // Chunk sizes from a xorshift seeded by the second byte: deterministic per input.
@@ -33,9 +35,6 @@ fuzz_target!(|data: &[u8]| {
         chunks.push(chunk);
         rest = tail;
     }
-    let split = decode_stream(
-        &mut NdjsonCodec::<Event>::new_with_max_length(max_length),
-        chunks,
-    );
+    let split = decode_stream(&mut codec(), chunks);
     assert_eq!(split, whole);
 });

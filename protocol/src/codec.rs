@@ -11,13 +11,30 @@
 //! N bytes of UTF-8 text, then a newline:
 //! `{"type":"stdout","id":"r1","bytes":6}\nhello\n\n`. The decoder yields it as the same
 //! frame as `{"type":"stdout","id":"r1","data":"hello\n"}`. Runners send this form only
-//! when the host asks for it (see [`STREAM_PAYLOADS_ENV`]); the N bytes count against the
-//! line limit like a line.
+//! when the host asks for it (see [`STREAM_PAYLOADS_ENV`]).
+//!
+//! A display frame (`display`, `result`, `update_display`) may carry its large MIME
+//! entries the same way, so big HTML travels unescaped and images as bytes rather than
+//! base64: the header line keeps the small entries in `bundle` and describes the rest in
+//! `parts`, in payload order, before its last member `bytes` (their sum):
+//! `{"type":"display","id":"r1","bundle":{"text/plain":"<Image>"},"parts":[{"mime":"text/html","bytes":5},{"mime":"image/png","bytes":4,"binary":true}],"bytes":9}`,
+//! then the 9 bytes and a newline. The decoder puts each text part into the bundle as a
+//! string and each binary part as a base64 string, so a [`crate::MimeBundle`] keeps
+//! Jupyter's JSON shape whichever form the runner chose; a part whose MIME type is also
+//! in `bundle`, parts that do not add up to `bytes`, or a text part that is not UTF-8
+//! make the frame malformed.
+//!
+//! A payload may be longer than a line: its limit is the codec's payload limit
+//! ([`NdjsonCodec::with_max_payload_length`], by default the line limit), which a host
+//! sets to its display cap. A longer payload is not waited for: its header is reported
+//! malformed and what follows is read as lines (the runner cuts a display down to the
+//! cap before sending it, so this only meets a broken peer). A display the runner did
+//! cut carries a `truncated` member mapping each cut MIME type to its size.
 
 use std::{fmt, io, marker::PhantomData};
 
 use bytes::{Buf, BufMut, BytesMut};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// The default longest line the decoder accepts: 64 MiB.
@@ -31,18 +48,125 @@ const PREVIEW_BYTES: usize = 120;
 /// user code and its child processes never see it.
 pub const STREAM_PAYLOADS_ENV: &str = "PYKERNEL_STREAM_PAYLOADS";
 
+/// The environment variable a host sets in the runner's environment to the largest
+/// display payload, in bytes, its codec accepts (its payload limit); the runner cuts a
+/// larger display down to fit. The runner removes it at start, as [`STREAM_PAYLOADS_ENV`].
+pub const MAX_DISPLAY_BYTES_ENV: &str = "PYKERNEL_MAX_DISPLAY_BYTES";
+
 /// The member that ends a payload header line.
 const PAYLOAD_MEMBER: &[u8] = b",\"bytes\":";
 
 /// A frame type the decoder decodes, and whether it can take a raw payload.
 pub trait Decodable: DeserializeOwned {
-    /// Takes the text of a raw payload for a frame decoded from its header line (with
-    /// `"bytes":N` read as `"data":""`); false when this frame cannot carry one, which
-    /// makes the header malformed.
-    fn attach_payload(&mut self, text: String) -> bool {
-        let _ = text;
-        false
+    /// Takes the raw payload of a frame decoded from its header line (with `"bytes":N`
+    /// read as `"data":""`). An error makes the frame malformed with that kind; a frame
+    /// that cannot carry a payload (the default) says so.
+    fn attach_payload(&mut self, payload: RawPayload<'_>) -> Result<(), MalformedKind> {
+        let _ = payload;
+        Err(MalformedKind::InvalidFrame(
+            "this frame cannot carry a payload".to_owned(),
+        ))
     }
+}
+
+/// The raw bytes after a payload header, and how its `parts` member divides them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawPayload<'a> {
+    /// The parts in payload order; empty for a stream frame's text, which has none.
+    pub parts: &'a [PayloadPart],
+    /// The payload, without its closing newline; the parts' lengths add up to its length.
+    pub bytes: &'a [u8],
+}
+
+/// One MIME entry of a display frame's payload: `{"mime","bytes","binary"?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PayloadPart {
+    /// The MIME type it is the value of.
+    pub mime: String,
+    /// Its length in the payload, in bytes.
+    pub bytes: u64,
+    /// Raw bytes (an image), which go into the bundle as base64; otherwise UTF-8 text.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub binary: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl RawPayload<'_> {
+    /// Each part's MIME type and value as a bundle holds it: text as a string, binary as
+    /// base64. A text part that is not UTF-8 is [`MalformedKind::InvalidUtf8`].
+    pub fn bundle_entries(&self) -> Result<Vec<(String, String)>, MalformedKind> {
+        let mut rest = self.bytes;
+        let mut entries = Vec::with_capacity(self.parts.len());
+        for part in self.parts {
+            // The codec checked that the parts add up to the payload.
+            let len = usize::try_from(part.bytes)
+                .unwrap_or(usize::MAX)
+                .min(rest.len());
+            let (value, tail) = rest.split_at(len);
+            rest = tail;
+            let value = if part.binary {
+                base64(value)
+            } else {
+                std::str::from_utf8(value)
+                    .map_err(|_| MalformedKind::InvalidUtf8)?
+                    .to_owned()
+            };
+            entries.push((part.mime.clone(), value));
+        }
+        Ok(entries)
+    }
+
+    /// The payload as UTF-8 text: what a stream frame carries. A payload with parts, or
+    /// not UTF-8, is malformed.
+    pub fn text(&self) -> Result<String, MalformedKind> {
+        if !self.parts.is_empty() {
+            return Err(MalformedKind::InvalidFrame(
+                "a stream frame's payload has no parts".to_owned(),
+            ));
+        }
+        std::str::from_utf8(self.bytes)
+            .map(str::to_owned)
+            .map_err(|_| MalformedKind::InvalidUtf8)
+    }
+}
+
+/// Standard base64 with padding, as Jupyter keeps images in a bundle.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        out.extend([18, 12, 6, 0].map(|shift| ALPHABET[(n >> shift & 63) as usize]));
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend([
+                ALPHABET[(n >> 18) as usize],
+                ALPHABET[(n >> 12 & 63) as usize],
+            ]);
+            out.extend_from_slice(b"==");
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend([18, 12, 6].map(|shift| ALPHABET[(n >> shift & 63) as usize]));
+            out.push(b'=');
+        }
+        _ => {}
+    }
+    // Only ASCII from the alphabet was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The `parts` member of a payload header, read apart from the frame.
+#[derive(Deserialize)]
+struct PartsHeader {
+    #[serde(default)]
+    parts: Vec<PayloadPart>,
 }
 
 /// One item from the decoder: a frame, or a line that is not one.
@@ -98,19 +222,23 @@ impl fmt::Display for Malformed {
 /// lines are accepted.
 pub struct NdjsonCodec<T> {
     max_length: usize,
+    /// The longest raw payload accepted after a header line.
+    max_payload_length: usize,
     /// Where the next newline scan starts in the buffer.
     next_index: usize,
     /// Set while an over-long line is being thrown away.
     discarding: Option<Discarding>,
     /// Set between a payload header and the end of its payload (boxed: a frame is large
     /// and rarely pending).
-    payload: Option<Box<Payload<T>>>,
+    payload: Option<Box<Pending<T>>>,
     frame: PhantomData<fn() -> T>,
 }
 
 /// A decoded payload header waiting for its payload.
-struct Payload<T> {
+struct Pending<T> {
     frame: T,
+    /// How the payload divides into MIME entries (display frames only).
+    parts: Vec<PayloadPart>,
     /// The payload's length in bytes, without its closing newline.
     len: usize,
     /// The header line's preview and length, for a malformed payload.
@@ -135,10 +263,12 @@ impl<T> NdjsonCodec<T> {
     /// A codec accepting lines up to `max_length` bytes, newline excluded.
     ///
     /// The decoder never buffers more than `max_length` bytes of a partial line (plus one
-    /// pending `\r`) and one read.
+    /// pending `\r`) and one read, or a payload of its payload limit (by default
+    /// `max_length` too; see [`NdjsonCodec::with_max_payload_length`]) and one read.
     pub fn new_with_max_length(max_length: usize) -> Self {
         Self {
             max_length,
+            max_payload_length: max_length,
             next_index: 0,
             discarding: None,
             payload: None,
@@ -149,6 +279,20 @@ impl<T> NdjsonCodec<T> {
     /// The longest line this codec accepts, in bytes.
     pub fn max_length(&self) -> usize {
         self.max_length
+    }
+
+    /// The codec with a payload limit of `max_payload_length` bytes: the longest raw
+    /// payload (stream text, or a display's parts together) it waits for after a header
+    /// line. A host sets it to its display cap, which may exceed the line limit.
+    #[must_use]
+    pub fn with_max_payload_length(mut self, max_payload_length: usize) -> Self {
+        self.max_payload_length = max_payload_length;
+        self
+    }
+
+    /// The longest raw payload this codec accepts, in bytes.
+    pub fn max_payload_length(&self) -> usize {
+        self.max_payload_length
     }
 }
 
@@ -162,6 +306,7 @@ impl<T> fmt::Debug for NdjsonCodec<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NdjsonCodec")
             .field("max_length", &self.max_length)
+            .field("max_payload_length", &self.max_payload_length)
             .field("next_index", &self.next_index)
             .field("discarding", &self.discarding.is_some())
             .field("payload", &self.payload.as_ref().map(|payload| payload.len))
@@ -240,11 +385,12 @@ impl<T: Decodable> NdjsonCodec<T> {
     fn next_payload(&mut self, buf: &mut BytesMut) -> Option<Decoded<T>> {
         let len = self.payload.as_ref()?.len;
         if buf.len() <= len {
-            // At most `max_length` bytes and one read are buffered: `len` is bounded.
+            // At most `max_payload_length` bytes and one read are buffered: `len` is bounded.
             return None;
         }
-        let Payload {
+        let Pending {
             mut frame,
+            parts,
             header,
             header_len,
             ..
@@ -264,15 +410,13 @@ impl<T: Decodable> NdjsonCodec<T> {
             )));
         }
         let body = buf.split_to(len + 1);
-        let Ok(text) = std::str::from_utf8(&body[..len]) else {
-            return malformed(MalformedKind::InvalidUtf8);
+        let payload = RawPayload {
+            parts: &parts,
+            bytes: &body[..len],
         };
-        if frame.attach_payload(text.to_owned()) {
-            Some(Decoded::Frame(frame))
-        } else {
-            malformed(MalformedKind::InvalidFrame(
-                "this frame cannot carry a payload".to_owned(),
-            ))
+        match frame.attach_payload(payload) {
+            Ok(()) => Some(Decoded::Frame(frame)),
+            Err(kind) => malformed(kind),
         }
     }
 
@@ -311,17 +455,31 @@ impl<T: Decodable> NdjsonCodec<T> {
             return malformed(MalformedKind::TooLong);
         }
         if let Some((header, len)) = Self::payload_header(line) {
-            if len > self.max_length {
+            if len > self.max_payload_length {
                 // Not waited for: what follows is read as lines.
                 return malformed(MalformedKind::InvalidFrame(format!(
                     "a payload of {len} bytes exceeds the limit of {}",
-                    self.max_length
+                    self.max_payload_length
                 )));
             }
             return match serde_json::from_slice::<T>(&header) {
                 Ok(frame) => {
-                    self.payload = Some(Box::new(Payload {
+                    let parts = match serde_json::from_slice::<PartsHeader>(&header) {
+                        Ok(header) => header.parts,
+                        Err(err) => return malformed(MalformedKind::InvalidFrame(err.to_string())),
+                    };
+                    let total = parts
+                        .iter()
+                        .try_fold(0u64, |sum, part| sum.checked_add(part.bytes));
+                    if !parts.is_empty() && total != u64::try_from(len).ok() {
+                        // Not waited for, as a payload over the limit.
+                        return malformed(MalformedKind::InvalidFrame(format!(
+                            "the parts do not add up to the {len}-byte payload"
+                        )));
+                    }
+                    self.payload = Some(Box::new(Pending {
                         frame,
+                        parts,
                         len,
                         header: preview(line),
                         header_len: line.len(),

@@ -413,6 +413,11 @@ pub struct BundleData {
     pub id: ExecId,
     /// The MIME bundle.
     pub bundle: MimeBundle,
+    /// The MIME types the runner cut from the bundle to fit the host's limits, each with
+    /// the size in bytes it had (its raw bytes for a payload part, its JSON text
+    /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, u64>,
 }
 
 /// A display: `{"id","bundle","displayId"?}`.
@@ -428,6 +433,11 @@ pub struct DisplayData {
     /// Names the display for later updates (Jupyter's transient `display_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_id: Option<String>,
+    /// The MIME types the runner cut from the bundle to fit the host's limits, each with
+    /// the size in bytes it had (its raw bytes for a payload part, its JSON text
+    /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, u64>,
 }
 
 /// Replaces a display: `{"type":"update_display","id","bundle","displayId"}`.
@@ -443,6 +453,11 @@ pub struct UpdateDisplay {
     pub bundle: MimeBundle,
     /// The display to replace.
     pub display_id: String,
+    /// The MIME types the runner cut from the bundle to fit the host's limits, each with
+    /// the size in bytes it had (its raw bytes for a payload part, its JSON text
+    /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub truncated: BTreeMap<String, u64>,
 }
 
 /// Clears output: `{"type":"clear_output","id","wait"}`.
@@ -672,6 +687,7 @@ struct EventRepr<'a> {
     id: Option<ExecId>,
     data: Option<String>,
     bundle: Option<MimeBundle>,
+    truncated: Option<BTreeMap<String, u64>>,
     ename: Option<String>,
     evalue: Option<String>,
     traceback: Option<Vec<String>>,
@@ -699,16 +715,37 @@ struct EventRepr<'a> {
 /// Requests never carry a raw payload.
 impl crate::codec::Decodable for Request {}
 
-/// A `stdout` or `stderr` frame takes a raw payload as its text.
+/// A `stdout` or `stderr` frame takes a raw payload as its text; a `display`, `result`
+/// or `update_display` frame takes its payload's parts into its bundle.
 impl crate::codec::Decodable for Event {
-    fn attach_payload(&mut self, text: String) -> bool {
-        match self {
+    fn attach_payload(
+        &mut self,
+        payload: crate::codec::RawPayload<'_>,
+    ) -> Result<(), crate::MalformedKind> {
+        let bundle = match self {
             Self::Stdout(frame) | Self::Stderr(frame) => {
-                frame.data = text;
-                true
+                frame.data = payload.text()?;
+                return Ok(());
             }
-            _ => false,
+            Self::Display(DisplayData { bundle, .. })
+            | Self::Result(BundleData { bundle, .. })
+            | Self::UpdateDisplay(UpdateDisplay { bundle, .. }) => bundle,
+            _ => {
+                return Err(crate::MalformedKind::InvalidFrame(
+                    "this frame cannot carry a payload".to_owned(),
+                ));
+            }
+        };
+        for (mime, value) in payload.bundle_entries()? {
+            if bundle.contains(&mime) {
+                // Two values for one type: keeping either would hide the other.
+                return Err(crate::MalformedKind::InvalidFrame(format!(
+                    "part `{mime}` is also in the bundle"
+                )));
+            }
+            bundle.insert(mime, value);
         }
+        Ok(())
     }
 }
 
@@ -719,6 +756,7 @@ impl<'de> Deserialize<'de> for Event {
             id,
             data,
             bundle,
+            truncated,
             ename,
             evalue,
             traceback,
@@ -770,15 +808,18 @@ impl<'de> Deserialize<'de> for Event {
                 id: required(id, kind, "id")?,
                 bundle: required(bundle, kind, "bundle")?,
                 display_id,
+                truncated: truncated.unwrap_or_default(),
             }),
             "result" => Self::Result(BundleData {
                 id: required(id, kind, "id")?,
                 bundle: required(bundle, kind, "bundle")?,
+                truncated: truncated.unwrap_or_default(),
             }),
             "update_display" => Self::UpdateDisplay(UpdateDisplay {
                 id: required(id, kind, "id")?,
                 bundle: required(bundle, kind, "bundle")?,
                 display_id: required(display_id, kind, "displayId")?,
+                truncated: truncated.unwrap_or_default(),
             }),
             "clear_output" => Self::ClearOutput(ClearOutput {
                 id: required(id, kind, "id")?,

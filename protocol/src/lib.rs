@@ -5,7 +5,9 @@
 //! Version 1 frames are byte-compatible with the seed design (the TypeScript agent host
 //! pykernel was rebuilt from, whose runner spoke this protocol first); version 2 adds a `hello`
 //! handshake, in-band interrupt, `input()` requests, host calls, completion, and stream
-//! text as raw payloads when the host asks for them ([`STREAM_PAYLOADS_ENV`]), all additive.
+//! text as raw payloads when the host asks for them ([`STREAM_PAYLOADS_ENV`]), and large
+//! display entries as raw payload parts, images as bytes (see [`NdjsonCodec`]'s module
+//! docs and [`MAX_DISPLAY_BYTES_ENV`]), all additive.
 //!
 //! This crate is sans-IO: it does no IO, spawns nothing and reads no clock.
 //! [`NdjsonCodec`] plugs into `tokio_util::codec::{FramedRead, FramedWrite}` or any
@@ -21,8 +23,8 @@ pub mod strategies;
 pub mod testing;
 
 pub use codec::{
-    DEFAULT_MAX_LINE_LENGTH, Decodable, Decoded, Malformed, MalformedKind, NdjsonCodec,
-    STREAM_PAYLOADS_ENV,
+    DEFAULT_MAX_LINE_LENGTH, Decodable, Decoded, MAX_DISPLAY_BYTES_ENV, Malformed, MalformedKind,
+    NdjsonCodec, PayloadPart, RawPayload, STREAM_PAYLOADS_ENV,
 };
 pub use frame::{
     BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, DisplayData, Done,

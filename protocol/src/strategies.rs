@@ -203,6 +203,14 @@ fn arb_bundle_entry() -> impl Strategy<Value = (String, Value)> {
     ]
 }
 
+/// A display's `truncated` member: usually empty, else a few MIME types with sizes.
+pub fn arb_truncated() -> impl Strategy<Value = BTreeMap<String, u64>> {
+    prop_oneof![
+        3 => Just(BTreeMap::new()),
+        1 => btree_map(arb_text_up_to(16), any::<u64>(), 1..3),
+    ]
+}
+
 /// A MIME bundle of up to five entries; may be empty.
 pub fn arb_mime_bundle() -> impl Strategy<Value = MimeBundle> {
     vec(arb_bundle_entry(), 0..=5).prop_map(MimeBundle::from_iter)
@@ -288,17 +296,24 @@ pub fn arb_done() -> impl Strategy<Value = Done> {
 pub fn arb_event() -> impl Strategy<Value = Event> {
     let stream =
         || (arb_exec_id(), arb_text_up_to(120)).prop_map(|(id, data)| StreamData { id, data });
-    let bundle =
-        || (arb_exec_id(), arb_mime_bundle()).prop_map(|(id, bundle)| BundleData { id, bundle });
+    let bundle = || {
+        (arb_exec_id(), arb_mime_bundle(), arb_truncated()).prop_map(|(id, bundle, truncated)| {
+            BundleData {
+                id,
+                bundle,
+                truncated,
+            }
+        })
+    };
     prop_oneof![
         1 => arb_hello().prop_map(Event::Hello),
         2 => arb_exec_id().prop_map(|id| Event::Started { id }),
         4 => stream().prop_map(Event::Stdout),
         2 => stream().prop_map(Event::Stderr),
-        2 => (arb_exec_id(), arb_mime_bundle(), option::of(arb_text_up_to(16)))
-            .prop_map(|(id, bundle, display_id)| Event::Display(DisplayData { id, bundle, display_id })),
-        1 => (arb_exec_id(), arb_mime_bundle(), arb_text_up_to(16))
-            .prop_map(|(id, bundle, display_id)| Event::UpdateDisplay(UpdateDisplay { id, bundle, display_id })),
+        2 => (arb_exec_id(), arb_mime_bundle(), option::of(arb_text_up_to(16)), arb_truncated())
+            .prop_map(|(id, bundle, display_id, truncated)| Event::Display(DisplayData { id, bundle, display_id, truncated })),
+        1 => (arb_exec_id(), arb_mime_bundle(), arb_text_up_to(16), arb_truncated())
+            .prop_map(|(id, bundle, display_id, truncated)| Event::UpdateDisplay(UpdateDisplay { id, bundle, display_id, truncated })),
         1 => (arb_exec_id(), any::<bool>())
             .prop_map(|(id, wait)| Event::ClearOutput(ClearOutput { id, wait })),
         2 => bundle().prop_map(Event::Result),

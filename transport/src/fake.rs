@@ -5,7 +5,11 @@
 //! timeouts and escalation without waiting for them, and kernel logic is tested without
 //! processes.
 
-use std::{collections::VecDeque, fmt, time::Duration};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    fmt,
+    time::Duration,
+};
 
 use pykernel_protocol::{
     BundleData, Call, CallId, Complete, Completions, DisplayData, Done, ErrorData, Event, ExecId,
@@ -410,6 +414,7 @@ impl FakeRunner {
                         id: id.clone(),
                         bundle,
                         display_id: None,
+                        truncated: BTreeMap::new(),
                     }));
                     continue;
                 }
@@ -417,6 +422,7 @@ impl FakeRunner {
                     self.handle.send(Event::Result(BundleData {
                         id: id.clone(),
                         bundle,
+                        truncated: BTreeMap::new(),
                     }));
                     continue;
                 }

@@ -70,6 +70,10 @@ pub struct SpawnOptions {
     pub stderr_tail_bytes: usize,
     /// The longest frame line accepted from the child; longer lines become malformed.
     pub max_line_length: usize,
+    /// The longest raw payload accepted after a frame's header line (stream text, or a
+    /// display's parts together; see [`NdjsonCodec::with_max_payload_length`]); a host
+    /// sets it to its display cap.
+    pub max_payload_length: usize,
     /// Whether to kill what is left of the child's process group once the child itself
     /// has exited, so processes that user code started in the background do not outlive
     /// the runner.
@@ -99,7 +103,8 @@ pub enum SignalRoute {
 
 impl SpawnOptions {
     /// Options to run `program` with no arguments, an empty environment, an 8 KiB stderr
-    /// tail, the protocol's default line limit and group cleanup on exit.
+    /// tail, the protocol's default line limit (also the payload limit) and group cleanup
+    /// on exit.
     pub fn new(program: impl Into<PathBuf>) -> Self {
         Self {
             program: program.into(),
@@ -108,6 +113,7 @@ impl SpawnOptions {
             env: Vec::new(),
             stderr_tail_bytes: 8 * 1024,
             max_line_length: DEFAULT_MAX_LINE_LENGTH,
+            max_payload_length: DEFAULT_MAX_LINE_LENGTH,
             kill_group_on_exit: true,
             stdin_preamble: Vec::new(),
             signal_route: SignalRoute::Process,
@@ -238,6 +244,7 @@ impl StdioTransport {
             env,
             stderr_tail_bytes,
             max_line_length,
+            max_payload_length,
             kill_group_on_exit,
             stdin_preamble,
             signal_route,
@@ -301,7 +308,8 @@ impl StdioTransport {
             reader: Reader::Reading {
                 frames: FramedRead::with_capacity(
                     stdout,
-                    NdjsonCodec::new_with_max_length(max_line_length),
+                    NdjsonCodec::new_with_max_length(max_line_length)
+                        .with_max_payload_length(max_payload_length),
                     FRAME_PIPE_BYTES,
                 ),
                 reaped: None,

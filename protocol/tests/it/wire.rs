@@ -214,6 +214,7 @@ fn display() {
         id: id(),
         bundle,
         display_id: None,
+        truncated: BTreeMap::new(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Figure size 640x480 with 1 Axes>"}}"#);
 }
@@ -228,6 +229,7 @@ fn display_status_event() {
         id: id(),
         bundle,
         display_id: None,
+        truncated: BTreeMap::new(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"application/x-omp-status":{"op":"phase","title":"load"}}}"#);
 }
@@ -239,6 +241,7 @@ fn display_with_id() {
         id: id(),
         bundle,
         display_id: Some("bar".to_owned()),
+        truncated: BTreeMap::new(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"text/plain":"0%"},"displayId":"bar"}"#);
 }
@@ -250,6 +253,7 @@ fn update_display() {
         id: id(),
         bundle,
         display_id: "bar".to_owned(),
+        truncated: BTreeMap::new(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"update_display","id":"py-1","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
 }
@@ -289,8 +293,23 @@ fn update_display_without_display_id_is_rejected() {
 #[test]
 fn result() {
     let bundle = MimeBundle::from_iter([("text/plain", "2")]);
-    let line = check_wire(Event::Result(BundleData { id: id(), bundle }));
+    let line = check_wire(Event::Result(BundleData {
+        id: id(),
+        bundle,
+        truncated: BTreeMap::new(),
+    }));
     insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"2"}}"#);
+}
+
+#[test]
+fn a_cut_display_says_what_was_cut() {
+    let bundle = MimeBundle::from_iter([("text/plain", "x\n[output truncated]")]);
+    let line = check_wire(Event::Result(BundleData {
+        id: id(),
+        bundle,
+        truncated: BTreeMap::from([("text/html".to_owned(), 73_400_320)]),
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"x\n[output truncated]"},"truncated":{"text/html":73400320}}"#);
 }
 
 #[test]
