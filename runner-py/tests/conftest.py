@@ -5,6 +5,7 @@ execute request and returns the frames of that execution, `started` to `done`.
 Timeouts are generous and only catch hangs.
 """
 
+import base64
 import json
 import os
 import queue
@@ -60,21 +61,30 @@ class Kernel:
             assert done(frames)["status"] == "ok", frames
 
     def _read_stdout(self):
-        """Frames as they come; a payload's text becomes the frame's ``data``, and its
-        raw line holds the header and the payload."""
+        """Frames as they come; a payload's text becomes the frame's ``data`` (a
+        display's parts go into its bundle), and its raw line holds the header and the
+        payload."""
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 break
             self._reading.wait()
             frame = json.loads(line)
-            if frame.get("type") in ("stdout", "stderr") and "bytes" in frame:
+            if "bytes" in frame:
                 payload = self.proc.stdout.read(frame.pop("bytes") + 1)
                 line += payload
-                if payload.endswith(b"\n"):
-                    frame["data"] = payload[:-1].decode("utf-8")
-                else:
+                if not payload.endswith(b"\n"):
                     frame = {"type": "bad payload", "line": line}
+                elif "parts" in frame:
+                    # A display's parts: text as strings, binary as base64, as the host.
+                    offset = 0
+                    for part in frame.pop("parts"):
+                        raw = payload[offset : offset + part["bytes"]]
+                        offset += part["bytes"]
+                        value = base64.b64encode(raw).decode() if part.get("binary") else raw.decode()
+                        frame["bundle"][part["mime"]] = value
+                else:
+                    frame["data"] = payload[:-1].decode("utf-8")
             self.raw_lines.append(line)
             self.frames.put(frame)
         self.frames.put(None)

@@ -505,9 +505,9 @@ def test_a_cell_that_closes_or_moves_the_output_breaks_no_later_cell(kernel):
 
 
 def big_outputs(code):
-    """The frames of ``code`` in a runner whose host takes frames of at most 1 MB, and
-    the longest line it sent."""
-    kernel = Kernel(env=dict(os.environ, PYKERNEL_MAX_FRAME_BYTES="1000000"))
+    """The frames of ``code`` in a runner whose host takes frames of at most 1 MB and no
+    payloads (so every entry is on the line), and the longest line it sent."""
+    kernel = Kernel(env=dict(os.environ, PYKERNEL_MAX_FRAME_BYTES="1000000"), payloads=False)
     try:
         frames = kernel.run(code)
         return frames, max(len(line) - 1 for line in kernel.raw_lines)

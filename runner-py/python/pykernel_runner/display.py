@@ -15,7 +15,7 @@ import sys
 
 from . import running
 from .output import flush_output
-from .wire import emit, emit_for, log
+from .wire import BINARY_MIMES, emit, emit_for, log
 
 
 _REPR_METHODS = (
@@ -27,9 +27,6 @@ _REPR_METHODS = (
     ("_repr_json_", "application/json"),
     ("_repr_latex_", "text/latex"),
 )
-
-
-_BINARY_MIMES = ("image/png", "image/jpeg", "image/gif", "application/pdf")
 
 
 def _real_method(obj, name):
@@ -45,16 +42,12 @@ def _real_method(obj, name):
     return method if callable(method) else None
 
 
-def _b64(data):
-    import base64
-
-    return base64.b64encode(bytes(data)).decode("ascii")
-
-
 def _normalize(mime, value):
     if isinstance(value, (bytes, bytearray, memoryview)):
-        if mime in _BINARY_MIMES:
-            return _b64(value)
+        if mime in BINARY_MIMES:
+            # Kept as bytes, as IPython's formatters keep them: the wire sends them raw
+            # (or as base64 to a host that takes no payloads).
+            return bytes(value)
         return bytes(value).decode("utf-8", "replace")
     return value
 
@@ -146,7 +139,7 @@ def _figure_png(fig):
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight")
-        return _b64(buf.getvalue())
+        return buf.getvalue()
     except Exception as exc:
         log("could not render a figure: %r" % (exc,))
         return None
@@ -160,7 +153,7 @@ def _pil_png(image):
         except (OSError, ValueError):
             buf = io.BytesIO()
             image.convert("RGBA").save(buf, format="PNG")
-        return _b64(buf.getvalue())
+        return buf.getvalue()
     except Exception as exc:
         log("could not render an image: %r" % (exc,))
         return None

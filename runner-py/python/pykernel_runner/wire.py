@@ -22,7 +22,7 @@ FRAME_LOCK = _thread.allocate_lock()
 _ORIG_PPID = os.getppid() if POSIX else None
 
 in_child = False  # a forked child: it never writes to the host
-payloads = False  # stream text goes out as raw payloads after a header line
+payloads = False  # stream text and large display entries go out as raw payloads
 
 
 def _max_frame():
@@ -36,9 +36,27 @@ def _max_frame():
         return 64 * 1024 * 1024
 
 
+def _max_display():
+    """The largest display payload the host takes (its codec's payload limit):
+    ``PYKERNEL_MAX_DISPLAY_BYTES`` from the host (taken out of the environment), else
+    256 MiB, the host's default."""
+    value = os.environ.pop("PYKERNEL_MAX_DISPLAY_BYTES", "")
+    try:
+        return max(int(value), 64 * 1024) if value else 256 * 1024 * 1024
+    except ValueError:
+        return 256 * 1024 * 1024
+
+
 MAX_FRAME = _max_frame()
+MAX_DISPLAY = _max_display()
 # Room the notice and the ``truncated`` member take in a cut-down frame.
 _NOTICE_ROOM = 4096
+# With payloads, a text entry this long goes as a raw part rather than a JSON string:
+# nothing to escape, and no line limit.
+_PART_MIN = 4096
+# MIME types whose values are bytes; a bytes value of another type is UTF-8 text.
+BINARY_MIMES = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp",
+                          "application/pdf"))
 
 
 def setup_fds():
@@ -248,18 +266,24 @@ def stream_frame(head, text):
 
 @critical
 def emit(frame):
-    """Writes one frame to the host: one line, written whole under the frame lock.
+    """Writes one frame to the host: one line (or a header line and its payload),
+    written whole under the frame lock.
 
-    A frame over the host's line limit would be skipped there: a bundle is cut down to
-    fit (see ``_fit_bundle``), which the cell's stderr and the frame's ``truncated``
-    member say; any other such frame is logged and not sent."""
+    A frame with a bundle goes through ``_bundle_data``, which sends large entries as
+    raw payload parts and cuts a bundle over the host's limits down to fit; any other
+    frame over the line limit would be skipped there, so it is logged and not sent."""
     if in_child:
         return
-    data = _encode_frame(frame)
-    if len(data) - 1 > MAX_FRAME:
-        data = _fit_bundle(frame, len(data))
-        if data is None:
+    if isinstance(frame.get("bundle"), dict) and "id" in frame:
+        data = _bundle_data(frame)
+    else:
+        data = _encode_frame(frame)
+        if len(data) - 1 > MAX_FRAME:
+            log("dropped a %s frame of %d bytes: over the host's limit of %d bytes"
+                % (frame.get("type"), len(data) - 1, MAX_FRAME))
             return
+    if data is None:
+        return
     try:
         with FRAME_LOCK:
             send_bytes(data)
@@ -267,49 +291,143 @@ def emit(frame):
         after_critical()
 
 
-def _fit_bundle(frame, size):
-    """The frame line for ``frame`` cut down to the host's limit, or None.
+def _b64(data):
+    import base64
 
-    MIME entries go largest first until the rest fits; ``text/plain``, when it is the one
-    that is too large, keeps as much of its start as fits. ``text/plain`` then ends with
-    a notice naming what was cut and how large it was, the frame's ``truncated`` member
-    maps each cut type to its encoded size, and a line on the cell's stderr says the
-    same, so no consumer misses it.
+    return base64.b64encode(data).decode("ascii")
+
+
+def _split_bundle(bundle):
+    """(inline, parts): the entries that go in the header's ``bundle``, and
+    ``(mime, raw bytes, binary)`` for those that go as payload parts.
+
+    Bytes of a binary type (an image a repr gave as bytes) are a binary part with
+    payloads, base64 in the bundle without; bytes of another type are UTF-8 text. With
+    payloads, a text entry of ``_PART_MIN`` bytes or more is a text part."""
+    inline = {}
+    parts = []
+    for mime, value in bundle.items():
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value)
+            if mime not in BINARY_MIMES:
+                value = value.decode("utf-8", "replace")
+            elif payloads:
+                parts.append((mime, value, True))
+                continue
+            else:
+                value = _b64(value)
+        if payloads and isinstance(value, str) and len(value) >= _PART_MIN:
+            try:
+                parts.append((mime, value.encode("utf-8"), False))
+                continue
+            except UnicodeEncodeError:
+                pass  # lone surrogates: the JSON path makes them U+FFFD
+        inline[mime] = value
+    return inline, parts
+
+
+def _bundle_data(frame):
+    """The bytes to send for a frame with a bundle, cut down to the host's limits when
+    over them; None when even that does not fit."""
+    inline, parts = _split_bundle(frame["bundle"])
+    data = _frame_bytes(frame, inline, parts)
+    if data is not None:
+        return data
+    return _fit_bundle(frame, inline, parts)
+
+
+def _frame_bytes(frame, inline, parts, **extra):
+    """The header line (with ``parts`` and ``bytes`` last) and payload, or one JSON line
+    without parts; None when over the line limit or the payload limit."""
+    head = dict(frame, bundle=inline, **extra)
+    if not parts:
+        data = _encode_frame(head)
+        return data if len(data) - 1 <= MAX_FRAME else None
+    total = sum(len(raw) for _, raw, _ in parts)
+    if total > MAX_DISPLAY:
+        return None
+    head["parts"] = [
+        dict(mime=mime, bytes=len(raw), **({"binary": True} if binary else {}))
+        for mime, raw, binary in parts
+    ]
+    line = _encode_frame(head)
+    if len(line) - 1 > MAX_FRAME:
+        return None
+    # ``bytes`` must be the header's last member.
+    return b"".join([line[:-2], b',"bytes":%d}\n' % total] + [raw for _, raw, _ in parts] + [b"\n"])
+
+
+def _fit_bundle(frame, inline, parts):
+    """The bytes for ``frame`` cut down to the host's limits, or None.
+
+    Inline entries count against the line limit, payload parts against the display cap.
+    Entries go largest first, from whichever side is over, until both fit;
+    ``text/plain``, when it is the one that is too large, keeps as much of its start as
+    fits. ``text/plain`` then ends with a notice naming what was cut and how large it
+    was, the frame's ``truncated`` member maps each cut type to its size (its raw bytes
+    for a part, its JSON text inline), and a line on the cell's stderr says the same, so
+    no consumer misses it.
     """
-    bundle = frame.get("bundle")
-    if not isinstance(bundle, dict) or "id" not in frame:
-        log("dropped a %s frame of %d bytes: over the host's limit of %d bytes"
-            % (frame.get("type"), size, MAX_FRAME))
-        return None
-    sizes = {mime: len(_encode_frame(value)) - 1 for mime, value in bundle.items()}
-    budget = MAX_FRAME - _NOTICE_ROOM - (size - sum(sizes.values()))
-    kept = dict(bundle)
+    sizes = {mime: len(_encode_frame(value)) - 1 for mime, value in inline.items()}
+    overhead = len(_encode_frame(dict(frame, bundle={}))) - 1
+    budgets = {
+        False: MAX_FRAME - _NOTICE_ROOM - overhead,
+        True: MAX_DISPLAY - _NOTICE_ROOM,
+    }
+    entries = [(mime, False) for mime in inline]
+    for mime, raw, _ in parts:
+        sizes[mime] = len(raw)
+        entries.append((mime, True))
+
+    def used(is_part):
+        return sum(sizes[mime] for mime, part in entries if part == is_part)
+
     cut = {}
-    for mime in sorted(sizes, key=sizes.get, reverse=True):
-        if sum(sizes[name] for name in kept) <= budget:
-            break
-        del kept[mime]
-        cut[mime] = sizes[mime]
+    for mime, is_part in sorted(entries, key=lambda entry: sizes[entry[0]], reverse=True):
+        if used(is_part) > budgets[is_part]:
+            entries.remove((mime, is_part))
+            cut[mime] = sizes[mime]
+    kept_inline = {mime: inline[mime] for mime, part in entries if not part}
+    kept_parts = [part for part in parts if (part[0], True) in entries]
+    limits = []
+    if any(mime in inline for mime in cut):
+        limits.append("the %d-byte frame limit" % MAX_FRAME)
+    if any(mime not in inline for mime in cut):
+        limits.append("the %d-byte display limit" % MAX_DISPLAY)
     what = ["%s of %d bytes dropped" % (mime, cut[mime]) for mime in sorted(cut)]
-    plain = bundle.get("text/plain")
-    if "text/plain" in cut and isinstance(plain, str):
-        # Six bytes per character at worst (a \u00XX escape): the prefix always fits.
-        room = budget - sum(sizes[name] for name in kept)
-        if room > 0:
-            kept["text/plain"] = plain[: room // 6]
-            what[sorted(cut).index("text/plain")] = "text/plain cut to its first %d of %d bytes" % (
-                len(_encode_frame(kept["text/plain"])) - 3,
-                cut["text/plain"] - 2,
-            )
-    what = ", ".join(what)
-    notice = "output truncated: %s, over the %d-byte frame limit" % (what, MAX_FRAME)
-    text = kept.get("text/plain")
-    kept["text/plain"] = (text + "\n" if isinstance(text, str) and text else "") + "[%s]" % notice
+    plain = frame["bundle"].get("text/plain")
+    if "text/plain" in cut and isinstance(plain, (str, bytes, bytearray)):
+        if not isinstance(plain, str):
+            plain = bytes(plain).decode("utf-8", "replace")
+        is_part = "text/plain" not in inline
+        room = max(budgets[is_part] - used(is_part), 0)
+        # Four bytes per character at worst in UTF-8, six inline (a \u00XX escape).
+        prefix = plain[: room // (4 if is_part else 6)]
+        if prefix and is_part:
+            raw = prefix.encode("utf-8", "replace")
+            kept_parts.append(("text/plain", raw, False))
+            kept, whole = len(raw), cut["text/plain"]
+        elif prefix:
+            kept_inline["text/plain"] = prefix
+            kept, whole = len(_encode_frame(prefix)) - 3, cut["text/plain"] - 2
+        if prefix:
+            what[sorted(cut).index("text/plain")] = (
+                "text/plain cut to its first %d of %d bytes" % (kept, whole))
+    notice = "output truncated: %s, over %s" % (", ".join(what), " and ".join(limits))
+    text = None
+    for index, (mime, raw, binary) in enumerate(kept_parts):
+        if mime == "text/plain":
+            kept_parts[index] = (mime, raw + ("\n[%s]" % notice).encode("utf-8"), binary)
+            break
+    else:
+        text = kept_inline.get("text/plain")
+        if not isinstance(text, str):
+            text = None
+        kept_inline["text/plain"] = (text + "\n" if text else "") + "[%s]" % notice
     emit({"type": "stderr", "id": frame["id"], "data": "pykernel: %s\n" % notice})
-    data = _encode_frame(dict(frame, bundle=kept, truncated=cut))
-    if len(data) - 1 > MAX_FRAME:
+    data = _frame_bytes(frame, kept_inline, kept_parts, truncated=cut)
+    if data is None:
         log("dropped a %s frame: over the host's limit even cut down" % frame.get("type"))
-        return None
     return data
 
 
