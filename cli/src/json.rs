@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use pykernel::{KernelError, Outcome, Output, Status};
-use pykernel_server::serve::{ErrorJson, OutputJson};
+use pykernel_server::serve::{ErrorJson, OutputJson, TruncatedJson};
 use serde::Serialize;
 
 /// One line of `pyk exec --json` output.
@@ -40,6 +40,9 @@ pub(crate) struct JsonOutcome {
     pub(crate) error: Option<ErrorJson>,
     /// Why the kernel itself failed (it could not start, or it died), or null.
     pub(crate) kernel_error: Option<String>,
+    /// The displays the runner cut down to fit the display cap; absent when none was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) truncated: Vec<TruncatedJson>,
 }
 
 impl JsonEvent {
@@ -60,6 +63,7 @@ impl JsonEvent {
             stdin_requested: outcome.stdin_requested(),
             error: outcome.error.as_ref().map(ErrorJson::from),
             kernel_error: None,
+            truncated: outcome.truncated.iter().map(TruncatedJson::from).collect(),
         })
     }
 
@@ -75,6 +79,7 @@ impl JsonEvent {
             stdin_requested: false,
             error: None,
             kernel_error: Some(crate::error_chain(error)),
+            truncated: Vec::new(),
         })
     }
 

@@ -149,10 +149,10 @@ impl Kernel {
             resolved.venv.as_deref(),
             &options.env,
         );
-        let env = engine_env(env, options.engine);
+        let env = runner_env(env, &options);
         // Before the spawn: user code must never find the host's /proc entries readable.
         let shield = matches!(options.env_policy, EnvPolicy::Filtered).then(ProcShield::acquire);
-        let transport = spawn(&resolved.path, runner.path(), &cwd, env)?;
+        let transport = spawn(&resolved.path, runner.path(), &cwd, env, &options)?;
         let path = resolved.path.clone();
         let held = Held {
             _shield: shield,
@@ -723,17 +723,28 @@ async fn launch(
 /// runs the light one.
 const ENGINE_ENV: &str = "PYKERNEL_ENGINE";
 
-/// `env` with [`ENGINE_ENV`] naming `engine`, so the runner sets it up before its `hello`
-/// (and never a value the host's own environment carried).
-pub(crate) fn engine_env(
+/// `env` with the runner's settings from `options`: [`ENGINE_ENV`] naming the engine, so
+/// the runner sets it up before its `hello`, and the display cap (never values the host's
+/// own environment carried).
+pub(crate) fn runner_env(
     mut env: Vec<(OsString, OsString)>,
-    engine: crate::Engine,
+    options: &KernelOptions,
 ) -> Vec<(OsString, OsString)> {
-    env.retain(|(name, _)| name != ENGINE_ENV);
-    if engine != crate::Engine::Light {
-        env.push((ENGINE_ENV.into(), engine.name().into()));
+    let display = pykernel_protocol::MAX_DISPLAY_BYTES_ENV;
+    env.retain(|(name, _)| name != ENGINE_ENV && name != display);
+    if options.engine != crate::Engine::Light {
+        env.push((ENGINE_ENV.into(), options.engine.name().into()));
     }
+    env.push((display.into(), options.max_display_bytes.to_string().into()));
     env
+}
+
+/// The host codec's payload limit for `options`: the display cap, and never under the
+/// line limit, which stream text payloads may reach.
+pub(crate) fn max_payload_length(options: &KernelOptions) -> usize {
+    options
+        .max_display_bytes
+        .max(pykernel_protocol::DEFAULT_MAX_LINE_LENGTH)
 }
 
 /// Spawns the runner unbuffered in `cwd` with exactly `env`.
@@ -743,8 +754,10 @@ fn spawn(
     runner: &Path,
     cwd: &Path,
     env: Vec<(OsString, OsString)>,
+    kernel: &KernelOptions,
 ) -> Result<StdioTransport, KernelError> {
     let mut options = SpawnOptions::new(python);
+    options.max_payload_length = max_payload_length(kernel);
     // `-u` and the runner, imported as a module so Python caches its bytecode.
     options.args = pykernel_runner::python_args(runner);
     options.cwd = Some(cwd.to_path_buf());

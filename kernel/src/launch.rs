@@ -22,7 +22,7 @@ use crate::{
     EnvPolicy, KernelError, KernelOptions,
     env::{ProcShield, kernel_env},
     interpreter::{HostLookup, resolve},
-    kernel::engine_env,
+    kernel::{max_payload_length, runner_env},
 };
 
 /// The interpreter a launcher runs when none is named: `python3` on the far side's
@@ -209,7 +209,7 @@ pub(crate) fn spawn_launched(
             resolved.venv.as_deref(),
             &options.env,
         );
-        spawn.env = engine_env(std::mem::take(&mut spawn.env), options.engine);
+        spawn.env = runner_env(std::mem::take(&mut spawn.env), options);
         sandbox.launcher(&cwd, &runner_dir)?.command(&interpreter)
     } else {
         let launcher = options
@@ -225,7 +225,7 @@ pub(crate) fn spawn_launched(
         // The far side's directory: the one asked for, else where the launcher starts.
         cwd = options.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         spawn.env = kernel_env(&options.env_policy, std::env::vars_os(), None, &options.env);
-        spawn.env = engine_env(std::mem::take(&mut spawn.env), options.engine);
+        spawn.env = runner_env(std::mem::take(&mut spawn.env), options);
         spawn.stdin_preamble = bootstrap_input(&spawn.env);
         launcher.command(&interpreter)
     };
@@ -240,6 +240,7 @@ pub(crate) fn spawn_launched(
         .env
         .push((pykernel_protocol::STREAM_PAYLOADS_ENV.into(), "1".into()));
     spawn.signal_route = SignalRoute::InBand;
+    spawn.max_payload_length = max_payload_length(options);
     // Before the spawn: user code must never find the host's /proc entries readable.
     let shield = matches!(options.env_policy, EnvPolicy::Filtered).then(ProcShield::acquire);
     let program = spawn.program.clone();

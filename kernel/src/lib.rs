@@ -90,10 +90,14 @@ pub use crate::{
     },
     kernel::{Execution, Kernel, KernelInfo, ShutdownReport},
     options::{
-        DEFAULT_INTERRUPT_GRACE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_TIMEOUT, Engine,
-        EnvPolicy, ExecuteOptions, HostFallback, HostFunction, HostFunctions, KernelOptions,
+        DEFAULT_INTERRUPT_GRACE, DEFAULT_MAX_DISPLAY_BYTES, DEFAULT_SHUTDOWN_GRACE,
+        DEFAULT_STARTUP_TIMEOUT, Engine, EnvPolicy, ExecuteOptions, HostFallback, HostFunction,
+        HostFunctions, KernelOptions,
     },
-    outcome::{Interrupt, Outcome, Output, PyError, SettledOutputs, Stop, UnattachedOutput},
+    outcome::{
+        Interrupt, Outcome, Output, PyError, SettledOutputs, Stop, TruncatedDisplay,
+        UnattachedOutput,
+    },
 };
 
 pub use crate::sessions::{SessionId, SessionOwner, Sessions, SessionsOptions};

@@ -274,6 +274,8 @@ struct Running {
     /// Host calls of the cell in progress, which hold its timeout.
     pause: Option<Pause>,
     error: Option<PyError>,
+    /// The displays the runner cut down to fit, in order.
+    truncated: Vec<crate::TruncatedDisplay>,
     /// The queued cells still run when this one fails.
     continue_on_error: bool,
 }
@@ -585,6 +587,9 @@ impl Session {
             debug!(%id, kind, "ignoring a frame for an execution that is not running");
             return;
         };
+        if let Some(cut) = truncation(&event) {
+            running.truncated.push(cut);
+        }
         let output = match event {
             Event::Result(frame) => Output::Result(frame.bundle),
             Event::Error(frame) => {
@@ -1089,6 +1094,7 @@ impl Running {
             awaiting_input: false,
             pause: None,
             error: None,
+            truncated: Vec::new(),
             continue_on_error: true,
         }
     }
@@ -1140,6 +1146,7 @@ impl Running {
             error: self.error,
             stop: interrupt.map(Stop::Interrupted),
             generation: UNSTAMPED,
+            truncated: self.truncated,
         };
         (outcome, self.id)
     }
@@ -1152,6 +1159,7 @@ impl Running {
             error: self.error,
             stop: Some(Stop::KernelKilled(self.interrupt)),
             generation: UNSTAMPED,
+            truncated: self.truncated,
         };
         (outcome, self.id)
     }
@@ -1172,7 +1180,23 @@ fn not_run() -> Outcome {
         error: None,
         stop: None,
         generation: UNSTAMPED,
+        truncated: Vec::new(),
     }
+}
+
+/// What the runner cut from a display, result or update to fit the host's limits.
+fn truncation(event: &Event) -> Option<crate::TruncatedDisplay> {
+    let (cut, display_id) = match event {
+        Event::Display(frame) => (&frame.truncated, frame.display_id.as_deref()),
+        Event::Result(frame) => (&frame.truncated, None),
+        Event::UpdateDisplay(frame) => (&frame.truncated, Some(frame.display_id.as_str())),
+        _ => return None,
+    };
+    (!cut.is_empty()).then(|| crate::TruncatedDisplay {
+        kind: event.kind(),
+        display_id: display_id.map(str::to_owned),
+        cut: cut.clone(),
+    })
 }
 
 fn died(exit: &Exit) -> KernelError {

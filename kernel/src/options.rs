@@ -19,6 +19,13 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 /// The default wait between shutdown steps (exit, SIGTERM, SIGKILL).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// The default display cap: 256 MiB, four times the protocol's 64 MiB line limit.
+///
+/// Large enough for what a notebook shows in practice (a 70 MB HTML table, a 20 MB PNG,
+/// a long log as `text/plain`) to arrive whole, and small enough that one runaway
+/// display cannot take the host's memory: the host holds a display whole while it
+/// decodes it, and a binary part grows by a third as base64.
+pub const DEFAULT_MAX_DISPLAY_BYTES: usize = 256 * 1024 * 1024;
 
 /// How a kernel is started. Build it with [`KernelOptions::new`] and the `with_*` methods.
 #[derive(Clone, Debug)]
@@ -58,6 +65,9 @@ pub struct KernelOptions {
     /// Where whole outputs are saved, offered to Python as the host function `output`
     /// (see [`KernelOptions::with_artifacts`]).
     pub artifacts: Option<Arc<Artifacts>>,
+    /// The display cap: the most bytes a display's raw payload (its large MIME entries
+    /// together) may hold. See [`KernelOptions::with_max_display_bytes`].
+    pub max_display_bytes: usize,
 }
 
 /// A function Python code can call on the host: JSON arguments in, a JSON value or an
@@ -230,7 +240,22 @@ impl KernelOptions {
             sandbox: None,
             keepalive: Some(crate::Keepalive::DEFAULT),
             artifacts: None,
+            max_display_bytes: DEFAULT_MAX_DISPLAY_BYTES,
         }
+    }
+
+    /// Caps a display's size at `bytes` (default [`DEFAULT_MAX_DISPLAY_BYTES`]).
+    ///
+    /// Displays up to the cap arrive whole: the runner sends large MIME entries as raw
+    /// bytes after the frame's header line, images as bytes, and the host puts them back
+    /// into the bundle (images as base64, as Jupyter keeps them). A larger display is cut
+    /// down by the runner, largest MIME types first (`text/plain` keeps its start), with a
+    /// notice at the end of its `text/plain` and a line on the cell's stderr; the cell's
+    /// [`crate::Outcome::truncated`] lists what was cut. The runner is told the cap at
+    /// start; values under 64 KiB count as 64 KiB there.
+    pub fn with_max_display_bytes(mut self, bytes: usize) -> Self {
+        self.max_display_bytes = bytes;
+        self
     }
 
     /// Runs this interpreter instead of resolving one.

@@ -1,5 +1,7 @@
 //! What an execution yields: streamed outputs, then one outcome.
 
+use std::collections::BTreeMap;
+
 use pykernel_protocol::{ExecId, MimeBundle, Status};
 
 /// One output of a running cell, in the order the runner produced it.
@@ -189,6 +191,25 @@ pub struct Outcome {
     /// it grow between two outcomes of one session knows the namespace was replaced and
     /// its variables are gone.
     pub generation: u64,
+    /// The displays (and results, and display updates) the runner cut down to fit the
+    /// host's limits, in the order they came: each one's output shows what was kept and a
+    /// notice at the end of its `text/plain`. Empty when every display arrived whole. See
+    /// [`crate::KernelOptions::with_max_display_bytes`].
+    pub truncated: Vec<TruncatedDisplay>,
+}
+
+/// A display the runner cut down to fit the host's limits (the display cap for raw
+/// payload parts, the line limit for what stays on the frame's line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruncatedDisplay {
+    /// The frame it came in: `display`, `result` or `update_display`.
+    pub kind: &'static str,
+    /// The display's id, when it has one.
+    pub display_id: Option<String>,
+    /// Each MIME type cut or shortened, with the size in bytes it had: its raw bytes when
+    /// it would have gone as a payload part (an image's bytes, not their base64), its JSON
+    /// text when it would have gone on the line.
+    pub cut: BTreeMap<String, u64>,
 }
 
 /// Why a cell stopped before its own end.
@@ -230,6 +251,7 @@ impl Outcome {
             error: None,
             stop: Some(Stop::Aborted),
             generation: crate::machine::UNSTAMPED,
+            truncated: Vec::new(),
         }
     }
 
@@ -269,6 +291,12 @@ impl Outcome {
     /// Whether the cell called `input()` although stdin was not allowed.
     pub fn stdin_requested(&self) -> bool {
         self.interrupt() == Some(Interrupt::StdinRefused)
+    }
+
+    /// Whether the runner cut any display of this cell down to fit (see
+    /// [`Outcome::truncated`]).
+    pub fn was_truncated(&self) -> bool {
+        !self.truncated.is_empty()
     }
 
     /// Whether the kernel was killed or shut down under this cell; it is gone.

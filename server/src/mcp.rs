@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::mcp::http::{HttpOptions, LOOPBACK_ORIGINS, MCP_PATH, serve_http};
 use crate::{
     CellText, KernelStart, RunInfo, RunOptions, Service, ServiceError, ServiceOptions, Transcript,
+    serve::TruncatedJson,
 };
 
 /// Progress notifications go out this often while a cell runs (when the client asked).
@@ -557,7 +558,7 @@ fn run_result(
         text.push_str(line);
         text.push('\n');
     }
-    let structured_content = json!({
+    let mut structured_content = json!({
         "status": if status_ok { "ok" } else { "error" },
         "session": info.session,
         "executionCount": execution_count,
@@ -570,6 +571,13 @@ fn run_result(
         "truncated": cell.truncated,
         "savedOutput": cell.artifact.as_ref().map(|artifact| artifact.path.display().to_string()),
     });
+    // Only when a display was cut, so every other result keeps its shape.
+    if let Ok(outcome) = &outcome
+        && !outcome.truncated.is_empty()
+    {
+        let cut: Vec<TruncatedJson> = outcome.truncated.iter().map(TruncatedJson::from).collect();
+        structured_content["truncatedDisplays"] = json!(cut);
+    }
     let mut content = Vec::new();
     if !text.is_empty() || cell.images.is_empty() {
         content.push(ContentBlock::text(text));

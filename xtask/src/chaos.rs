@@ -1063,29 +1063,60 @@ fn deep_recursion(lab: &Lab) -> Outcome {
     )))
 }
 
-/// A 70 MB `_repr_html_`, over the 64 MiB frame limit, is cut down with a notice in the
-/// result and on stderr, never dropped in silence (issue item 13).
+/// A 70 MB `_repr_html_`, over the 64 MiB line limit, arrives whole (a raw payload part);
+/// 270 MB, over the 256 MiB display cap, is cut down with a notice in the result, on
+/// stderr and in the outcome, never dropped in silence (issue item 13).
 fn big_html(lab: &Lab) -> Outcome {
-    let cell = "class H:\n    def _repr_html_(self):\n        return '<p>' + 'x' * 70_000_000 + '</p>'\nH()";
+    let cell = |n: u32| {
+        format!(
+            "class H:\n    def _repr_html_(self):\n        return '<p>' + 'x' * {n} + '</p>'\nH()"
+        )
+    };
     let started = Instant::now();
-    let finished = lab.start(cell, &["--json", "--timeout", "60"])?.wait()?;
+    let finished = lab
+        .start(&cell(70_000_000), &["--json", "--timeout", "60"])?
+        .wait()?;
     finished.expect_code(0)?;
-    // Past the 64 MiB frame limit the result is cut down, and says so where it shows.
-    let notice = "output truncated: text/html of 70000009 bytes dropped";
-    let said = |kind: &str| {
+    let whole = format!("<p>{}</p>", "x".repeat(70_000_000));
+    let arrived = finished
+        .stdout
+        .iter()
+        .any(|line| line.contains("\"result\"") && line.contains(&whole));
+    if !arrived
+        || finished
+            .stdout
+            .iter()
+            .any(|line| line.contains("\"truncated\""))
+    {
+        return Err("the 70 MB result did not arrive whole".to_owned());
+    }
+    let whole_took = started.elapsed();
+    let finished = lab
+        .start(&cell(270_000_000), &["--json", "--timeout", "60"])?
+        .wait()?;
+    finished.expect_code(0)?;
+    // Past the display cap the result is cut down, and says so where it shows.
+    let notice = "output truncated: text/html of 270000007 bytes dropped";
+    let said = |kind: &str, what: &str| {
         finished
             .stdout
             .iter()
-            .any(|line| line.contains(kind) && line.contains(notice))
+            .any(|line| line.contains(kind) && line.contains(what))
     };
-    if !said("\"result\"") || !said("\"stderr\"") {
+    if !said("\"result\"", notice)
+        || !said("\"stderr\"", notice)
+        || !said(
+            "\"outcome\"",
+            "\"truncated\":[{\"kind\":\"result\",\"cut\":{\"text/html\":270000007}}]",
+        )
+    {
         let shown: String = finished.stdout.join("\n").chars().take(300).collect();
         return Err(format!(
-            "no truncation notice in the result and on stderr: {shown}"
+            "no truncation notice in the result, on stderr and in the outcome: {shown}"
         ));
     }
     Ok(Verdict::Pass(format!(
-        "70 MB of HTML visibly cut to fit in {}",
-        ms(started.elapsed())
+        "70 MB of HTML whole in {}, 270 MB visibly cut to fit",
+        ms(whole_took)
     )))
 }

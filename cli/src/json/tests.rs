@@ -1,4 +1,6 @@
-use pykernel::{Interrupt, KernelError, MimeBundle, Outcome, Output, PyError, Status, Stop};
+use pykernel::{
+    Interrupt, KernelError, MimeBundle, Outcome, Output, PyError, Status, Stop, TruncatedDisplay,
+};
 
 use crate::json::JsonEvent;
 
@@ -33,6 +35,7 @@ fn outcome() -> Outcome {
         error: None,
         stop: None,
         generation: 1,
+        truncated: Vec::new(),
     }
 }
 
@@ -94,6 +97,15 @@ fn outcome_lines() {
         ..outcome()
     };
     insta::assert_snapshot!(check(&JsonEvent::from_outcome(&timed_out)), @r#"{"type":"outcome","status":"error","executionCount":null,"cancelled":true,"timedOut":true,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":null}"#);
+    let cut = Outcome {
+        truncated: vec![TruncatedDisplay {
+            kind: "result",
+            display_id: None,
+            cut: [("text/html".to_owned(), 73_400_320)].into(),
+        }],
+        ..outcome()
+    };
+    insta::assert_snapshot!(check(&JsonEvent::from_outcome(&cut)), @r#"{"type":"outcome","status":"ok","executionCount":1,"cancelled":false,"timedOut":false,"kernelKilled":false,"stdinRequested":false,"error":null,"kernelError":null,"truncated":[{"kind":"result","cut":{"text/html":73400320}}]}"#);
 }
 
 #[test]

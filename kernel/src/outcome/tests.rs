@@ -13,6 +13,7 @@ fn check(stops: &[Option<Stop>]) -> String {
                 error: None,
                 stop: *stop,
                 generation: 1,
+                truncated: Vec::new(),
             };
             let flags: Vec<&str> = [
                 ("cancelled", outcome.cancelled()),

@@ -3,6 +3,7 @@
 //! `PYKERNEL_TEST_PYTHON`), and display rendering.
 
 mod artifacts;
+mod big_displays;
 mod display;
 #[cfg(target_os = "linux")]
 mod engine;

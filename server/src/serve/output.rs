@@ -1,6 +1,8 @@
 //! The JSON shape of a cell's outputs and outcome, as `pyk exec --json` writes them.
 
-use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status};
+use std::collections::BTreeMap;
+
+use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status, TruncatedDisplay};
 use serde::Serialize;
 
 /// One streamed output, shaped as a line of `pyk exec --json` (see `cli/README-json.md`).
@@ -59,6 +61,30 @@ pub struct ErrorJson {
     pub traceback: Vec<String>,
 }
 
+/// A display the runner cut down to fit the host's limits: `{"kind","displayId"?,"cut"}`,
+/// `cut` mapping each MIME type cut to the size in bytes it had.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TruncatedJson {
+    /// `display`, `result` or `update_display`.
+    pub kind: &'static str,
+    /// The display's id, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_id: Option<String>,
+    /// Each MIME type cut or shortened, with its size in bytes.
+    pub cut: BTreeMap<String, u64>,
+}
+
+impl From<&TruncatedDisplay> for TruncatedJson {
+    fn from(display: &TruncatedDisplay) -> Self {
+        Self {
+            kind: display.kind,
+            display_id: display.display_id.clone(),
+            cut: display.cut.clone(),
+        }
+    }
+}
+
 /// What an `execute` request answers: how the cell ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,6 +111,10 @@ pub struct ExecuteResult {
     /// Why the kernel itself failed under the cell; absent when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_error: Option<String>,
+    /// The displays the runner cut down to fit the display cap, in order; absent when
+    /// every display arrived whole. Each one's `text/plain` ends with a notice.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<TruncatedJson>,
 }
 
 impl OutputJson {
@@ -129,6 +159,7 @@ impl ExecuteResult {
             kernel_restarted,
             stdin_requested: outcome.stdin_requested(),
             kernel_error: None,
+            truncated: outcome.truncated.iter().map(TruncatedJson::from).collect(),
         }
     }
 
@@ -144,6 +175,7 @@ impl ExecuteResult {
             kernel_restarted,
             stdin_requested: false,
             kernel_error: Some(error_chain(error)),
+            truncated: Vec::new(),
         }
     }
 }
