@@ -1,6 +1,7 @@
 """IPython in the light engine: ``IPython.display`` routed to the runner's display, and
 ``get_ipython()`` with the surface notebooks use."""
 
+import re
 import subprocess
 import sys
 
@@ -239,3 +240,19 @@ METADATA_EXPECTED = [
 @needs_ipython
 def test_display_metadata_travels_with_the_bundle(kernel):
     assert metadata_of(kernel.run(METADATA_CELL)) == METADATA_EXPECTED
+
+
+def test_formatters_have_ipythons_class_names_and_text_plain_is_pretty(kernel):
+    # Notebooks list the formatters by class name; a _repr_mimebundle_ without
+    # text/plain gets the pretty printer's, as in IPython.
+    frames = kernel.run(
+        "f = get_ipython().display_formatter.formatters\n"
+        "print(type(f['text/html']).__name__, type(f['text/latex']).__name__)\n"
+        "class B:\n"
+        "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+        "        return {'text/html': '<i>b</i>'}\n"
+        "display(B())"
+    )
+    assert ok(frames) == "HTMLFormatter LatexFormatter\n"
+    (bundle,) = [f["bundle"] for f in of_type(frames, "display")]
+    assert re.fullmatch(r"<__main__\.B at 0x[0-9a-f]+>", bundle["text/plain"])

@@ -210,6 +210,19 @@ def test_matplotlib_figures_are_shown_as_png(ipy):
     assert figure["text/plain"].startswith("<Figure size")
 
 
+def test_figures_of_an_interactive_backend_are_not_added_as_images(ipy):
+    # `%matplotlib notebook` (nbagg) and `widget` show the figure in the frontend (IPython 9
+    # names the backend `notebook`, matplotlib `nbagg`); the
+    # setting is written raw here because loading nbagg needs ipykernel.
+    pytest.importorskip("matplotlib")
+    code = "import matplotlib, matplotlib.pyplot as plt\n"
+    code += "dict.__setitem__(matplotlib.rcParams, 'backend', %r)\nplt.plot([1, 2]);"
+    for backend in ("nbagg", "notebook"):
+        assert displays(ipy.run(code % backend)) == []
+        ok(ipy.run("plt.close('all')"))
+    assert len(displays(ipy.run(code % "agg"))) == 1
+
+
 def test_ipythons_completer_is_made_on_first_use(ipy):
     assert result(ipy.run("'Completer' in vars(get_ipython())")) == "False"
     ok(ipy.run("%config Completer.use_jedi = False"))

@@ -64,11 +64,12 @@ def format_bundle(obj, include=None, exclude=None):
     return format_with_metadata(obj, include, exclude)[0]
 
 
-def format_with_metadata(obj, include=None, exclude=None):
+def format_with_metadata(obj, include=None, exclude=None, plain=None):
     """``(bundle, metadata)`` of ``obj``: the bundle as ``format_bundle`` makes it, and
     the metadata ``_repr_mimebundle_`` or a ``_repr_*_`` method gave with it (a
     ``(value, metadata)`` pair, as IPython's ``Image(width=...)`` returns), keyed by MIME
-    type as in Jupyter."""
+    type as in Jupyter. ``plain(obj)`` makes ``text/plain`` when the object's methods
+    gave none (default: its repr)."""
     data = {}
     metadata = {}
     modules = sys.modules
@@ -121,7 +122,7 @@ def format_with_metadata(obj, include=None, exclude=None):
                 continue
             data[mime] = _normalize(mime, value)
     if "text/plain" not in data:
-        data["text/plain"] = safe_repr(obj)
+        data["text/plain"] = (plain or safe_repr)(obj)
     if include:
         data = {k: v for k, v in data.items() if k in include}
     if exclude:
@@ -369,10 +370,31 @@ def flush_figures_quietly(ex):
         log("could not flush figures: %r" % (exc,))
 
 
+def backend_shows_figures():
+    """Whether matplotlib's backend shows figures itself (``%matplotlib notebook`` or
+    ``widget``: an interactive figure in the frontend), so that the runner must not add
+    them as images, as ipykernel does not."""
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None:
+        return False
+    try:
+        # The raw setting: get_backend() would resolve an unset backend, importing it.
+        backend = str(dict.__getitem__(matplotlib.rcParams, "backend")).lower()
+    except Exception:
+        return False
+    return backend in ("nbagg", "notebook", "widget", "ipympl") or "ipympl" in backend
+
+
 def pyplot_show(*args, **kwargs):
-    """``plt.show()`` in the kernel: display every open figure now, then close them."""
+    """``plt.show()`` in the kernel: display every open figure now, then close them (an
+    interactive backend's own ``show`` instead)."""
     ex = running.current
     if ex is None:
+        return
+    if backend_shows_figures():
+        backend_module = getattr(sys.modules.get("matplotlib.pyplot"), "_get_backend_mod", None)
+        if backend_module is not None:
+            return backend_module().show(*args, **kwargs)
         return
     helpers = sys.modules.get("matplotlib._pylab_helpers")
     if helpers is None:

@@ -137,25 +137,29 @@ def format_object(obj, include=None, exclude=None):
 def format_with_metadata(obj, include=None, exclude=None):
     """``(bundle, metadata)`` of ``obj``: the bundle as ``format_object`` makes it, and
     the metadata its formatting gave (keyed by MIME type, as in Jupyter)."""
-    data, metadata = _display.format_with_metadata(obj, include, exclude)
+    data, metadata = _display.format_with_metadata(obj, include, exclude, _pretty_text)
     extra = registered_formats(obj)
     if "application/javascript" not in data:
         value = _call_method(obj, "_repr_javascript_")
         if value is not None:
             extra["application/javascript"] = value
-    if "text/plain" in data and _method(obj, "_repr_mimebundle_") is None:
-        pretty = running.rare("pretty")
-        try:
-            # An object's own repr is what the bundle holds already: not computed twice.
-            if not pretty.uses_repr(obj):
-                data["text/plain"] = pretty.pretty(obj)
-        except Exception as exc:
-            log("the pretty printer failed: %r" % (exc,))
     for mime, value in extra.items():
         if (include and mime not in include) or (exclude and mime in exclude):
             continue
         data[mime] = value
     return data, metadata
+
+
+def _pretty_text(obj):
+    """``text/plain`` where the object's methods gave none: IPython's pretty printer."""
+    pretty = running.rare("pretty")
+    try:
+        # An object's own repr is computed once, by the runner's fallback.
+        if not pretty.uses_repr(obj):
+            return pretty.pretty(obj)
+    except Exception as exc:
+        log("the pretty printer failed: %r" % (exc,))
+    return _display.safe_repr(obj)
 
 
 def _method(obj, name):
@@ -229,17 +233,19 @@ def patch_ipython():
 
 # Formatters: what display_formatter.formatters[mime].for_type registers.
 
+# The MIME types IPython formats, each with the name of its formatter class there (code
+# that lists ``display_formatter.formatters`` prints those names).
 _MIMES = (
-    "text/plain",
-    "text/html",
-    "text/markdown",
-    "image/svg+xml",
-    "image/png",
-    "application/pdf",
-    "image/jpeg",
-    "text/latex",
-    "application/json",
-    "application/javascript",
+    ("text/plain", "PlainTextFormatter"),
+    ("text/html", "HTMLFormatter"),
+    ("text/markdown", "MarkdownFormatter"),
+    ("image/svg+xml", "SVGFormatter"),
+    ("image/png", "PNGFormatter"),
+    ("application/pdf", "PDFFormatter"),
+    ("image/jpeg", "JPEGFormatter"),
+    ("text/latex", "LatexFormatter"),
+    ("application/json", "JSONFormatter"),
+    ("application/javascript", "JavascriptFormatter"),
 )
 
 
@@ -329,8 +335,11 @@ class DisplayFormatter:
     """``get_ipython().display_formatter``: ``formatters`` by MIME type and ``format``."""
 
     def __init__(self):
-        self.formatters = {mime: Formatter(mime) for mime in _MIMES}
-        self.formatters["text/plain"] = PlainTextFormatter()
+        self.formatters = {
+            mime: type(name, (Formatter,), {"__doc__": Formatter.__doc__})(mime)
+            for mime, name in _MIMES[1:]
+        }
+        self.formatters = {"text/plain": PlainTextFormatter(), **self.formatters}
 
     @property
     def active_types(self):

@@ -97,7 +97,8 @@ def run_request(spec):
             set_sigint(True)
             outcome = shell.run_cell(spec["code"], store_history=ex.store, silent=ex.silent)
             set_sigint(False)
-            display.flush_figures(ex)
+            if not display.backend_shows_figures():
+                display.flush_figures(ex)
             # The prelude's helpers stay out of `%who`, as the light engine keeps them.
             shell.user_ns_hidden.update(namespace.HIDDEN)
             error = outcome.error_before_exec or outcome.error_in_exec
@@ -108,7 +109,8 @@ def run_request(spec):
             # engine reports it.
             set_sigint(False)
             cancelled = isinstance(exc, KeyboardInterrupt)
-            display.flush_figures_quietly(ex)
+            if not display.backend_shows_figures():
+                display.flush_figures_quietly(ex)
             execution._report_error(ex, exc)
     except BaseException as exc:
         log("failed to report an error: %r" % (exc,))
