@@ -25,7 +25,7 @@ from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
-UUID_HEX = re.compile(r"\b[0-9a-f]{32}\b")
+UUID_HEX = re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 SITE_PACKAGES = re.compile(r"\S*/site-packages/")
 CARRIAGE_RETURN = re.compile(r".*\r(?=[^\n])")
 BACKSPACE = re.compile("[^\n]\x08")

@@ -24,8 +24,8 @@ use crate::{
 const USAGE: &str =
     "usage: cargo xtask notebooks [--quick] [--reference] [--engine light|ipython]...";
 
-/// `notebooks [--quick] [--reference] [--engine E]...`: `--quick` (what CI runs) is the
-/// light engine against the committed reference, failing below the corpus floors;
+/// `notebooks [--quick] [--reference] [--engine E]...`: `--quick` (what CI runs) is both
+/// engines against the committed reference, failing below either engine's corpus floor;
 /// `--reference` reruns nbclient + ipykernel first and rewrites the reference.
 pub(crate) fn run_notebooks(args: &[String]) -> Result<(), String> {
     let mut quick = false;
@@ -41,7 +41,7 @@ pub(crate) fn run_notebooks(args: &[String]) -> Result<(), String> {
         }
     }
     if quick && engines.is_empty() {
-        engines.push("light".to_owned());
+        engines.extend(["light", "ipython"].map(str::to_owned));
     }
 
     let root = project_root();
