@@ -240,7 +240,10 @@ def test_a_child_cannot_spoof_frames(kernel):
         "print('after')" % ("echo '%s'" % fake_done, fake_hello)
     )
     frames = kernel.run(code)
-    assert [f["type"] for f in frames] == ["started", "stdout", "done"]
+    # The child's and the cell's writes come as one stdout frame or, on a busy machine,
+    # several; no frame but stdout may come between started and done.
+    types = [f["type"] for f in frames]
+    assert types[0] == "started" and types[-1] == "done" and set(types[1:-1]) == {"stdout"}, types
     assert stdout(frames) == fake_done + "\n" + fake_hello + "\n" + "after\n"
     assert done(frames)["executionCount"] == 1
 
