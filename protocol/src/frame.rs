@@ -406,7 +406,7 @@ pub struct StreamData {
     pub data: String,
 }
 
-/// A cell's result: `{"id","bundle"}`.
+/// A cell's result: `{"id","bundle","metadata"?}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BundleData {
     /// The execution that produced it.
@@ -418,9 +418,13 @@ pub struct BundleData {
     /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub truncated: BTreeMap<String, u64>,
+    /// Jupyter's metadata of the bundle, keyed by MIME type or for the whole bundle (an
+    /// image's `{"image/png": {"width": 100}}`); empty when there is none.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
-/// A display: `{"id","bundle","displayId"?}`.
+/// A display: `{"id","bundle","displayId"?,"metadata"?}`.
 ///
 /// A display with a `displayId` can be replaced later by an [`UpdateDisplay`] naming it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -438,9 +442,13 @@ pub struct DisplayData {
     /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub truncated: BTreeMap<String, u64>,
+    /// Jupyter's metadata of the bundle, keyed by MIME type or for the whole bundle (an
+    /// image's `{"image/png": {"width": 100}}`); empty when there is none.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
-/// Replaces a display: `{"type":"update_display","id","bundle","displayId"}`.
+/// Replaces a display: `{"type":"update_display","id","bundle","displayId","metadata"?}`.
 ///
 /// Every earlier output displayed with `displayId`, in any cell, now shows `bundle`; the
 /// update itself adds no output.
@@ -458,6 +466,10 @@ pub struct UpdateDisplay {
     /// otherwise); empty when nothing was cut. `text/plain` then ends with a notice.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub truncated: BTreeMap<String, u64>,
+    /// Jupyter's metadata of the bundle, keyed by MIME type or for the whole bundle (an
+    /// image's `{"image/png": {"width": 100}}`); empty when there is none.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
 /// Clears output: `{"type":"clear_output","id","wait"}`.
@@ -710,6 +722,7 @@ struct EventRepr<'a> {
     cursor_end: Option<u64>,
     display_id: Option<String>,
     wait: Option<bool>,
+    metadata: Option<Map<String, Value>>,
 }
 
 /// Requests never carry a raw payload.
@@ -779,6 +792,7 @@ impl<'de> Deserialize<'de> for Event {
             cursor_end,
             display_id,
             wait,
+            metadata,
         } = from_object(deserializer, "a frame object")?;
         let kind = &*kind;
         Ok(match kind {
@@ -809,17 +823,20 @@ impl<'de> Deserialize<'de> for Event {
                 bundle: required(bundle, kind, "bundle")?,
                 display_id,
                 truncated: truncated.unwrap_or_default(),
+                metadata: metadata.unwrap_or_default(),
             }),
             "result" => Self::Result(BundleData {
                 id: required(id, kind, "id")?,
                 bundle: required(bundle, kind, "bundle")?,
                 truncated: truncated.unwrap_or_default(),
+                metadata: metadata.unwrap_or_default(),
             }),
             "update_display" => Self::UpdateDisplay(UpdateDisplay {
                 id: required(id, kind, "id")?,
                 bundle: required(bundle, kind, "bundle")?,
                 display_id: required(display_id, kind, "displayId")?,
                 truncated: truncated.unwrap_or_default(),
+                metadata: metadata.unwrap_or_default(),
             }),
             "clear_output" => Self::ClearOutput(ClearOutput {
                 id: required(id, kind, "id")?,

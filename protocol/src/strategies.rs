@@ -292,28 +292,41 @@ pub fn arb_done() -> impl Strategy<Value = Done> {
         })
 }
 
+/// A bundle's metadata: mostly none, else JSON values by MIME type.
+fn arb_metadata() -> impl Strategy<Value = Map<String, Value>> {
+    prop_oneof![
+        3 => Just(Map::new()),
+        1 => arb_mime_bundle().prop_map(MimeBundle::into_map),
+    ]
+}
+
 /// Any runner -> host frame; stream output is the most frequent, as on a real pipe.
 pub fn arb_event() -> impl Strategy<Value = Event> {
     let stream =
         || (arb_exec_id(), arb_text_up_to(120)).prop_map(|(id, data)| StreamData { id, data });
     let bundle = || {
-        (arb_exec_id(), arb_mime_bundle(), arb_truncated()).prop_map(|(id, bundle, truncated)| {
-            BundleData {
+        (
+            arb_exec_id(),
+            arb_mime_bundle(),
+            arb_truncated(),
+            arb_metadata(),
+        )
+            .prop_map(|(id, bundle, truncated, metadata)| BundleData {
                 id,
                 bundle,
                 truncated,
-            }
-        })
+                metadata,
+            })
     };
     prop_oneof![
         1 => arb_hello().prop_map(Event::Hello),
         2 => arb_exec_id().prop_map(|id| Event::Started { id }),
         4 => stream().prop_map(Event::Stdout),
         2 => stream().prop_map(Event::Stderr),
-        2 => (arb_exec_id(), arb_mime_bundle(), option::of(arb_text_up_to(16)), arb_truncated())
-            .prop_map(|(id, bundle, display_id, truncated)| Event::Display(DisplayData { id, bundle, display_id, truncated })),
-        1 => (arb_exec_id(), arb_mime_bundle(), arb_text_up_to(16), arb_truncated())
-            .prop_map(|(id, bundle, display_id, truncated)| Event::UpdateDisplay(UpdateDisplay { id, bundle, display_id, truncated })),
+        2 => (arb_exec_id(), arb_mime_bundle(), option::of(arb_text_up_to(16)), arb_truncated(), arb_metadata())
+            .prop_map(|(id, bundle, display_id, truncated, metadata)| Event::Display(DisplayData { id, bundle, display_id, truncated, metadata })),
+        1 => (arb_exec_id(), arb_mime_bundle(), arb_text_up_to(16), arb_truncated(), arb_metadata())
+            .prop_map(|(id, bundle, display_id, truncated, metadata)| Event::UpdateDisplay(UpdateDisplay { id, bundle, display_id, truncated, metadata })),
         1 => (arb_exec_id(), any::<bool>())
             .prop_map(|(id, wait)| Event::ClearOutput(ClearOutput { id, wait })),
         2 => bundle().prop_map(Event::Result),

@@ -415,6 +415,7 @@ impl FakeRunner {
                         bundle,
                         display_id: None,
                         truncated: BTreeMap::new(),
+                        metadata: Default::default(),
                     }));
                     continue;
                 }
@@ -423,6 +424,7 @@ impl FakeRunner {
                         id: id.clone(),
                         bundle,
                         truncated: BTreeMap::new(),
+                        metadata: Default::default(),
                     }));
                     continue;
                 }

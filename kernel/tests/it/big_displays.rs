@@ -72,6 +72,7 @@ fn script_for(execute: &Execute) -> Script {
                 bundle: MimeBundle::from_iter([("text/plain", "P()\n[output truncated]")]),
                 display_id: Some("d1".into()),
                 truncated: BTreeMap::from([("image/png".to_owned(), 20_000_000)]),
+                metadata: Default::default(),
             })))
             .step(Step::Emit(Event::Result(BundleData {
                 id,
@@ -80,6 +81,7 @@ fn script_for(execute: &Execute) -> Script {
                     ("text/html".to_owned(), 70_000_000),
                     ("text/markdown".to_owned(), 9),
                 ]),
+                metadata: Default::default(),
             }))),
         "parts" => {
             let id = serde_json::to_string(&id).unwrap_or_default();

@@ -62,9 +62,9 @@ fn parts_go_into_the_bundle_text_as_strings_and_binary_as_base64() {
     let mut codec = NdjsonCodec::<Event>::new_with_max_length(1000);
     assert_eq!(render(&decode_stream(&mut codec, input.chunks(1))), whole);
     insta::assert_snapshot!(whole, @r#"
-    frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"image/png": String("iVBORwD/Cv4="), "text/html": String("<b>\"big\"</b>\n{\"type\":\"done\"}\r\n☃"), "text/plain": String("<Image>")}), display_id: None, truncated: {} })
-    frame Result(BundleData { id: ExecId("a"), bundle: MimeBundle({"text/plain": String("2")}), truncated: {} })
-    frame UpdateDisplay(UpdateDisplay { id: ExecId("a"), bundle: MimeBundle({"image/jpeg": String("/9g="), "text/plain": String("x")}), display_id: "d", truncated: {} })
+    frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"image/png": String("iVBORwD/Cv4="), "text/html": String("<b>\"big\"</b>\n{\"type\":\"done\"}\r\n☃"), "text/plain": String("<Image>")}), display_id: None, truncated: {}, metadata: {} })
+    frame Result(BundleData { id: ExecId("a"), bundle: MimeBundle({"text/plain": String("2")}), truncated: {}, metadata: {} })
+    frame UpdateDisplay(UpdateDisplay { id: ExecId("a"), bundle: MimeBundle({"image/jpeg": String("/9g="), "text/plain": String("x")}), display_id: "d", truncated: {}, metadata: {} })
     frame Done(Done { id: ExecId("a"), status: Ok, execution_count: None, cancelled: false })
     "#);
 }
@@ -78,7 +78,7 @@ fn binary_parts_are_standard_base64_with_padding() {
         .zip(vectors)
         .map(|(mime, bytes)| (mime, bytes, true))
         .collect();
-    insta::assert_snapshot!(check(1000, 1000, &display("display", "{}", &parts)), @r#"frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"a/0": String(""), "a/1": String("Zg=="), "a/2": String("Zm8="), "a/3": String("Zm9v"), "a/4": String("Zm9vYg=="), "a/5": String("Zm9vYmE="), "a/6": String("Zm9vYmFy")}), display_id: None, truncated: {} })"#);
+    insta::assert_snapshot!(check(1000, 1000, &display("display", "{}", &parts)), @r#"frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"a/0": String(""), "a/1": String("Zg=="), "a/2": String("Zm8="), "a/3": String("Zm9v"), "a/4": String("Zm9vYg=="), "a/5": String("Zm9vYmE="), "a/6": String("Zm9vYmFy")}), display_id: None, truncated: {}, metadata: {} })"#);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn bad_parts_are_malformed_and_the_stream_goes_on() {
 #[test]
 fn the_truncated_member_says_what_the_runner_cut() {
     let input = b"{\"type\":\"display\",\"id\":\"a\",\"bundle\":{\"text/plain\":\"[output truncated]\"},\"truncated\":{\"text/html\":73400320}}\n";
-    insta::assert_snapshot!(check(1000, 1000, input), @r#"frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"text/plain": String("[output truncated]")}), display_id: None, truncated: {"text/html": 73400320} })"#);
+    insta::assert_snapshot!(check(1000, 1000, input), @r#"frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"text/plain": String("[output truncated]")}), display_id: None, truncated: {"text/html": 73400320}, metadata: {} })"#);
 }
 
 /// Reads standard base64 back, for checking what the decoder wrote.

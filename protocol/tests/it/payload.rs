@@ -91,7 +91,7 @@ fn only_a_last_bytes_member_makes_a_header() {
         {\"type\":\"stdout\",\"id\":\"a\",\"data\":\",\\\"bytes\\\":3}\"}\n";
     insta::assert_snapshot!(check(1000, &[input]), @r#"
     frame Stdout(StreamData { id: ExecId("a"), data: "x" })
-    frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"bytes": Number(3), "k": String("v")}), display_id: None, truncated: {} })
+    frame Display(DisplayData { id: ExecId("a"), bundle: MimeBundle({"bytes": Number(3), "k": String("v")}), display_id: None, truncated: {}, metadata: {} })
     frame Stdout(StreamData { id: ExecId("a"), data: ",\"bytes\":3}" })
     "#);
 }

@@ -38,9 +38,9 @@ fn a_whole_execution_from_the_seed_runner() {
     frame Started { id: ExecId("r1") }
     frame Stdout(StreamData { id: ExecId("r1"), data: "hello\n" })
     frame Stderr(StreamData { id: ExecId("r1"), data: "careful\n" })
-    frame Display(DisplayData { id: ExecId("r1"), bundle: MimeBundle({"image/png": String("iVBORw0KGgo="), "text/plain": String("<Figure size 640x480 with 1 Axes>")}), display_id: None, truncated: {} })
-    frame Display(DisplayData { id: ExecId("r1"), bundle: MimeBundle({"application/x-omp-status": Object {"op": String("phase"), "title": String("load")}}), display_id: None, truncated: {} })
-    frame Result(BundleData { id: ExecId("r1"), bundle: MimeBundle({"text/plain": String("2")}), truncated: {} })
+    frame Display(DisplayData { id: ExecId("r1"), bundle: MimeBundle({"image/png": String("iVBORw0KGgo="), "text/plain": String("<Figure size 640x480 with 1 Axes>")}), display_id: None, truncated: {}, metadata: {} })
+    frame Display(DisplayData { id: ExecId("r1"), bundle: MimeBundle({"application/x-omp-status": Object {"op": String("phase"), "title": String("load")}}), display_id: None, truncated: {}, metadata: {} })
+    frame Result(BundleData { id: ExecId("r1"), bundle: MimeBundle({"text/plain": String("2")}), truncated: {}, metadata: {} })
     frame Done(Done { id: ExecId("r1"), status: Ok, execution_count: Some(3), cancelled: false })
     "#);
 }

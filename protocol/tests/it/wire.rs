@@ -10,7 +10,7 @@ use pykernel_protocol::{
     Done, ErrorData, Event, ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle,
     NdjsonCodec, Request, RequestId, Status, StreamData, UpdateDisplay,
 };
-use serde_json::json;
+use serde_json::{Map, json};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{TestFrame, decode_all, encode};
@@ -215,6 +215,7 @@ fn display() {
         bundle,
         display_id: None,
         truncated: BTreeMap::new(),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Figure size 640x480 with 1 Axes>"}}"#);
 }
@@ -230,6 +231,7 @@ fn display_status_event() {
         bundle,
         display_id: None,
         truncated: BTreeMap::new(),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"application/x-omp-status":{"op":"phase","title":"load"}}}"#);
 }
@@ -242,6 +244,7 @@ fn display_with_id() {
         bundle,
         display_id: Some("bar".to_owned()),
         truncated: BTreeMap::new(),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"text/plain":"0%"},"displayId":"bar"}"#);
 }
@@ -254,6 +257,7 @@ fn update_display() {
         bundle,
         display_id: "bar".to_owned(),
         truncated: BTreeMap::new(),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"update_display","id":"py-1","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
 }
@@ -297,6 +301,7 @@ fn result() {
         id: id(),
         bundle,
         truncated: BTreeMap::new(),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"2"}}"#);
 }
@@ -308,6 +313,7 @@ fn a_cut_display_says_what_was_cut() {
         id: id(),
         bundle,
         truncated: BTreeMap::from([("text/html".to_owned(), 73_400_320)]),
+        metadata: Default::default(),
     }));
     insta::assert_snapshot!(line, @r#"{"type":"result","id":"py-1","bundle":{"text/plain":"x\n[output truncated]"},"truncated":{"text/html":73400320}}"#);
 }
@@ -421,4 +427,19 @@ fn awkward_text_is_escaped_onto_one_line() {
         })
         .collect();
     insta::assert_snapshot!(shown, @r#"{"type":"stdout","id":"","data":"a\nb\r\nc\t\"q\" \\ \u0000\b\f\u001b<U+007F> <U+2028><U+2029> <U+00E9> <U+1F40D><U+FEFF>"}"#);
+}
+
+#[test]
+fn display_with_metadata() {
+    // Jupyter's metadata travels beside the bundle, as `Image(width=100)` gives it.
+    let bundle = MimeBundle::from_iter([("image/png", "iVBORw0KGgo="), ("text/plain", "<Image>")]);
+    let metadata = Map::from_iter([("image/png".to_owned(), json!({"width": 100}))]);
+    let line = check_wire(Event::Display(DisplayData {
+        id: id(),
+        bundle,
+        display_id: None,
+        truncated: BTreeMap::new(),
+        metadata,
+    }));
+    insta::assert_snapshot!(line, @r#"{"type":"display","id":"py-1","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Image>"},"metadata":{"image/png":{"width":100}}}"#);
 }
