@@ -5,8 +5,9 @@
 //! carries no `type` key, field names are camelCase (`storeHistory`, `executionCount`),
 //! and runner frames are tagged by `type`.
 //! Version 2 frames (`hello`, `interrupt`, `input_request`/`input_reply`, `call`/`reply`,
-//! `complete`/`completions`, `update_display`, `clear_output`, and a `display`'s
-//! `displayId`) are additive: a version 1 peer logs and skips them.
+//! `complete`/`completions`, `update_display`, `clear_output`, a `display`'s
+//! `displayId`, and the comm frames `comm_open`/`comm_msg`/`comm_close`) are additive:
+//! a version 1 peer logs and skips them.
 //!
 //! Decoding is lenient where it is safe (unknown fields are ignored, a missing
 //! `cancelled` means `false`) and strict where a guess would lose data (a frame without
@@ -166,6 +167,11 @@ pub enum Request {
     /// Asks for a [`Event::Pong`] at once, also while a cell runs (version 2):
     /// `{"type":"ping"}`. The host's keepalive on a launcher's link.
     Ping,
+    /// A message from the frontend to a comm the runner opened, such as a widget's state
+    /// change (version 2, optional):
+    /// `{"type":"comm_msg","commId","data","metadata"?,"buffers"?}`.
+    /// The runner handles it between cells, as ipykernel does on its shell channel.
+    CommMsg(HostCommMsg),
 }
 
 impl Request {
@@ -181,6 +187,7 @@ impl Request {
             Self::Complete(_) => "complete",
             Self::Kill => "kill",
             Self::Ping => "ping",
+            Self::CommMsg(_) => "comm_msg",
         }
     }
 }
@@ -278,6 +285,23 @@ pub struct CallReply {
     pub result: Result<Value, String>,
 }
 
+/// A frontend's message to a comm: `{"type":"comm_msg","commId","data","metadata"?,"buffers"?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostCommMsg {
+    /// The comm, as the runner's [`CommOpen`] named it.
+    pub comm_id: String,
+    /// The message body (a widget's `{"method":"update","state":{..}}`, say).
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    /// Jupyter's message metadata.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Binary buffers, each base64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buffers: Vec<String>,
+}
+
 /// Asks for completions: `{"type":"complete","id","code","cursor"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Complete {
@@ -333,6 +357,13 @@ pub enum Event {
     /// Clears the cell's output so far, or just before its next output (version 2;
     /// Jupyter's `clear_output`).
     ClearOutput(ClearOutput),
+    /// Python opened a comm, such as an ipywidgets widget with its state (version 2,
+    /// optional; Jupyter's `comm_open`).
+    CommOpen(CommOpen),
+    /// A message on an open comm, such as a widget's state change (Jupyter's `comm_msg`).
+    CommMsg(CommMsg),
+    /// Python closed a comm (Jupyter's `comm_close`).
+    CommClose(CommMsg),
 }
 
 impl Event {
@@ -346,6 +377,8 @@ impl Event {
             Self::Result(frame) => &frame.id,
             Self::UpdateDisplay(frame) => &frame.id,
             Self::ClearOutput(frame) => &frame.id,
+            Self::CommOpen(frame) => &frame.id,
+            Self::CommMsg(frame) | Self::CommClose(frame) => &frame.id,
             Self::Error(frame) => &frame.id,
             Self::Done(frame) => &frame.id,
             Self::InputRequest(frame) => &frame.id,
@@ -370,6 +403,9 @@ impl Event {
             Self::Pong => "pong",
             Self::UpdateDisplay(_) => "update_display",
             Self::ClearOutput(_) => "clear_output",
+            Self::CommOpen(_) => "comm_open",
+            Self::CommMsg(_) => "comm_msg",
+            Self::CommClose(_) => "comm_close",
         }
     }
 }
@@ -483,6 +519,50 @@ pub struct ClearOutput {
     pub wait: bool,
 }
 
+/// A comm opened by Python:
+/// `{"type":"comm_open","id","commId","targetName","data","metadata"?,"buffers"?}`.
+///
+/// `id` is the execution running when it was opened (the last one, when no cell runs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommOpen {
+    /// The execution it belongs to.
+    pub id: ExecId,
+    /// Names the comm in every later message about it.
+    pub comm_id: String,
+    /// What the frontend should handle it with, such as `jupyter.widget`.
+    pub target_name: String,
+    /// The opening message body (a widget's `{"state":{..},"buffer_paths":[..]}`).
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    /// Jupyter's message metadata (a widget's `{"version":"2.1.0"}`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Binary buffers, each base64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buffers: Vec<String>,
+}
+
+/// A message on a comm, or its closing:
+/// `{"type":"comm_msg"|"comm_close","id","commId","data","metadata"?,"buffers"?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommMsg {
+    /// The execution it belongs to.
+    pub id: ExecId,
+    /// The comm, as its [`CommOpen`] named it.
+    pub comm_id: String,
+    /// The message body (a widget's `{"method":"update","state":{..}}`).
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    /// Jupyter's message metadata.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Binary buffers, each base64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buffers: Vec<String>,
+}
+
 /// A Python exception: `{"id","ename","evalue","traceback"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorData {
@@ -580,6 +660,7 @@ impl Serialize for Request {
             Ping,
             InputReply(&'a InputReply),
             Complete(&'a Complete),
+            CommMsg(&'a HostCommMsg),
             Reply {
                 #[serde(rename = "callId")]
                 call_id: &'a CallId,
@@ -598,6 +679,7 @@ impl Serialize for Request {
             Self::Ping => Tagged::Ping.serialize(serializer),
             Self::InputReply(reply) => Tagged::InputReply(reply).serialize(serializer),
             Self::Complete(complete) => Tagged::Complete(complete).serialize(serializer),
+            Self::CommMsg(message) => Tagged::CommMsg(message).serialize(serializer),
             Self::CallReply(reply) => {
                 let (ok, value, error) = match &reply.result {
                     Ok(value) => (true, Some(value), None),
@@ -636,6 +718,10 @@ struct RequestRepr<'a> {
     ok: Option<bool>,
     error: Option<String>,
     cursor: Option<u64>,
+    comm_id: Option<String>,
+    data: Option<Map<String, Value>>,
+    metadata: Option<Map<String, Value>>,
+    buffers: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for Request {
@@ -671,6 +757,12 @@ impl<'de> Deserialize<'de> for Request {
                 code: required(repr.code, kind, "code")?,
                 cursor: required(repr.cursor, kind, "cursor")?,
             }),
+            "comm_msg" => Self::CommMsg(HostCommMsg {
+                comm_id: required(repr.comm_id, kind, "commId")?,
+                data: repr.data.unwrap_or_default(),
+                metadata: repr.metadata.unwrap_or_default(),
+                buffers: repr.buffers.unwrap_or_default(),
+            }),
             "reply" => {
                 let result = if required(repr.ok, kind, "ok")? {
                     Ok(repr.value.unwrap_or(Value::Null))
@@ -697,7 +789,7 @@ struct EventRepr<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     id: Option<ExecId>,
-    data: Option<String>,
+    data: Option<Value>,
     bundle: Option<MimeBundle>,
     truncated: Option<BTreeMap<String, u64>>,
     ename: Option<String>,
@@ -722,7 +814,10 @@ struct EventRepr<'a> {
     cursor_end: Option<u64>,
     display_id: Option<String>,
     wait: Option<bool>,
+    comm_id: Option<String>,
+    target_name: Option<String>,
     metadata: Option<Map<String, Value>>,
+    buffers: Option<Vec<String>>,
 }
 
 /// Requests never carry a raw payload.
@@ -792,7 +887,10 @@ impl<'de> Deserialize<'de> for Event {
             cursor_end,
             display_id,
             wait,
+            comm_id,
+            target_name,
             metadata,
+            buffers,
         } = from_object(deserializer, "a frame object")?;
         let kind = &*kind;
         Ok(match kind {
@@ -808,9 +906,14 @@ impl<'de> Deserialize<'de> for Event {
                 id: required(id, kind, "id")?,
             },
             "stdout" | "stderr" => {
+                let Value::String(data) = required(data, kind, "data")? else {
+                    return Err(de::Error::custom(format_args!(
+                        "`{kind}` frame `data` must be a string"
+                    )));
+                };
                 let frame = StreamData {
                     id: required(id, kind, "id")?,
-                    data: required(data, kind, "data")?,
+                    data,
                 };
                 if kind == "stdout" {
                     Self::Stdout(frame)
@@ -871,6 +974,28 @@ impl<'de> Deserialize<'de> for Event {
                 cursor_start: required(cursor_start, kind, "cursorStart")?,
                 cursor_end: required(cursor_end, kind, "cursorEnd")?,
             }),
+            "comm_open" => Self::CommOpen(CommOpen {
+                id: required(id, kind, "id")?,
+                comm_id: required(comm_id, kind, "commId")?,
+                target_name: required(target_name, kind, "targetName")?,
+                data: comm_body(data, kind)?,
+                metadata: metadata.unwrap_or_default(),
+                buffers: buffers.unwrap_or_default(),
+            }),
+            "comm_msg" | "comm_close" => {
+                let frame = CommMsg {
+                    id: required(id, kind, "id")?,
+                    comm_id: required(comm_id, kind, "commId")?,
+                    data: comm_body(data, kind)?,
+                    metadata: metadata.unwrap_or_default(),
+                    buffers: buffers.unwrap_or_default(),
+                };
+                if kind == "comm_msg" {
+                    Self::CommMsg(frame)
+                } else {
+                    Self::CommClose(frame)
+                }
+            }
             "pong" => Self::Pong,
             other => {
                 return Err(de::Error::custom(format_args!(
@@ -878,6 +1003,17 @@ impl<'de> Deserialize<'de> for Event {
                 )));
             }
         })
+    }
+}
+
+/// A comm frame's `data`: an object, or nothing (`null` or missing) for an empty one.
+fn comm_body<E: de::Error>(data: Option<Value>, kind: &str) -> Result<Map<String, Value>, E> {
+    match data {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(E::custom(format_args!(
+            "`{kind}` frame `data` must be an object"
+        ))),
     }
 }
 

@@ -27,7 +27,8 @@ pub use codec::{
     NdjsonCodec, PayloadPart, RawPayload, STREAM_PAYLOADS_ENV,
 };
 pub use frame::{
-    BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, DisplayData, Done,
-    ErrorData, Event, ExecId, Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest,
-    MimeBundle, PROTOCOL_VERSION, Request, RequestId, Status, StreamData, UpdateDisplay,
+    BundleData, Call, CallId, CallReply, ClearOutput, CommMsg, CommOpen, Complete, Completions,
+    DisplayData, Done, ErrorData, Event, ExecId, Execute, FEATURE_COMPLETE, Hello, HostCommMsg,
+    InputReply, InputRequest, MimeBundle, PROTOCOL_VERSION, Request, RequestId, Status, StreamData,
+    UpdateDisplay,
 };

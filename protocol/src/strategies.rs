@@ -23,9 +23,9 @@ use proptest::{
 use serde_json::{Map, Number, Value};
 
 use crate::frame::{
-    BundleData, Call, CallId, CallReply, ClearOutput, Complete, Completions, DisplayData, Done,
-    ErrorData, Event, ExecId, Execute, Hello, InputReply, InputRequest, MimeBundle, Request,
-    RequestId, Status, StreamData, UpdateDisplay,
+    BundleData, Call, CallId, CallReply, ClearOutput, CommMsg, CommOpen, Complete, Completions,
+    DisplayData, Done, ErrorData, Event, ExecId, Execute, Hello, HostCommMsg, InputReply,
+    InputRequest, MimeBundle, Request, RequestId, Status, StreamData, UpdateDisplay,
 };
 
 /// Characters that stress JSON string escaping and line framing.
@@ -240,6 +240,56 @@ pub fn arb_execute() -> impl Strategy<Value = Execute> {
         )
 }
 
+/// A JSON object as a comm message's `data` or `metadata` carries it.
+pub fn arb_json_object() -> impl Strategy<Value = Map<String, Value>> {
+    btree_map(arb_text_up_to(10), arb_json(), 0..4)
+        .prop_map(|entries| entries.into_iter().collect())
+}
+
+/// Base64 buffers as comm messages carry them; usually none.
+fn arb_buffers() -> impl Strategy<Value = Vec<String>> {
+    vec("([A-Za-z0-9+/]{4}){0,6}([A-Za-z0-9+/]{2}==)?", 0..3)
+}
+
+/// A frontend's message to a comm.
+pub fn arb_host_comm_msg() -> impl Strategy<Value = HostCommMsg> {
+    (
+        arb_text_up_to(32),
+        arb_json_object(),
+        arb_json_object(),
+        arb_buffers(),
+    )
+        .prop_map(|(comm_id, data, metadata, buffers)| HostCommMsg {
+            comm_id,
+            data,
+            metadata,
+            buffers,
+        })
+}
+
+/// A comm message or closing from the runner.
+pub fn arb_comm_msg() -> impl Strategy<Value = CommMsg> {
+    (arb_exec_id(), arb_host_comm_msg()).prop_map(|(id, message)| CommMsg {
+        id,
+        comm_id: message.comm_id,
+        data: message.data,
+        metadata: message.metadata,
+        buffers: message.buffers,
+    })
+}
+
+/// A comm opened by the runner.
+pub fn arb_comm_open() -> impl Strategy<Value = CommOpen> {
+    (arb_comm_msg(), arb_text_up_to(20)).prop_map(|(message, target_name)| CommOpen {
+        id: message.id,
+        comm_id: message.comm_id,
+        target_name,
+        data: message.data,
+        metadata: message.metadata,
+        buffers: message.buffers,
+    })
+}
+
 /// Any host -> runner frame; execute requests are the most frequent, as on a real pipe.
 pub fn arb_request() -> impl Strategy<Value = Request> {
     prop_oneof![
@@ -253,6 +303,7 @@ pub fn arb_request() -> impl Strategy<Value = Request> {
         2 => (arb_call_id(), prop_oneof![arb_json().prop_map(Ok), arb_text().prop_map(Err)])
             .prop_map(|(call_id, result)| Request::CallReply(CallReply { call_id, result })),
         1 => arb_complete().prop_map(Request::Complete),
+        1 => arb_host_comm_msg().prop_map(Request::CommMsg),
     ]
 }
 
@@ -340,6 +391,9 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
             .prop_map(|(id, call_id, name, args)| Event::Call(Call { id, call_id, name, args })),
         1 => arb_completions().prop_map(Event::Completions),
         1 => Just(Event::Pong),
+        1 => arb_comm_open().prop_map(Event::CommOpen),
+        1 => arb_comm_msg().prop_map(Event::CommMsg),
+        1 => arb_comm_msg().prop_map(Event::CommClose),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! edge cases, property tests and the bounded-memory test.
 
 mod display_payload;
+mod comm;
 mod edges;
 mod framed;
 mod memory;
