@@ -1,8 +1,8 @@
 //! Integration tests of the protocol crate: wire snapshots, the seed's frames, codec
 //! edge cases, property tests and the bounded-memory test.
 
-mod display_payload;
 mod comm;
+mod display_payload;
 mod edges;
 mod framed;
 mod memory;
