@@ -153,7 +153,8 @@ pub(crate) fn pytest_versions(
                         runs.get(next.fetch_add(1, Ordering::Relaxed))
                     {
                         let outcome = pytest_logged(python, &log_of(version));
-                        eprintln!("xtask: the suite on Python {version} ended");
+                        let verdict = if outcome.is_ok() { "passed" } else { "failed" };
+                        eprintln!("xtask: the suite on Python {version} {verdict}");
                         done.push((version.as_str(), outcome));
                     }
                     done
@@ -331,4 +332,67 @@ pub(crate) fn pip_install(python: &Path) -> Command {
         "--disable-pip-version-check",
     ]);
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf};
+
+    use super::{project_root, pytest_versions};
+
+    /// A stand-in interpreter: `-c` (the version probe) answers `version`, anything else
+    /// (pytest) echoes its arguments and exits with `status`.
+    fn fake_python(dir: &std::path::Path, version: &str, status: u8) -> PathBuf {
+        let path = dir.join(format!("python{version}"));
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = -c ]; then echo '{version} cpython'; exit 0; fi\n\
+             echo \"ran with $*\"\nexit {status}\n"
+        );
+        fs::write(&path, script).expect("the temp dir is writable");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod works");
+        path
+    }
+
+    /// Runs the pool over stand-ins; returns its outcome and the logs of the given versions.
+    fn check(runs: &[(&str, u8)]) -> (Result<(), String>, Vec<String>) {
+        let dir = std::env::temp_dir().join(format!("xtask-pytest-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("the temp dir is writable");
+        let mut pythons: Vec<(String, PathBuf)> = runs
+            .iter()
+            .map(|(version, status)| ((*version).to_owned(), fake_python(&dir, version, *status)))
+            .collect();
+        let (_, main) = pythons.remove(0);
+        let outcome = pytest_versions(&main, &pythons);
+        let logs = runs
+            .iter()
+            .map(|(version, _)| {
+                let log = project_root()
+                    .join("target")
+                    .join("pytest-logs")
+                    .join(format!("{version}.log"));
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                let _ = fs::remove_file(log);
+                text
+            })
+            .collect();
+        let _ = fs::remove_dir_all(&dir);
+        (outcome, logs)
+    }
+
+    #[test]
+    fn every_version_runs_and_each_failure_is_named() {
+        let (outcome, logs) = check(&[("3.91", 0), ("3.92", 1), ("3.93", 0), ("3.94", 1)]);
+        assert_eq!(
+            outcome,
+            Err("the runner's suite failed on Python 3.92, 3.94".to_owned())
+        );
+        for log in logs {
+            assert_eq!(
+                log,
+                "ran with -m pytest runner-py/tests -q -p no:cacheprovider -n 2\n"
+            );
+        }
+        let (outcome, _) = check(&[("3.95", 0), ("3.96", 0)]);
+        assert_eq!(outcome, Ok(()));
+    }
 }
