@@ -654,5 +654,10 @@ fn output_size(output: &Output) -> usize {
             error.evalue.len() + error.traceback.iter().map(String::len).sum::<usize>()
         }
         Output::ClearOutput { .. } | Output::InputRequest { .. } => 16,
+        Output::Comm(message) => {
+            message.comm_id.len()
+                + message.data.len() * 64
+                + message.buffers.iter().map(String::len).sum::<usize>()
+        }
     }
 }

@@ -15,7 +15,7 @@ use std::{
 };
 
 use futures::Stream;
-use pykernel_protocol::{Complete, ExecId, Execute, Hello, InputReply, RequestId};
+use pykernel_protocol::{Complete, ExecId, Execute, Hello, HostCommMsg, InputReply, RequestId};
 use pykernel_transport::{ExitStatus, SpawnOptions, StdioTransport, Transport, TransportError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -262,6 +262,11 @@ impl Kernel {
     /// # Errors
     /// [`KernelError::NotRunning`] after shutdown, [`KernelError::Died`] after the runner died.
     pub fn interrupt(&self) -> Result<(), KernelError> {
+        self.command(Command::Interrupt)
+    }
+
+    /// Hands `command` to the driver while the kernel is alive.
+    fn command(&self, command: Command) -> Result<(), KernelError> {
         let health = &self.shared.health;
         if !health.is_alive() {
             return Err(health.error());
@@ -269,7 +274,7 @@ impl Kernel {
         self.shared
             .handle
             .messages
-            .send(Message::Command(Command::Interrupt))
+            .send(Message::Command(command))
             .map_err(|_| health.error())
     }
 
@@ -314,6 +319,17 @@ impl Kernel {
             // The driver ended without answering.
             Err(_) => Err(health.error()),
         }
+    }
+
+    /// Sends a frontend's message to a comm Python opened (see [`Output::Comm`]), such as
+    /// a widget's state change (build one with
+    /// [`CommMessage::to_runner`](crate::CommMessage::to_runner)). The runner hands it to
+    /// the comm between cells, after the running one, as ipykernel does.
+    ///
+    /// # Errors
+    /// [`KernelError::NotRunning`] or [`KernelError::Died`] when the kernel is gone.
+    pub fn send_comm_msg(&self, message: HostCommMsg) -> Result<(), KernelError> {
+        self.command(Command::CommMsg(message))
     }
 
     /// Shuts the kernel down: writes `exit` and closes the runner's input, waits

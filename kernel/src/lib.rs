@@ -65,6 +65,7 @@
 
 mod artifacts;
 mod clean;
+mod comm;
 mod complete;
 mod display;
 mod driver;
@@ -79,9 +80,10 @@ mod options;
 mod outcome;
 mod sessions;
 
-pub use pykernel_protocol::{ExecId, MimeBundle, Status};
+pub use pykernel_protocol::{ExecId, HostCommMsg, MimeBundle, Status};
 
 pub use crate::{
+    comm::{CommKind, CommMessage},
     complete::{COMPLETE_TIMEOUT, Completions},
     error::{KernelError, StartPhase},
     interpreter::{

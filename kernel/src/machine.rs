@@ -12,15 +12,15 @@ use std::{
 
 use pykernel_protocol::{
     Call, CallId, CallReply, Complete, Completions, Decoded, DisplayData, Done, Event, ExecId,
-    Execute, FEATURE_COMPLETE, Hello, InputReply, InputRequest, PROTOCOL_VERSION, Request,
-    RequestId, Status,
+    Execute, FEATURE_COMPLETE, Hello, HostCommMsg, InputReply, InputRequest, PROTOCOL_VERSION,
+    Request, RequestId, Status,
 };
 use pykernel_transport::{Exit, Incoming, Signal};
 use tracing::{debug, warn};
 
 use crate::{
-    COMPLETE_TIMEOUT, Interrupt, KernelError, Outcome, Output, PyError, ShutdownReport, StartPhase,
-    Stop,
+    COMPLETE_TIMEOUT, CommKind, CommMessage, Interrupt, KernelError, Outcome, Output, PyError,
+    ShutdownReport, StartPhase, Stop,
 };
 
 pub(crate) mod keepalive;
@@ -79,6 +79,8 @@ pub(crate) enum Command {
     CallReply(CallReply),
     /// Ask the runner for completions; answered by [`SessionEvent::Completions`].
     Complete(Complete),
+    /// Send a frontend's message to a comm; the runner handles it between cells.
+    CommMsg(HostCommMsg),
 }
 
 /// Something the callers must learn.
@@ -397,6 +399,13 @@ impl Session {
             Command::Kill => self.handle_kill(now),
             Command::InputReply(reply) => self.handle_input_reply(reply),
             Command::Complete(complete) => self.handle_complete(now, complete),
+            Command::CommMsg(message) => {
+                if matches!(self.state, State::Idle { .. } | State::Busy(_)) {
+                    self.transmits.push_back(Request::CommMsg(message));
+                } else {
+                    debug!(comm_id = %message.comm_id, "dropping a comm message: the kernel does not take requests");
+                }
+            }
             Command::CallReply(reply) => {
                 if let State::Busy(running) = &mut self.state {
                     running.resume_after(now, &reply.call_id);
@@ -1229,6 +1238,9 @@ fn plain_output(event: Event) -> Option<Output> {
             bundle: frame.bundle,
         },
         Event::ClearOutput(frame) => Output::ClearOutput { wait: frame.wait },
+        Event::CommOpen(frame) => Output::Comm(CommMessage::opened(frame)),
+        Event::CommMsg(frame) => Output::Comm(CommMessage::of_frame(CommKind::Msg, frame)),
+        Event::CommClose(frame) => Output::Comm(CommMessage::of_frame(CommKind::Close, frame)),
         Event::Hello(_)
         | Event::Started { .. }
         | Event::Result(_)

@@ -47,6 +47,9 @@ pub enum Output {
         /// Whether the input should not be echoed.
         password: bool,
     },
+    /// A Jupyter comm message from Python, such as an ipywidgets widget's state; it is
+    /// no output of its own (a frontend renders the widget its display names).
+    Comm(crate::CommMessage),
 }
 
 /// A cell's outputs as a notebook shows them: updates and clears applied as they arrive,
@@ -96,6 +99,7 @@ impl SettledOutputs {
                 self.clear_pending = false;
             }
             Output::InputRequest { .. } => self.outputs.push(output),
+            Output::Comm(_) => {}
             Output::Stdout(_)
             | Output::Stderr(_)
             | Output::Display(_)

@@ -46,6 +46,7 @@ macro_rules! runner_files {
 pub const RUNNER_FILES: &[(&str, &str)] = runner_files![
     "__init__.py",
     "__main__.py",
+    "comms.py",
     "completion.py",
     "display.py",
     "execution.py",

@@ -175,6 +175,11 @@ fn render_log(log: &RunnerLog) -> String {
                 "complete {} {:?} at {}",
                 complete.id, complete.code, complete.cursor
             ),
+            Request::CommMsg(message) => format!(
+                "comm_msg {} {}",
+                message.comm_id,
+                Value::Object(message.data.clone())
+            ),
         };
         let _ = writeln!(out, "> {line}");
     }

@@ -4,6 +4,8 @@
 
 mod artifacts;
 mod big_displays;
+#[cfg(target_os = "linux")]
+mod comm;
 mod display;
 #[cfg(target_os = "linux")]
 mod engine;

@@ -49,6 +49,7 @@ _PATCHED_MODULES = (
     "asyncio",
     "IPython.core.display_functions",
     "IPython.core.getipython",
+    "comm",
 )
 # IPython's modules whose functions ``ipython_compat`` routes to the runner.
 _IPYTHON_MODULES = ("IPython.core.display_functions", "IPython.core.getipython")
@@ -155,6 +156,8 @@ def main_loop(run_request=None):
                 run(item[1])
             elif kind == "bad":
                 _answer_bad_request(item[1], item[2])
+            elif kind == "comm":
+                running.rare("comms").handle(item[1])
         except KeyboardInterrupt:
             pass
         except BaseException as exc:
@@ -708,6 +711,19 @@ def check_patches(just_loaded=None):
         if module is not None and not getattr(module, "_pykernel_routed", False):
             running.rare("ipython_compat").patch_ipython()
             break
+    comm = modules.get("comm")
+    if (
+        comm is not None
+        and not getattr(comm, "_pykernel_comms", False)
+        and (
+            comm is just_loaded
+            or not getattr(getattr(comm, "__spec__", None), "_initializing", False)
+        )
+    ):
+        # Widgets talk through ``comm``: the runner's comms replace its defaults, once
+        # the package has defined them.
+        comm._pykernel_comms = True
+        running.rare("comms").install()
     if not _pyplot_patched and "matplotlib.pyplot" in modules:
         _pyplot_patched = True
         modules["matplotlib.pyplot"].show = pyplot_show

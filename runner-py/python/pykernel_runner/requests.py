@@ -244,6 +244,9 @@ def _handle_line(line):
         _deliver_reply(request)
     elif kind == "complete":
         running.rare("completion").enqueue_complete(request)
+    elif kind == "comm_msg":
+        # Between cells, in order with executions, as ipykernel's shell channel.
+        _enqueue(("comm", request))
     else:
         log("ignored a request of unknown type %r" % (kind,))
     return False
