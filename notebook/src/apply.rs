@@ -93,50 +93,25 @@ impl Applier {
 
     /// Applies one event of the cell at `index`.
     pub fn apply(&mut self, cells: &mut [Cell], index: usize, event: CellEvent) {
-        let output = match event {
-            CellEvent::ClearOutput { wait: true } => {
-                self.clear_before_next = true;
-                return;
-            }
-            CellEvent::ClearOutput { wait: false } => {
-                self.clear(cells, index);
-                return;
-            }
+        match event {
+            CellEvent::ClearOutput { wait: true } => self.clear_before_next = true,
+            CellEvent::ClearOutput { wait: false } => self.clear(cells, index),
             CellEvent::UpdateDisplay { bundle, display_id } => {
                 self.update(cells, &display_id, &bundle);
-                return;
             }
-            CellEvent::Display { bundle, display_id } => {
-                if let Some(display_id) = &display_id {
-                    self.update(cells, display_id, &bundle);
+            event => {
+                if let CellEvent::Display {
+                    bundle,
+                    display_id: Some(display_id),
+                } = &event
+                {
+                    self.update(cells, display_id, bundle);
                 }
-                (display_data(bundle), display_id)
+                if let Some(output) = new_output(event) {
+                    self.push(cells, index, output);
+                }
             }
-            CellEvent::Result { bundle } => (
-                json!({
-                    "output_type": "execute_result",
-                    "execution_count": null,
-                    "data": bundle.into_map(),
-                    "metadata": {},
-                }),
-                None,
-            ),
-            CellEvent::Stream { name, text } => (stream(name, &text), None),
-            CellEvent::Error {
-                ename,
-                evalue,
-                traceback,
-            } => (
-                json!({
-                    "output_type": "error",
-                    "ename": ename,
-                    "evalue": evalue,
-                    "traceback": traceback,
-                }),
-                None,
-            ),
-        };
-        self.push(cells, index, output);
+        }
     }
 
     /// Ends the cell at `index`: sets its execution count, on the cell and on its
@@ -166,19 +141,8 @@ impl Applier {
         let Some(outputs) = cells.get_mut(index).and_then(|cell| cell.outputs.as_mut()) else {
             return;
         };
-        // Consecutive writes to one stream are one output, as ipykernel's buffered
-        // stream messages arrive.
-        if let (Some(last), Some(text)) = (outputs.last_mut(), output.get("text")) {
-            if last.get("output_type").and_then(Value::as_str) == Some("stream")
-                && last.get("name") == output.get("name")
-            {
-                if let (Some(Value::String(last_text)), Some(text)) =
-                    (last.get_mut("text"), text.as_str())
-                {
-                    last_text.push_str(text);
-                    return;
-                }
-            }
+        if merge_stream(outputs, &output) {
+            return;
         }
         if let Some(display_id) = display_id {
             self.display_ids
@@ -225,6 +189,62 @@ impl Applier {
                 }
             }
         }
+    }
+}
+
+/// The nbformat output an event adds, with its display id; `None` for an update or a
+/// clear, which add none.
+pub(crate) fn new_output(event: CellEvent) -> Option<(Value, Option<String>)> {
+    Some(match event {
+        CellEvent::ClearOutput { .. } | CellEvent::UpdateDisplay { .. } => return None,
+        CellEvent::Display { bundle, display_id } => (display_data(bundle), display_id),
+        CellEvent::Result { bundle } => (
+            json!({
+                "output_type": "execute_result",
+                "execution_count": null,
+                "data": bundle.into_map(),
+                "metadata": {},
+            }),
+            None,
+        ),
+        CellEvent::Stream { name, text } => (stream(name, &text), None),
+        CellEvent::Error {
+            ename,
+            evalue,
+            traceback,
+        } => (
+            json!({
+                "output_type": "error",
+                "ename": ename,
+                "evalue": evalue,
+                "traceback": traceback,
+            }),
+            None,
+        ),
+    })
+}
+
+/// Appends a stream output's text to the last output when that is the same stream, as
+/// consecutive writes to one stream are one output (ipykernel's buffered stream messages
+/// arrive so); returns whether it did.
+pub(crate) fn merge_stream(outputs: &mut [Value], output: &Value) -> bool {
+    let Some(last) = outputs.last_mut() else {
+        return false;
+    };
+    let is_stream =
+        |output: &Value| output.get("output_type").and_then(Value::as_str) == Some("stream");
+    if !is_stream(last) || !is_stream(output) || last.get("name") != output.get("name") {
+        return false;
+    }
+    match (
+        last.get_mut("text"),
+        output.get("text").and_then(Value::as_str),
+    ) {
+        (Some(Value::String(last_text)), Some(text)) => {
+            last_text.push_str(text);
+            true
+        }
+        _ => false,
     }
 }
 

@@ -34,6 +34,7 @@ mod nbformat;
 mod params;
 mod run;
 mod timing;
+mod widgets;
 
 pub use crate::{
     apply::{Applier, CellEvent, StreamName},
@@ -44,4 +45,5 @@ pub use crate::{
         CellFailure, FailureReason, NoObserver, Observer, RAISES_TAG, RunOptions, RunReport,
         SKIP_TAG, resolve_parameters, run,
     },
+    widgets::{WIDGET_STATE_MIME, Widgets},
 };

@@ -10,6 +10,7 @@ use crate::{
     nbformat::Notebook,
     params::{self, Parameter},
     timing::CellTiming,
+    widgets::Widgets,
 };
 
 /// The tag of cells that are not run.
@@ -157,6 +158,7 @@ pub async fn run(
     observer: &mut dyn Observer,
 ) -> RunReport {
     let mut applier = Applier::new();
+    let mut widgets = Widgets::new();
     let mut report = RunReport {
         executed: 0,
         allowed_errors: 0,
@@ -178,7 +180,15 @@ pub async fn run(
         }
         let allow_error = options.allow_errors || cell.has_tag(RAISES_TAG);
         observer.cell_started(index, total);
-        let failure = run_cell(kernel, notebook, &mut applier, index, &source, options).await;
+        let failure = run_cell(
+            kernel,
+            notebook,
+            (&mut applier, &mut widgets),
+            index,
+            &source,
+            options,
+        )
+        .await;
         observer.cell_finished(index, total);
         report.executed += 1;
         let Some(reason) = failure else { continue };
@@ -193,6 +203,12 @@ pub async fn run(
         });
         break;
     }
+    // nbclient writes the widget state once every cell ran.
+    if report.failure.is_none() && !report.stopped {
+        if let Some(state) = widgets.metadata() {
+            notebook.metadata.insert("widgets".to_owned(), state);
+        }
+    }
     report
 }
 
@@ -200,7 +216,7 @@ pub async fn run(
 async fn run_cell(
     kernel: &Kernel,
     notebook: &mut Notebook,
-    applier: &mut Applier,
+    (applier, widgets): (&mut Applier, &mut Widgets),
     index: usize,
     source: &str,
     options: &RunOptions,
@@ -214,9 +230,38 @@ async fn run_cell(
     applier.start_cell(cells, index);
     let started = SystemTime::now();
     let mut execution = kernel.execute(source, execute);
+    let exec_id = execution.id().to_string();
     while let Some(output) = execution.next_output().await {
-        if let Some(event) = cell_event(output) {
-            applier.apply(cells, index, event);
+        if let Output::Comm(message) = &output {
+            widgets.handle(message);
+            continue;
+        }
+        let Some(event) = cell_event(output) else {
+            continue;
+        };
+        if let CellEvent::Display {
+            bundle,
+            display_id: Some(display_id),
+        } = &event
+        {
+            if widgets.captures(&exec_id) {
+                // nbclient updates the displays with this id even when a widget takes it.
+                let update = CellEvent::UpdateDisplay {
+                    bundle: bundle.clone(),
+                    display_id: display_id.clone(),
+                };
+                applier.apply(cells, index, update);
+            }
+        }
+        match widgets.capture(&exec_id, event) {
+            // The kernel's widget learns its outputs, as nbclient's `sync_state` tells it.
+            Ok(Some(sync)) => {
+                if let Err(err) = kernel.send_comm_msg(sync) {
+                    tracing::debug!("could not sync an Output widget: {err}");
+                }
+            }
+            Ok(None) => {}
+            Err(event) => applier.apply(cells, index, event),
         }
     }
     let outcome = execution.outcome().await;
