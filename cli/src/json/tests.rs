@@ -1,5 +1,6 @@
 use pykernel::{
-    Interrupt, KernelError, MimeBundle, Outcome, Output, PyError, Status, Stop, TruncatedDisplay,
+    CommKind, CommMessage, Interrupt, KernelError, MimeBundle, Outcome, Output, PyError, Status,
+    Stop, TruncatedDisplay,
 };
 
 use crate::json::JsonEvent;
@@ -57,6 +58,32 @@ fn bundle_lines_keep_the_bundle_as_is() {
     insta::assert_snapshot!(output(Output::Display(bundle.clone())), @r#"{"type":"display","bundle":{"application/json":{"a":[1,null]},"image/png":"iVBORw0KGgo=","text/plain":"<Figure>"}}"#);
     let result: MimeBundle = [("text/plain", "2")].into_iter().collect();
     insta::assert_snapshot!(output(Output::Result(result)), @r#"{"type":"result","bundle":{"text/plain":"2"}}"#);
+}
+
+#[test]
+fn comm_messages_pass_through() {
+    let comm = |kind, data: serde_json::Value| {
+        Output::Comm(CommMessage {
+            kind,
+            comm_id: "c1".into(),
+            data: data.as_object().cloned().unwrap_or_default(),
+            metadata: serde_json::Map::new(),
+            buffers: Vec::new(),
+        })
+    };
+    let mut open = comm(
+        CommKind::Open {
+            target_name: "jupyter.widget".into(),
+        },
+        serde_json::json!({"state": {"value": 3}, "buffer_paths": []}),
+    );
+    if let Output::Comm(message) = &mut open {
+        message.metadata.insert("version".into(), "2.1.0".into());
+        message.buffers.push("AAE=".into());
+    }
+    insta::assert_snapshot!(output(open), @r#"{"type":"comm_open","commId":"c1","targetName":"jupyter.widget","data":{"buffer_paths":[],"state":{"value":3}},"metadata":{"version":"2.1.0"},"buffers":["AAE="]}"#);
+    insta::assert_snapshot!(output(comm(CommKind::Msg, serde_json::json!({"method": "update", "state": {"msg_id": "r2"}}))), @r#"{"type":"comm_msg","commId":"c1","data":{"method":"update","state":{"msg_id":"r2"}}}"#);
+    insta::assert_snapshot!(output(comm(CommKind::Close, serde_json::json!({}))), @r#"{"type":"comm_close","commId":"c1","data":{}}"#);
 }
 
 #[test]

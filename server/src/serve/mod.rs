@@ -31,7 +31,7 @@ use std::{fmt, sync::Arc};
 use pykernel::Kernel;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub use crate::serve::output::{ErrorJson, ExecuteResult, OutputJson, TruncatedJson};
+pub use crate::serve::output::{CommBodyJson, ErrorJson, ExecuteResult, OutputJson, TruncatedJson};
 use crate::{ServiceError, ServiceOptions};
 
 /// The default limit on one line of input: 64 MiB.

@@ -2,8 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use pykernel::{KernelError, MimeBundle, Outcome, Output, PyError, Status, TruncatedDisplay};
+use pykernel::{
+    CommKind, CommMessage, KernelError, MimeBundle, Outcome, Output, PyError, Status,
+    TruncatedDisplay,
+};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// One streamed output, shaped as a line of `pyk exec --json` (see `cli/README-json.md`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,6 +52,71 @@ pub enum OutputJson {
     },
     /// The exception that ended the cell.
     Error(ErrorJson),
+    /// Python opened a Jupyter comm (an ipywidgets widget, with its state in `data`).
+    CommOpen {
+        /// Names the comm in later `comm_msg` and `comm_close` lines.
+        #[serde(rename = "commId")]
+        comm_id: String,
+        /// What a frontend handles it with, such as `jupyter.widget`.
+        #[serde(rename = "targetName")]
+        target_name: String,
+        /// The comm's body, buffers and metadata.
+        #[serde(flatten)]
+        body: CommBodyJson,
+    },
+    /// A message on a comm, such as a widget's state change.
+    CommMsg {
+        /// The comm.
+        #[serde(rename = "commId")]
+        comm_id: String,
+        /// The message's body, buffers and metadata.
+        #[serde(flatten)]
+        body: CommBodyJson,
+    },
+    /// Python closed a comm.
+    CommClose {
+        /// The comm.
+        #[serde(rename = "commId")]
+        comm_id: String,
+        /// The message's body, buffers and metadata.
+        #[serde(flatten)]
+        body: CommBodyJson,
+    },
+}
+
+/// What every comm line carries besides its comm: `data`, and `metadata` and `buffers`
+/// (base64) when there are any.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommBodyJson {
+    /// The message body.
+    pub data: Map<String, Value>,
+    /// Jupyter's message metadata; absent when empty.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Binary buffers, each base64; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buffers: Vec<String>,
+}
+
+impl OutputJson {
+    /// The line of a comm message.
+    fn comm(message: &CommMessage) -> Self {
+        let comm_id = message.comm_id.clone();
+        let body = CommBodyJson {
+            data: message.data.clone(),
+            metadata: message.metadata.clone(),
+            buffers: message.buffers.clone(),
+        };
+        match &message.kind {
+            CommKind::Open { target_name } => Self::CommOpen {
+                comm_id,
+                target_name: target_name.clone(),
+                body,
+            },
+            CommKind::Close => Self::CommClose { comm_id, body },
+            _ => Self::CommMsg { comm_id, body },
+        }
+    }
 }
 
 /// A Python exception.
@@ -141,6 +210,7 @@ impl OutputJson {
                 bundle: bundle.clone(),
             },
             Output::Error(error) => Self::Error(ErrorJson::from(error)),
+            Output::Comm(message) => Self::comm(message),
             _ => return None,
         })
     }
