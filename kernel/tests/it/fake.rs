@@ -17,7 +17,7 @@ use futures::StreamExt;
 use pykernel::{
     ExecuteOptions, Execution, Kernel, KernelError, KernelOptions, Output, ShutdownReport,
 };
-use pykernel_protocol::{Event, ExecId, Execute, Hello, Request, StreamData};
+use pykernel_protocol::{CommMsg, CommOpen, Event, ExecId, Execute, Hello, Request, StreamData};
 use pykernel_transport::{
     ExitStatus, FakeRunner, MemoryTransport, RunnerLog, Script, Signal, Step,
 };
@@ -87,6 +87,27 @@ fn script_for(execute: &Execute) -> Script {
             "Traceback (most recent call last):\nSystemError: boom\n",
         ),
         "input" => Script::new().input("name? "),
+        // A widget opens its comm, then its `Output` names this execution.
+        "widget" => {
+            let object = |value: Value| value.as_object().cloned().unwrap_or_default();
+            Script::new()
+                .step(Step::Emit(Event::CommOpen(CommOpen {
+                    id: execute.id.clone(),
+                    comm_id: "c1".into(),
+                    target_name: "jupyter.widget".into(),
+                    data: object(json!({"state": {"msg_id": ""}})),
+                    metadata: object(json!({"version": "2.1.0"})),
+                    buffers: vec!["AAE=".into()],
+                })))
+                .step(Step::Emit(Event::CommMsg(CommMsg {
+                    id: execute.id.clone(),
+                    comm_id: "c1".into(),
+                    data: object(json!({"method": "update", "state": {"msg_id": execute.id}})),
+                    metadata: serde_json::Map::new(),
+                    buffers: Vec::new(),
+                })))
+                .stdout("inside\n")
+        }
         "call" => {
             let (name, args) = rest.split_once(' ').unwrap_or((rest, "null"));
             Script::new().call(name, serde_json::from_str(args).unwrap_or(Value::Null))
@@ -926,5 +947,35 @@ async fn complete_needs_a_runner_that_announced_it() {
     > exit
     ! input closed
     exit: exit code 0
+    "#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn comm_messages_come_out_and_frontend_messages_go_in_at_once() {
+    let fake = start(options()).await;
+    let opened = collect(fake.kernel.execute("widget", ExecuteOptions::new())).await;
+    let running = fake.kernel.execute("wait", ExecuteOptions::new());
+    settle().await;
+    let update = json!({"method": "update", "state": {"value": 7}});
+    let sent = fake.kernel.send_comm_msg(pykernel::CommMessage::to_runner(
+        "c1",
+        update.as_object().cloned().unwrap_or_default(),
+    ));
+    settle().await;
+    running.cancel();
+    let _ = running.outcome().await;
+    let mut out = format!("{opened}sent: {sent:?}\n");
+    out.push_str(&render_log(&fake.log));
+    insta::assert_snapshot!(out, @r#"
+    Comm(CommMessage { kind: Open { target_name: "jupyter.widget" }, comm_id: "c1", data: {"state": Object {"msg_id": String("")}}, metadata: {"version": String("2.1.0")}, buffers: ["AAE="] })
+    Comm(CommMessage { kind: Msg, comm_id: "c1", data: {"method": String("update"), "state": Object {"msg_id": String("1")}}, metadata: {}, buffers: [] })
+    stdout "inside\n"
+    => Ok count=1
+    sent: Ok(())
+    > execute init (silent)
+    > execute 1 "widget"
+    > execute 2 "wait"
+    > comm_msg c1 {"method":"update","state":{"value":7}}
+    ! Interrupt
     "#);
 }
