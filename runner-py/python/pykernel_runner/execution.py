@@ -180,6 +180,19 @@ def _answer_bad_request(rid, message):
     )
 
 
+def start(ex):
+    """Sends ``started`` for ``ex`` and makes it the running cell.
+
+    Output a thread wrote after the last cell ended goes out first, as that cell's late
+    output, and from then on a thread's writes are this cell's: both under the output
+    lock, so no late line can follow ``started``.
+    """
+    with OUT.lock:
+        OUT._flush_locked()
+        emit({"type": "started", "id": ex.id})
+        running.current = ex
+
+
 def _run_request(spec):
     global count, _silent_seq
     if spec["store"]:
@@ -192,8 +205,7 @@ def _run_request(spec):
         filename = "<silent-%d>" % _silent_seq
     ex = Exec(spec["id"], spec["silent"], spec["store"], spec["allow_stdin"], filename, number)
     signals.deferred = False
-    emit({"type": "started", "id": ex.id})
-    running.current = ex
+    start(ex)
     status = "ok"
     cancelled = False
     try:

@@ -31,11 +31,11 @@ IPython is imported only by ``start``, so this module loads where IPython is mis
 import os
 import sys
 
-from . import display, execution, namespace, running
+from . import display, execution, namespace
 from .output import restore_stdio
 from .running import Exec
 from .signals import set_sigint
-from .wire import emit, log
+from .wire import log
 
 # The IPython shell, once ``start`` made it.
 shell = None
@@ -81,8 +81,7 @@ def run_request(spec):
         number = None
         filename = "<silent-%d>" % execution._silent_seq
     ex = Exec(spec["id"], spec["silent"], spec["store"], spec["allow_stdin"], filename, number)
-    emit({"type": "started", "id": ex.id})
-    running.current = ex
+    execution.start(ex)
     status = "error"
     cancelled = False
     try:
