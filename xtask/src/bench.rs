@@ -70,7 +70,7 @@
 //!
 //! Wall-clock numbers depend on what else runs: on a shared 2-core machine compare them only
 //! with a quiet load average, and use the CPU-time details, which move much less.
-//! `--quick` runs fewer iterations and prints 2 MiB instead of 50 (a smoke test; its numbers
+//! `--launchers` runs only the launcher rows (`launch_*`). `--quick` runs fewer iterations and prints 2 MiB instead of 50 (a smoke test; its numbers
 //! are not the benchmark). `--no-pykernel` and `--no-jupyter` skip a side. `--runs N` repeats
 //! the whole bench N times, alternating the sides: the table and the report then give each
 //! metric's median over the runs, pykernel's range, and in how many runs each target was met,
@@ -110,7 +110,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         if flags.runs > 1 {
             eprintln!("xtask: bench round {round} of {}", flags.runs);
         }
-        if flags.pykernel {
+        if flags.launchers_only {
+            let launched = launchers::run(&python, &out_dir, flags.quick)?;
+            not_measured.extend(launched.not_measured);
+            pykernel_runs.push(launched.results);
+        } else if flags.pykernel {
             let mut results = run_pykernel_side(&python, &out_dir, flags.quick)?;
             results.extend(run_serve_side(&python, &out_dir, flags.quick)?);
             results.extend(interpreter::run(flags.quick)?);
@@ -138,7 +142,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     fs::write(&report_path, report.json(&meta))
         .map_err(|err| format!("cannot write {}: {err}", report_path.display()))?;
     println!("wrote {}", report_path.display());
-    if flags.pykernel {
+    if flags.pykernel && !flags.launchers_only {
         crate::bench_mcp::run_mcp_bench(&out_dir, flags.quick)?;
     }
     Ok(())
@@ -220,17 +224,19 @@ struct Flags {
     jupyter: bool,
     /// Full rounds of both sides; the report gives medians and ranges over them.
     runs: usize,
+    /// Only the launcher rows (`--launchers`), nothing of Jupyter.
+    launchers_only: bool,
 }
 
 impl Flags {
     fn parse(args: &[String]) -> Result<Self, String> {
-        const USAGE: &str =
-            "usage: cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter] [--runs N]";
+        const USAGE: &str = "usage: cargo xtask bench [--quick] [--no-pykernel] [--no-jupyter] [--launchers] [--runs N]";
         let mut flags = Self {
             quick: false,
             pykernel: true,
             jupyter: true,
             runs: 1,
+            launchers_only: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -238,6 +244,10 @@ impl Flags {
                 "--quick" => flags.quick = true,
                 "--no-pykernel" => flags.pykernel = false,
                 "--no-jupyter" => flags.jupyter = false,
+                "--launchers" => {
+                    flags.launchers_only = true;
+                    flags.jupyter = false;
+                }
                 "--runs" => {
                     flags.runs = args
                         .next()
@@ -915,7 +925,8 @@ mod tests {
                 quick: false,
                 pykernel: true,
                 jupyter: true,
-                runs: 1
+                runs: 1,
+                launchers_only: false,
             })
         );
         assert_eq!(
@@ -924,7 +935,18 @@ mod tests {
                 quick: true,
                 pykernel: true,
                 jupyter: false,
-                runs: 3
+                runs: 3,
+                launchers_only: false,
+            })
+        );
+        assert_eq!(
+            Flags::parse(&args(&["--launchers"])),
+            Ok(Flags {
+                quick: false,
+                pykernel: true,
+                jupyter: false,
+                runs: 1,
+                launchers_only: true,
             })
         );
         let err = Flags::parse(&args(&["--fast"])).expect_err("unknown flag");

@@ -1,7 +1,8 @@
 //! The launcher tests' machinery: bubblewrap and OpenSSH installed where missing, and a
 //! throwaway `sshd` on 127.0.0.1 so the launcher tests also run over `ssh`.
 //!
-//! Everything the sshd needs lives under `target/launchers-ssh/`: its config, a fresh host
+//! Everything the sshd needs lives under `target/launchers-ssh/` (the bench's under
+//! `target/bench-ssh/`, so the two can run at once): its config, a fresh host
 //! key and a fresh user key, `authorized_keys` and `known_hosts`. `/root/.ssh` and the
 //! system's ssh configuration are never read or written.
 
@@ -67,7 +68,7 @@ pub(crate) fn test_over_ssh(python: &Path) -> Result<(), String> {
         eprintln!("xtask: no OpenSSH here; the launcher tests do not run over ssh");
         return Ok(());
     }
-    let sshd = Sshd::start()?;
+    let sshd = Sshd::start("launchers-ssh")?;
     let mut command = cargo();
     command
         .args([
@@ -95,10 +96,10 @@ pub(crate) struct Sshd {
 }
 
 impl Sshd {
-    /// Writes fresh keys and a config under `target/launchers-ssh/`, starts `sshd` on a
+    /// Writes fresh keys and a config under `target/<dir_name>/`, starts `sshd` on a
     /// free port and waits until `ssh` gets through.
-    pub(crate) fn start() -> Result<Self, String> {
-        let dir = project_root().join("target").join("launchers-ssh");
+    pub(crate) fn start(dir_name: &str) -> Result<Self, String> {
+        let dir = project_root().join("target").join(dir_name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|err| format!("creating {}: {err}", dir.display()))?;
         let path = |name: &str| dir.join(name);

@@ -42,7 +42,7 @@ pub(crate) fn run(python: &Path, out_dir: &Path, quick: bool) -> Result<Measured
         not_measured.extend(route_keys("sandbox").map(|key| (key, why.clone())));
     }
     let sshd = if runs("/usr/sbin/sshd") && runs("ssh") {
-        Sshd::start().map_err(|err| format!("the throwaway sshd does not start: {err}"))
+        Sshd::start("bench-ssh").map_err(|err| format!("the throwaway sshd does not start: {err}"))
     } else {
         Err("OpenSSH (ssh and /usr/sbin/sshd) is not installed".to_owned())
     };
