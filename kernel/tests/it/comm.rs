@@ -44,24 +44,36 @@ async fn start(python: &PathBuf, engine: Engine) -> (Kernel, tempfile::TempDir) 
 }
 
 /// One line per output of `code`: comm messages by kind, target, model and the state
-/// keys asked for (`msg_id` shown as `<this cell>` when it is the execution's id), then
+/// keys asked for (`msg_id` shown as `<this cell>` when it is the execution's id), and
 /// stdout; the cell must succeed.
 async fn check(kernel: &Kernel, code: &str, keys: &[&str]) -> String {
     let mut execution = kernel.execute(code, ExecuteOptions::new());
     let id = execution.id().to_string();
     let mut out = String::new();
+    // Stdout between two other outputs is one line: a busy machine may send one print's
+    // text and its newline in separate frames.
+    let mut stdout = String::new();
+    let end_stdout = |out: &mut String, stdout: &mut String| {
+        if !stdout.is_empty() {
+            let _ = writeln!(out, "stdout {stdout:?}");
+            stdout.clear();
+        }
+    };
     while let Some(output) = timeout(HANG, execution.next_output()).await.ok().flatten() {
         match output {
-            Output::Comm(message) => out.push_str(&render(&message, keys, &id)),
-            Output::Stdout(text) => {
-                let _ = writeln!(out, "stdout {text:?}");
+            Output::Stdout(text) => stdout.push_str(&text),
+            Output::Comm(message) => {
+                end_stdout(&mut out, &mut stdout);
+                out.push_str(&render(&message, keys, &id));
             }
             Output::Result(_) | Output::Display(_) => {}
             other => {
+                end_stdout(&mut out, &mut stdout);
                 let _ = writeln!(out, "{other:?}");
             }
         }
     }
+    end_stdout(&mut out, &mut stdout);
     let outcome = match timeout(HANG, execution.outcome()).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(err)) => panic!("{code:?} failed: {err}"),
