@@ -681,6 +681,15 @@ async fn complete(kernel: &Kernel, code: &str) -> String {
 async fn completes_names_attributes_modules_and_dict_keys() {
     let Some(python) = python() else { return };
     let cwd = scratch();
+    // Modules of the working directory's own, so the expected names do not depend on
+    // what else the interpreter has installed.
+    for file in ["pkz_widget.py", "pkz_wand/__init__.py"] {
+        let path = cwd.path().join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|err| panic!("mkdir: {err}"));
+        }
+        std::fs::write(&path, "").unwrap_or_else(|err| panic!("write {file}: {err}"));
+    }
     let kernel = start(options(&python, cwd.path())).await;
     assert!(
         kernel.info().features.iter().any(|f| f == "complete"),
@@ -702,7 +711,7 @@ async fn completes_names_attributes_modules_and_dict_keys() {
         "json.dum",
         "p.bo",
         "p.boom.",
-        "import jso",
+        "import pkz_w",
         "from json import JSONDec",
         "conf['al",
         "%timei",
@@ -716,7 +725,7 @@ async fn completes_names_attributes_modules_and_dict_keys() {
     "json.dum" -> ["dump", "dumps"] (5..8)
     "p.bo" -> ["boom"] (2..4)
     "p.boom." -> [] (7..7)
-    "import jso" -> ["json"] (7..10)
+    "import pkz_w" -> ["pkz_wand", "pkz_widget"] (7..12)
     "from json import JSONDec" -> ["JSONDecodeError", "JSONDecoder"] (17..24)
     "conf['al" -> ["alpha", "alps"] (6..8)
     "%timei" -> ["%timeit"] (0..6)
