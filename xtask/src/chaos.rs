@@ -26,10 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{
-    python::ensure_test_venv,
-    shell::{cargo, project_root, run as run_command},
-};
+use crate::{python::ensure_test_venv, shell::build_debug_pyk};
 
 /// How long any one step may take before the scenario counts as hung.
 const HANG: Duration = Duration::from_secs(60);
@@ -53,9 +50,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !Path::new("/proc/self/cmdline").exists() {
         return Err("chaos needs Linux's /proc".to_owned());
     }
-    run_command(cargo().args(["build", "-p", "pykernel-cli", "--bin", "pyk"]))?;
     let lab = Lab {
-        pyk: project_root().join("target/debug/pyk"),
+        pyk: build_debug_pyk()?,
         python: ensure_test_venv()?,
     };
     let selected: Vec<&Scenario> = SCENARIOS

@@ -72,11 +72,10 @@ pub(crate) fn test_over_ssh(python: &Path) -> Result<(), String> {
     let mut command = cargo();
     command
         .args([
+            // The whole workspace, as the other test steps, so features resolve the same and
+            // nothing is recompiled; only the kernel's and the CLI's `launchers` tests match.
             "test",
-            "-p",
-            "pykernel",
-            "-p",
-            "pykernel-cli",
+            "--workspace",
             "--test",
             "it",
             "launchers",

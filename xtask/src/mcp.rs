@@ -10,14 +10,13 @@ use std::{fs, path::PathBuf};
 
 use crate::{
     python::ensure_venv,
-    shell::{cargo, cmd, project_root, run},
+    shell::{build_debug_pyk, cmd, project_root, run},
 };
 
 /// Builds `pyk` and runs both clients' tests against it.
 pub(crate) fn test_mcp() -> Result<(), String> {
-    run(cargo().args(["build", "--package", "pykernel-cli"]))?;
+    let pyk = build_debug_pyk()?;
     let root = project_root();
-    let pyk = root.join("target").join("debug").join("pyk");
     let tests = root.join("server").join("tests").join("clients");
     let python = ensure_venv("mcp-venv", &tests.join("requirements.txt"))?;
     run(cmd(&python)

@@ -18,7 +18,7 @@ use std::{
 
 use crate::{
     python::ensure_venv,
-    shell::{cargo, cmd, project_root, run},
+    shell::{build_debug_pyk, cargo, cmd, project_root, run},
 };
 
 const USAGE: &str =
@@ -47,13 +47,13 @@ pub(crate) fn run_notebooks(args: &[String]) -> Result<(), String> {
     let root = project_root();
     let notebook = root.join("notebook");
     let python = notebooks_venv()?;
-    run(cargo().args(["build", "--package", "pykernel-cli"]))?;
+    let pyk = build_debug_pyk()?;
     let out = root.join("target").join("notebooks");
     let mut command = cmd(&python);
     command
         .arg(notebook.join("conformance").join("conformance.py"))
         .arg("--pyk")
-        .arg(root.join("target").join("debug").join("pyk"))
+        .arg(&pyk)
         .arg("--python")
         .arg(&python)
         .arg("--corpus")

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::{
     python::{ensure_test_venv, ensure_venv},
-    shell::{cargo, cmd, project_root, run},
+    shell::{build_debug_pyk, cmd, project_root, run},
 };
 
 /// `cargo xtask test-serve`: the example clients' tests on the test virtualenv.
@@ -19,9 +19,8 @@ pub(crate) fn test_serve() -> Result<(), String> {
 
 /// Builds `pyk` and runs both example clients' tests against it, kernels on `python`.
 pub(crate) fn test_clients(python: &Path) -> Result<(), String> {
-    run(cargo().args(["build", "--package", "pykernel-cli"]))?;
+    let pyk = build_debug_pyk()?;
     let root = project_root();
-    let pyk = root.join("target").join("debug").join("pyk");
     let clients = root.join("clients");
     let schema_python = ensure_venv(
         "serve-venv",

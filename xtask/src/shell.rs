@@ -53,3 +53,15 @@ fn render(command: &Command) -> String {
     }
     shown
 }
+
+/// Builds the debug `pyk` and returns its path.
+///
+/// It builds through `cargo test --workspace --no-run`, so `pyk` gets the features that
+/// `cargo test --workspace` resolves (dev-dependencies such as tokio's `test-util` take
+/// part). A plain `cargo build -p pykernel-cli` resolves fewer features and recompiles
+/// tokio and every crate above it, which cost CI about two and a half minutes; this way
+/// the binary the tests built is reused as is.
+pub(crate) fn build_debug_pyk() -> Result<PathBuf, String> {
+    run(cargo().args(["test", "--workspace", "--no-run"]))?;
+    Ok(project_root().join("target").join("debug").join("pyk"))
+}
