@@ -25,24 +25,26 @@ def test_shell_escape_streams_before_the_child_exits(kernel, tmp_path, form, las
         "%secho first; while [ ! -e %s ]; do sleep 0.01; done; echo second%s" % (form, flag, last)
     )
     early = kernel.wait_for(rid, "stdout")
-    assert early[-1]["data"] == "first\n"
+    # `!cmd` runs on a terminal (lines end in \r\n); `x = !cmd` reads a pipe.
+    eol = "\r\n" if form == "!" else "\n"
+    assert early[-1]["data"] == "first" + eol
     flag.write_text("")
     frames = kernel.collect(rid)
-    assert stdout(frames) == "second\n"
+    assert stdout(frames) == "second" + eol
     assert result(frames) == value
     assert result(kernel.run("_exit_code")) == "0"
 
 
 def test_shell_escape_merges_stderr_and_does_not_raise(kernel):
     frames = kernel.run("!echo out; echo err >&2; exit 3")
-    assert stdout(frames) == "out\nerr\n"
+    assert stdout(frames) == "out\r\nerr\r\n"
     assert done(frames)["status"] == "ok"
     assert result(kernel.run("_exit_code")) == "3"
 
 
 def test_shell_escape_decodes_invalid_utf8_with_replacement(kernel):
     frames = kernel.run("!printf 'bad \\377 byte\\n'")
-    assert stdout(frames) == "bad \ufffd byte\n"
+    assert stdout(frames) == "bad \ufffd byte\r\n"
 
 
 def test_assignment_captures_lines_and_streams_them(kernel):
@@ -70,9 +72,9 @@ def test_variables_expand_in_shell_commands(kernel):
         "import os\nos.environ['SHELL_SIDE'] = 'from-env'\nname = 'world'\nitems = [1, 2]\n"
         "!echo hello $name {len(items) * 10} $$SHELL_SIDE"
     )
-    assert stdout(frames) == "hello world 20 from-env\n"
+    assert stdout(frames) == "hello world 20 from-env\r\n"
     frames = kernel.run("!echo '{not python}' $UNDEFINED_PY_NAME_XYZ-ok")
-    assert stdout(frames) == "{not python} -ok\n"
+    assert stdout(frames) == "{not python} -ok\r\n"
 
 
 def test_magics_are_not_rewritten_inside_strings_or_brackets(kernel):
@@ -95,13 +97,13 @@ def test_modulo_and_not_equal_are_left_alone(kernel):
 
 def test_magics_work_inside_blocks(kernel):
     frames = kernel.run("for i in range(2):\n    !echo loop {i}\nif True:\n    here = %pwd\nhere == __import__('os').getcwd()")
-    assert stdout(frames) == "loop 0\nloop 1\n"
+    assert stdout(frames) == "loop 0\r\nloop 1\r\n"
     assert result(frames) == "True"
 
 
 def test_continuation_lines_are_joined(kernel):
     frames = kernel.run("!echo one \\\n  two\nprint('line', __import__('sys')._getframe().f_lineno)")
-    assert stdout(frames) == "one two\nline 3\n"
+    assert stdout(frames) == "one two\r\nline 3\n"
 
 
 def test_a_cell_magic_is_only_recognised_on_the_first_line(kernel):
@@ -408,11 +410,15 @@ def test_bash_cell_streams_without_waiting_for_newlines(kernel, tmp_path):
     assert result(frames) is None
 
 
-def test_bash_cell_keeps_stderr_separate(kernel):
+def test_bash_cell_keeps_stderr_separate_and_a_failure_raises(kernel):
+    # IPython 9: a script that fails raises CalledProcessError after its output.
     frames = kernel.run("%%bash\necho out\necho err >&2\nexit 4")
     assert stdout(frames) == "out\n"
-    assert stderr(frames) == "err\n%%bash: exit code 4\n"
-    assert done(frames)["status"] == "ok"
+    assert stderr(frames) == "err\n"
+    assert error(frames)["ename"] == "CalledProcessError"
+    assert error(frames)["evalue"] == (
+        "Command 'b'echo out\\necho err >&2\\nexit 4\\n'' returned non-zero exit status 4."
+    )
 
 
 def test_script_cells_set_the_exit_code_and_report_it(kernel):
@@ -420,13 +426,18 @@ def test_script_cells_set_the_exit_code_and_report_it(kernel):
     assert (stdout(frames), stderr(frames), result(frames)) == ("fine\n", "", None)
     assert statuses(frames) == [{"op": "bash", "exit_code": 0}]
     assert result(kernel.run("_exit_code")) == "0"
-    frames = kernel.run("%%sh\necho via sh\nexit 3")
-    assert (stdout(frames), stderr(frames)) == ("via sh\n", "%%sh: exit code 3\n")
+    frames = kernel.run("%%sh --no-raise-error\necho via sh\nexit 3")
+    assert (stdout(frames), stderr(frames), done(frames)["status"]) == ("via sh\n", "", "ok")
     assert statuses(frames) == [{"op": "sh", "exit_code": 3}]
     assert result(kernel.run("_exit_code")) == "3"
     frames = kernel.run("%%bash\nkill -TERM $$")
-    assert stderr(frames) == "%%bash: killed by signal 15\n"
+    assert error(frames)["evalue"].endswith("died with <Signals.SIGTERM: 15>.")
     assert result(kernel.run("_exit_code")) == "-15"
+
+
+def test_script_cells_read_the_cell_on_stdin(kernel):
+    # As IPython runs them: the program gets the cell on its stdin, not as a file.
+    assert ok(kernel.run("%%bash\necho $0")) == "bash\n"
 
 
 def test_capture_cell_captures_streams_and_displays(kernel):
@@ -483,7 +494,7 @@ def test_writefile_cell(kernel, tmp_path):
 def test_shell_output_is_cut_at_3000_lines(kernel):
     frames = kernel.run("!%s -c \"for i in range(3100): print('x')\"" % PY)
     out = stdout(frames)
-    assert out == "x\n" * 3000 + NOTICE + "\n"
+    assert out == "x\r\n" * 3000 + NOTICE + "\n"
     assert done(frames)["status"] == "ok"
 
 
@@ -537,7 +548,7 @@ def test_shell_children_run_in_the_runners_process_group(kernel):
 
 def test_shell_children_get_devnull_stdin(kernel):
     frames = kernel.run("!cat; echo done-reading")
-    assert stdout(frames) == "done-reading\n"
+    assert stdout(frames) == "done-reading\r\n"
 
 
 def test_a_background_shell_job_does_not_hang_the_cell(kernel):

@@ -222,7 +222,7 @@ def test_env_sets_and_unsets_any_key(kernel):
     )
     assert ok(frames) == "set-by-host None\n"
     # A child process sees the same environment.
-    assert ok(kernel.run("!echo $CUSTOM_KEY_1")) == "set-by-host\n"
+    assert ok(kernel.run("!echo $CUSTOM_KEY_1")) == "set-by-host\r\n"
 
 
 def test_silent_executions_show_no_result_and_do_not_count(kernel):

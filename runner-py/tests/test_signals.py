@@ -107,7 +107,7 @@ def test_interrupting_a_shell_command_stops_the_child(kernel, tmp_path):
     pid_file = tmp_path / "child.pid"
     # `$$$$` is IPython's escape for the shell's `$$`.
     rid = kernel.start("!echo $$$$ > %s; echo started; exec sleep 60" % pid_file)
-    assert kernel.wait_for(rid, "stdout")[-1]["data"] == "started\n"
+    assert kernel.wait_for(rid, "stdout")[-1]["data"] == "started\r\n"
     kernel.signal(signal.SIGINT)
     assert_cancelled(kernel.collect(rid))
     child = int(pid_file.read_text())

@@ -160,6 +160,11 @@ def _pil_png(image):
         return None
 
 
+# The metadata of a display that is what IPython sends to its pager (help, ``%magic``):
+# Jupyter shows it aside and a notebook does not keep it, so hosts can do the same.
+PAGER_METADATA = {"pager": True}
+
+
 def publish(kind, payload, display_id=None, metadata=None):
     """Sends a display/result bundle or an error for the running execution; a display
     may carry a ``display_id`` that later updates name, a bundle its ``metadata``

@@ -468,6 +468,9 @@ def _run_cell_with_events(compat, ex, code):
 def _transform(code):
     """Rewrites magics, shell escapes and help, and strips pasted prompts; the transforms
     module is imported only for a cell that may have one of them."""
+    automagic = _automagic(code)
+    if automagic is not None:
+        return automagic
     if (
         "%" not in code
         and "!" not in code
@@ -478,6 +481,31 @@ def _transform(code):
     ):
         return code
     return running.rare("transforms").transform_cell(code)
+
+
+def _automagic(code):
+    """IPython's automagic: a one-line cell whose first word names a line magic that no
+    variable, builtin or keyword shadows (``ls data``, ``pwd``, ``cd ..``) runs that
+    magic with the rest of the line; None for any other cell. As in IPython, ``ls = 1``
+    and ``ls, b = 1, 2`` stay Python, and cells of more than one line are never read
+    this way."""
+    line = code.strip()
+    if not line or not (line[0].isalpha() or line[0] == "_") or "\n" in line:
+        return None
+    end = 1
+    while end < len(line) and (line[end].isalnum() or line[end] in "_."):
+        end += 1
+    name, rest = line[:end], line[end:].lstrip()
+    if "." in name or rest[:1] in ("=", ","):
+        return None
+    import builtins
+    import keyword
+
+    if name in USER_NS or name in builtins.__dict__ or keyword.iskeyword(name):
+        return None
+    if name not in running.rare("magics").LINE_MAGICS:
+        return None
+    return "__pykernel__.line_magic(%r, %r)\n" % (name, rest)
 
 
 def run_source(source, filename, line_offset=0, ns=None):
@@ -535,6 +563,8 @@ def _report_error(ex, exc):
         evalue = str(exc)
     except Exception:
         evalue = "<exception str() failed>"
+    if isinstance(exc, SyntaxError) and exc.filename == ex.filename and ex.filename in SOURCES:
+        evalue = running.rare("ipython_compat").syntax_error_value(exc, SOURCES[ex.filename])
     if isinstance(exc, UsageError):
         lines = ["UsageError: %s" % evalue]
     else:

@@ -566,6 +566,51 @@ class DisplayPublisher:
         _display.clear_output(wait)
 
 
+def syntax_error_value(exc, code):
+    """A cell's ``SyntaxError`` worded as ipykernel words it, whose cell files are named
+    by a hash of the cell's source: ``invalid syntax (1397204736.py, line 1)``."""
+    name = "%d.py" % murmur2(code.encode("utf-8"), 0xC70F6907)
+    if exc.lineno is None:
+        return "%s (%s)" % (exc.msg, name)
+    return "%s (%s, line %d)" % (exc.msg, name, exc.lineno)
+
+
+def murmur2(data, seed):
+    """MurmurHash2 (32-bit) of the bytes ``data``, the hash ipykernel names cells by."""
+    mask = 0xFFFFFFFF
+    m = 0x5BD1E995
+    length = len(data)
+    h = (seed ^ length) & mask
+    end = length - length % 4
+    for i in range(0, end, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[end:]
+    if tail:
+        h ^= int.from_bytes(tail, "little")
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+
+class TracebackText:
+    """``get_ipython().InteractiveTB``: what libraries such as ``IPython.lib.backgroundjobs``
+    use to turn an exception into text."""
+
+    def text(self, etype=None, value=None, tb=None, tb_offset=None, context=5):
+        """The traceback of ``value``, or of the exception being handled, as text."""
+        if value is None:
+            value = sys.exc_info()[1]
+        if value is None:
+            return ""
+        return "\n".join(running.rare("execution")._format_traceback(value)) + "\n"
+
+
 class Shell:
     """What ``get_ipython()`` returns in the light engine: the parts of IPython's
     ``InteractiveShell`` that notebooks use."""
@@ -580,6 +625,7 @@ class Shell:
         self.display_formatter = DisplayFormatter()
         self.display_pub = DisplayPublisher()
         self.history_manager = HistoryManager()
+        self.InteractiveTB = TracebackText()
 
     def __repr__(self):
         return "<pykernel_runner.ipython_compat.Shell object>"

@@ -87,7 +87,9 @@ def _magic_pwd(args):
 def _magic_ls(args):
     import shlex
 
-    code = run_shell("ls " + args if args.strip() else "ls")
+    # IPython's ls alias: -F marks directories, colour as in Jupyter.
+    command = "ls " + magics_more.ls_flags()[0] if os.name == "posix" else "ls"
+    code = run_shell(command + " " + args if args.strip() else command)
     try:
         paths = [word for word in shlex.split(args) if not word.startswith("-")]
     except ValueError:
@@ -479,6 +481,15 @@ def _magic_load(args):
     parts = shlex.split(args)
     if len(parts) != 1:
         raise UsageError("usage: %load path")
+    if parts[0].startswith(("http://", "https://")):
+        # As IPython reads a URL: its errors (no network, say) are the cell's.
+        from urllib.request import urlopen
+
+        with urlopen(parts[0]) as response:
+            source = response.read().decode("utf-8", "replace")
+        display({"text/plain": "# %%load %s\n%s" % (parts[0], source)}, raw=True)
+        register_source(parts[0], source)
+        return run_source(source, parts[0])
     path = os.path.expanduser(parts[0])
     try:
         source = _read_text(path)
@@ -501,6 +512,8 @@ def _magic_run(args):
         raise UsageError("File %r not found." % parts[0])
     filename = os.path.abspath(path)
     source = _read_text(path)
+    if filename.endswith((".ipy", ".ipynb")):
+        return _run_ipython_file(filename, source, [parts[0]] + parts[1:])
     code = compile(source, filename, "exec", dont_inherit=True)
     script_ns = {"__name__": "__main__", "__file__": filename, "__builtins__": builtins}
     saved_argv = sys.argv
@@ -515,6 +528,35 @@ def _magic_run(args):
         for name, value in script_ns.items():
             if not (name.startswith("__") and name.endswith("__")):
                 USER_NS[name] = value
+    return None
+
+
+def _run_ipython_file(filename, source, argv):
+    """``%run`` of IPython syntax, as IPython does it: a ``.ipy`` file is one cell, a
+    notebook its code cells in order, run in the user's namespace with magics allowed
+    and no result shown."""
+    if filename.endswith(".ipynb"):
+        import json
+
+        try:
+            cells = json.loads(source).get("cells", [])
+        except (ValueError, AttributeError) as exc:
+            raise UsageError("%%run: %s is not a notebook: %s" % (filename, exc)) from None
+        sources = []
+        for cell in cells:
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                text = cell.get("source", "")
+                sources.append("".join(text) if isinstance(text, list) else str(text))
+    else:
+        register_source(filename, source)
+        sources = [source]
+    saved_argv = sys.argv
+    sys.argv = argv
+    try:
+        for cell in sources:
+            run_source(cell, filename)
+    finally:
+        sys.argv = saved_argv
     return None
 
 
@@ -538,28 +580,6 @@ def _magic_lsmagic(args):
     print("  " + "  ".join("%" + name for name in sorted(LINE_MAGICS)))
     print("Available cell magics:")
     print("  " + "  ".join("%%" + name for name in sorted(CELL_MAGICS)))
-    return None
-
-
-def _cell_bash(line, body, offset):
-    return run_script("bash", ["bash", "-c", body])
-
-
-def _cell_sh(line, body, offset):
-    return run_script("sh", ["sh", "-c", body])
-
-
-def run_script(magic, argv):
-    """Runs a script cell magic's child, streaming its output: sets ``_exit_code``,
-    says so on stderr when the script failed, and emits ``{"op": magic, "exit_code"}``.
-    Returns None, as IPython's script magics do."""
-    code = run_streaming(argv, merge=False)
-    USER_NS["_exit_code"] = code
-    if code < 0:
-        print("%%%%%s: killed by signal %d" % (magic, -code), file=sys.stderr)
-    elif code != 0:
-        print("%%%%%s: exit code %d" % (magic, code), file=sys.stderr)
-    status(magic, exit_code=code)
     return None
 
 
@@ -734,8 +754,6 @@ LINE_MAGICS = {
 
 
 CELL_MAGICS = {
-    "bash": (_cell_bash, False),
-    "sh": (_cell_sh, False),
     "capture": (_cell_capture, False),
     "timeit": (_cell_timeit, False),
     "time": (_cell_time, False),

@@ -15,9 +15,8 @@ import os
 import sys
 
 from . import magics, running
-from .display import display
+from .display import PAGER_METADATA, display, status
 from .namespace import HIDDEN, INPUTS, OUT_HISTORY, USER_NS, UsageError
-from .output import flush_output, sync_fds
 
 # The IPython display class each display cell magic's text/plain names.
 _DISPLAY_CELLS = {
@@ -37,14 +36,17 @@ _SCRIPT_CELLS = {
     "python2": "python2",
     "python3": "python3",
     "pypy": "pypy",
+    "bash": "bash",
+    "sh": "sh",
 }
 
 XMODES = ("Plain", "Context", "Verbose", "Minimal", "Docs")
 
 
 def page(text):
-    """Shows ``text`` as IPython's pager would in Jupyter: a plain-text display."""
-    display({"text/plain": text}, raw=True)
+    """Shows ``text`` as IPython's pager would in Jupyter: a plain-text display marked
+    as the pager's (see ``display.PAGER_METADATA``)."""
+    display({"text/plain": text}, raw=True, metadata=dict(PAGER_METADATA))
 
 
 # Display cells.
@@ -75,100 +77,155 @@ def _svg_element(text):
 
 
 def _parse_script_line(line, magic):
-    """``--out VAR``, ``--err VAR`` and ``--no-raise-error``/``--raise-error`` off a
-    script magic's line; returns the options and the remaining words."""
+    """IPython's script magic options off ``line`` (``--out VAR``, ``--err VAR``,
+    ``--bg``, ``--proc VAR``, ``--no-raise-error``); returns them and the other words."""
     import shlex
 
     try:
         words = shlex.split(line)
     except ValueError as exc:
         raise UsageError("%%%s: %s" % (magic, exc)) from None
-    options = {}
+    options = {"out": None, "err": None, "proc": None, "bg": False, "raise_error": True}
     rest = []
     index = 0
     while index < len(words):
         word = words[index]
-        if word in ("--out", "--err"):
-            if index + 1 >= len(words):
-                raise UsageError("%%%s: %s needs a variable name" % (magic, word))
-            options[word[2:]] = words[index + 1]
-            index += 2
-            continue
-        if word.startswith(("--out=", "--err=")):
-            options[word[2:5]] = word[6:]
-        elif word in ("--no-raise-error", "--raise-error"):
-            pass
-        elif word in ("--bg", "--proc"):
-            raise UsageError("%%%s: %s is not supported by the light engine" % (magic, word))
+        name, equals, value = word.partition("=")
+        if name in ("--out", "--err", "--proc"):
+            if not equals:
+                if index + 1 >= len(words):
+                    raise UsageError("%%%s: %s needs a variable name" % (magic, word))
+                index += 1
+                value = words[index]
+            options[name[2:]] = value
+        elif word == "--bg":
+            options["bg"] = True
+        elif word == "--no-raise-error":
+            options["raise_error"] = False
         else:
             rest.append(word)
         index += 1
     return options, rest
 
 
+# (option, stream) of the script magics' capturing options.
+_CAPTURED_STREAMS = (("out", "stdout"), ("err", "stderr"))
+
+
 def _script(magic, argv, body, options):
-    """Runs ``argv`` plus a file holding ``body``; streams or captures its output."""
+    """Runs ``argv`` with the cell on its stdin, as IPython's script magics do.
+
+    Output streams as it comes, stdout and stderr apart, or into the ``--out``/``--err``
+    variables; a non-zero exit raises ``CalledProcessError`` unless ``--no-raise-error``;
+    a program that is not there is a printed notice, not an error (IPython's choices).
+    Sets ``_exit_code`` and emits ``{"op": magic, "exit_code"}``.
+    """
     import shutil
-    import tempfile
-
-    program = argv[0]
-    if shutil.which(program) is None:
-        raise UsageError("Couldn't find program: %r" % program)
-    handle = tempfile.NamedTemporaryFile("w", suffix=".script", delete=False, encoding="utf-8")
-    try:
-        with handle:
-            handle.write(body if body.endswith("\n") or not body else body + "\n")
-        command = list(argv) + [handle.name]
-        if not options:
-            return magics.run_script(magic, command)
-        return _captured_script(magic, command, options)
-    finally:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-
-
-def _captured_script(magic, command, options):
-    """A script whose stdout (``--out``) or stderr (``--err``) goes into a variable as a
-    string; the other stream shows as usual."""
     import subprocess
 
-    flush_output()
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if "out" in options else None,
-        stderr=subprocess.PIPE if "err" in options else None,
-        close_fds=True,
-    )
+    for option, _ in _CAPTURED_STREAMS:
+        if options[option]:
+            USER_NS[options[option]] = ""
+    if shutil.which(argv[0]) is None:
+        print("Couldn't find program: %r" % argv[0])
+        return None
+    data = (body if body.endswith("\n") else body + "\n").encode("utf-8", "replace")
+    if options["bg"]:
+        _background_script(argv, data, options)
+        return None
+    captures = {stream: [] for option, stream in _CAPTURED_STREAMS if options[option]}
     try:
-        out, err = proc.communicate()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+        code = magics.run_streaming(argv, merge=False, stdin_data=data, captures=captures)
     finally:
-        try:
-            sync_fds()
-        except Exception:
-            pass
-    for name, data in (("out", out), ("err", err)):
-        if name in options:
-            USER_NS[options[name]] = (data or b"").decode("utf-8", "replace")
-    code = proc.returncode
+        for option, stream in _CAPTURED_STREAMS:
+            if options[option]:
+                USER_NS[options[option]] = "".join(captures[stream])
     USER_NS["_exit_code"] = code
-    if code < 0:
-        print("%%%%%s: killed by signal %d" % (magic, -code), file=sys.stderr)
-    elif code != 0:
-        print("%%%%%s: exit code %d" % (magic, code), file=sys.stderr)
+    status(magic, exit_code=code)
+    if code != 0 and options["raise_error"]:
+        raise subprocess.CalledProcessError(code, data)
+    return None
+
+
+# Scripts started with --bg, for %killbgscripts.
+_BACKGROUND = []
+
+
+def _background_script(argv, data, options):
+    """``--bg``: the script runs on; ``--out``/``--err`` name its output pipes (read them
+    with ``.read()``), ``--proc`` the process. Output not asked for is discarded."""
+    import _thread
+    import subprocess
+
+    from .shell import _feed_stdin
+
+    pipe = {option: subprocess.PIPE if options[option] else subprocess.DEVNULL for option in ("out", "err")}
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=pipe["out"], stderr=pipe["err"], close_fds=True
+    )
+    _thread.start_new_thread(_feed_stdin, (proc.stdin, data))
+    if options["out"]:
+        USER_NS[options["out"]] = proc.stdout
+    if options["err"]:
+        USER_NS[options["err"]] = proc.stderr
+    if options["proc"]:
+        USER_NS[options["proc"]] = proc
+    _BACKGROUND[:] = [p for p in _BACKGROUND if p.poll() is None] + [proc]
+
+
+def ls_flags():
+    """The flags of IPython's ``ls`` and ``ll`` aliases on this platform (GNU and BSD
+    ``ls`` differ)."""
+    if sys.platform.startswith("linux"):
+        return "-F --color", "-F -o --color"
+    if sys.platform.startswith(("openbsd", "netbsd")):
+        return "-F", "-F -l"
+    return "-F -G", "-F -l -G"
+
+
+def _default_aliases():
+    """IPython's default shell aliases (``%cat``, ``%ll``, ``%mkdir``...): name -> the
+    command, where ``%l`` stands for the arguments. ``%ls`` is the magics module's."""
+    if os.name != "posix":
+        return {}
+    aliases = {name: name for name in ("mkdir", "rmdir", "mv", "rm", "cp", "cat")}
+    long_flags = ls_flags()[1]
+    aliases["ll"] = "ls " + long_flags
+    for name, grep in (("lf", "^-"), ("lk", "^l"), ("ldir", "/$"), ("lx", "^-..x")):
+        aliases[name] = "ls %s %%l | grep %s" % (long_flags, grep)
+    return aliases
+
+
+def _alias_magic(command):
+    def run(args):
+        line = command
+        if "%l" in line:
+            line, args = line.replace("%l", args), ""
+        magics.run_shell(("%s %s" % (line, args)).strip())
+        return None
+
+    run.__doc__ = "Alias for `%s`." % command
+    return run
+
+
+def _magic_killbgscripts(args):
+    """Kills every script still running from ``--bg``."""
+    for proc in _BACKGROUND:
+        if proc.poll() is None:
+            try:
+                proc.kill()
+                proc.wait()
+            except OSError:
+                pass
+    _BACKGROUND.clear()
+    print("All background processes were killed.")
     return None
 
 
 def _cell_script(line, body, offset):
     options, words = _parse_script_line(line, "script")
     if not words:
-        raise UsageError("usage: %%script [--out VAR] [--err VAR] program [args...]")
+        raise UsageError("usage: %%script [--out VAR] [--err VAR] [--bg] program [args...]")
     return _script("script", words, body, options)
 
 
@@ -177,18 +234,7 @@ def _named_script(magic, program):
         options, words = _parse_script_line(line, magic)
         return _script(magic, [program] + words, body, options)
 
-    return cell
-
-
-def _shell_cell(magic, original):
-    """``%%bash``/``%%sh``: the magics module's own unless ``--out``/``--err`` is given."""
-
-    def cell(line, body, offset):
-        options, words = _parse_script_line(line, magic)
-        if not options and original is not None:
-            return original[0](line, body, offset)
-        return _script(magic, [magic] + words, body, options)
-
+    cell.__doc__ = "Runs the cell with %s in a subprocess (%%%%script %s)." % (program, program)
     return cell
 
 
@@ -379,12 +425,49 @@ def _magic_xmode(args):
 
 
 def _magic_debug(args):
-    print(
-        "%debug: the light engine has no interactive debugger; inspect sys.last_value and "
-        "sys.last_traceback, or run the kernel with --engine ipython.",
-        file=sys.stderr,
-    )
+    """Post-mortem debugging of the last error: the standard library's pdb, listing code
+    as IPython's debugger does, its commands read with ``input()`` (from the host, or a
+    StdinNotImplementedError where input is refused, as in ipykernel)."""
+    if args.strip():
+        raise UsageError("%debug: the light engine debugs the last error only, not a statement")
+    tb = getattr(sys, "last_traceback", None)
+    if tb is None:
+        print("No traceback has been produced, nothing to debug.", file=sys.stderr)
+        return None
+    debugger = _debugger_class()()
+    debugger.reset()
+    debugger.interaction(None, tb)
     return None
+
+
+def _debugger_class():
+    import linecache
+    import pdb
+
+    class Debugger(pdb.Pdb):
+        """pdb with IPython's prompt and its listing of five lines around the current one."""
+
+        def __init__(self):
+            super().__init__()
+            self.prompt = "ipdb> "
+
+        def print_stack_entry(self, frame_lineno, prompt_prefix="\n-> "):
+            frame, lineno = frame_lineno
+            filename = frame.f_code.co_filename
+            print("> %s(%d)%s()" % (filename, lineno, frame.f_code.co_name))
+            lines = linecache.getlines(filename, frame.f_globals)
+            context = 5
+            start = max(min(lineno - 1 - context // 2, len(lines) - context), 0)
+            shown = []
+            for number, line in enumerate(lines[start : start + context], start + 1):
+                if number == lineno:
+                    mark = "-" * (7 - len(str(number)) - 2) + "> " + str(number)
+                else:
+                    mark = str(number).rjust(7)
+                shown.append("%s %s" % (mark, line if line.endswith("\n") else line + "\n"))
+            print("".join(shown))
+
+    return Debugger
 
 
 def _magic_history(args):
@@ -426,7 +509,8 @@ def _magic_history(args):
         numbers = True
     if limit is not None:
         chosen = chosen[-limit:] if limit else []
-    width = len(str(chosen[-1])) if chosen else 1
+    # IPython's fixed width: wider numbers misalign rather than the whole list shifting.
+    width = 4
     lines = []
     for number in chosen:
         source = inputs[number].expandtabs(4).rstrip()
@@ -523,7 +607,7 @@ class MagicsListing:
                 "Available cell magics:",
                 "%%" + "  %%".join(self.cell),
                 "",
-                "Automagic is OFF, % prefix IS needed for line magics.",
+                "Automagic is ON, % prefix IS NOT needed for line magics.",
             ]
         )
 
@@ -560,8 +644,6 @@ def register(line_magics, cell_magics):
     for magic, program in _SCRIPT_CELLS.items():
         cell_magics[magic] = (_named_script(magic, program), True)
     cell_magics["script"] = (_cell_script, True)
-    for shell in ("bash", "sh"):
-        cell_magics[shell] = (_shell_cell(shell, cell_magics.get(shell)), False)
     line_magics.update(
         {
             "pinfo": (_magic_pinfo, False),
@@ -575,9 +657,12 @@ def register(line_magics, cell_magics):
             "magic": (_magic_magic, False),
             "gui": (_magic_gui, False),
             "connect_info": (_magic_connect_info, False),
+            "killbgscripts": (_magic_killbgscripts, False),
             "lsmagic": (_magic_lsmagic, False),
         }
     )
+    for name, command in _default_aliases().items():
+        line_magics.setdefault(name, (_alias_magic(command), True))
     run = line_magics.get("run")
     if run is not None:
         line_magics["run"] = (_run_with_py(run[0]), run[1])

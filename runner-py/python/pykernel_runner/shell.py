@@ -156,28 +156,63 @@ class _Limiter:
         return chunk, cut
 
 
-def run_streaming(argv, shell=False, merge=True, capture=None, tee=False, observe=None):
-    """Runs a child with stdin at /dev/null and streams its output, bounded.
+def run_streaming(
+    argv,
+    shell=False,
+    merge=True,
+    capture=None,
+    tee=False,
+    observe=None,
+    tty=False,
+    stdin_data=None,
+    captures=None,
+):
+    """Runs a child and streams its output, bounded.
 
-    Output goes to ``sys.stdout``/``sys.stderr`` as it arrives, or into the list
-    ``capture`` (the truncation notice still goes to stdout), or with ``tee`` both.
-    ``observe`` sees every byte the child writes, even past the bound. Returns the
-    exit code. On KeyboardInterrupt the child gets SIGINT, then SIGKILL, and the
-    interrupt propagates.
+    Its stdin is /dev/null, or ``stdin_data`` (bytes) written by a thread. Output goes
+    to ``sys.stdout``/``sys.stderr`` as it arrives, or into the list ``capture`` (the
+    truncation notice still goes to stdout), or with ``tee`` both; ``captures`` maps a
+    stream name to a list that takes that stream alone. With ``tty`` (POSIX) stdout and
+    stderr are one pseudo-terminal of 80 columns, as ipykernel runs ``!cmd`` (through
+    pexpect): tools format for a terminal and lines end in ``\\r\\n``. ``observe``
+    sees every byte the child writes, even past the bound. Returns the exit code. On
+    KeyboardInterrupt the child gets SIGINT, then SIGKILL, and the interrupt propagates.
     """
     import subprocess
 
-    proc = subprocess.Popen(
-        argv,
-        shell=shell,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if merge else subprocess.PIPE,
-        close_fds=True,
-    )
-    pipes = {proc.stdout.fileno(): ("stdout", proc.stdout)}
-    if not merge:
-        pipes[proc.stderr.fileno()] = ("stderr", proc.stderr)
+    master, slave = _open_pty() if tty and POSIX else (None, None)
+    stdin = subprocess.DEVNULL if stdin_data is None else subprocess.PIPE
+    try:
+        if master is not None:
+            proc = subprocess.Popen(
+                argv, shell=shell, stdin=stdin, stdout=slave, stderr=slave, close_fds=True
+            )
+        else:
+            proc = subprocess.Popen(
+                argv,
+                shell=shell,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+                close_fds=True,
+            )
+    except BaseException:
+        for fd in (master, slave):
+            if fd is not None:
+                os.close(fd)
+        raise
+    if master is not None:
+        # Only the child holds the terminal now, so reading ends when it and its
+        # children are done.
+        os.close(slave)
+        reader = os.fdopen(master, "rb", buffering=0)
+        pipes = {master: ("stdout", reader)}
+    else:
+        pipes = {proc.stdout.fileno(): ("stdout", proc.stdout)}
+        if not merge:
+            pipes[proc.stderr.fileno()] = ("stderr", proc.stderr)
+    if stdin_data is not None:
+        _thread.start_new_thread(_feed_stdin, (proc.stdin, stdin_data))
     limiter = _Limiter()
     decoders = {}
     at_line_start = {"stdout": True, "stderr": True}
@@ -186,6 +221,9 @@ def run_streaming(argv, shell=False, merge=True, capture=None, tee=False, observ
         if not text:
             return
         at_line_start[stream] = text.endswith("\n")
+        if captures is not None and stream in captures:
+            captures[stream].append(text)
+            return
         if capture is not None:
             capture.append(text)
             if not tee:
@@ -231,6 +269,38 @@ def run_streaming(argv, shell=False, merge=True, capture=None, tee=False, observ
     return code
 
 
+def _open_pty():
+    """A pseudo-terminal pair (master, slave) sized 24x80 as pexpect's, or (None, None)
+    when the platform has none."""
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        master, slave = os.openpty()
+    except (ImportError, OSError):
+        return None, None
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    except OSError:
+        pass
+    return master, slave
+
+
+def _feed_stdin(pipe, data):
+    """Writes ``data`` to a child's stdin and closes it; a child that stops reading
+    early is not an error."""
+    try:
+        pipe.write(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
 def _pump_select(proc, pipes, feed):
     import select
 
@@ -249,7 +319,11 @@ def _pump_select(proc, pipes, feed):
                 continue
             break
         for fd in ready:
-            data = os.read(fd, 65536)
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                # A pseudo-terminal's master reads EIO once no one holds the slave.
+                data = b""
             if not data:
                 open_fds.remove(fd)
                 continue
@@ -308,7 +382,7 @@ def system(cmd):
 
 
 def run_shell(cmd):
-    code = run_streaming(cmd, shell=True)
+    code = run_streaming(cmd, shell=True, tty=True)
     USER_NS["_exit_code"] = code
     return code
 

@@ -126,7 +126,10 @@ def transform_cell(code):
         first += 1
     if first < len(lines) and lines[first].lstrip().startswith("%%"):
         name, args = _split_magic(lines[first].strip()[2:])
-        body = "\n".join(lines[first + 1 :])
+        # As IPython passes it: blank lines emptied, and a newline at the end.
+        body = "\n".join(line if line.strip() else "" for line in lines[first + 1 :])
+        if body and not body.endswith("\n"):
+            body += "\n"
         return "\n" * first + "__pykernel__.cell_magic(%r, %r, %r, %d)\n" % (
             name,
             args,

@@ -1,0 +1,114 @@
+"""The light engine where notebooks rely on IPython's behaviour: automagic, shell
+aliases, ``!cmd`` on a terminal, ``%run`` of IPython syntax, ``%load`` of a URL and
+``get_ipython().InteractiveTB``."""
+
+import http.server
+import json
+import os
+import threading
+
+import pytest
+
+from conftest import error, ok, result, stderr, stdout
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX shells and terminals")
+
+
+def test_automagic_runs_a_magic_named_by_a_one_line_cell(kernel, tmp_path):
+    assert result(kernel.run("pwd")) == repr(str(tmp_path))
+    (tmp_path / "sub").mkdir()
+    assert ok(kernel.run("cd sub")) == str(tmp_path / "sub") + "\n"
+    assert ok(kernel.run("cd ..")) == str(tmp_path) + "\n"
+
+
+def test_automagic_gives_way_to_python(kernel):
+    # An assignment, a variable of that name, a builtin and a second line all stay Python.
+    assert result(kernel.run("pwd = 3\npwd")) == "3"
+    assert result(kernel.run("pwd")) == "3"
+    ok(kernel.run("del pwd"))
+    assert result(kernel.run("cd, x = 1, 2\ncd")) == "1"
+    assert error(kernel.run("who\nwho"))["ename"] == "NameError"
+    assert error(kernel.run("not_a_magic_or_name"))["ename"] == "NameError"
+
+
+@posix_only
+def test_shell_escapes_run_on_a_terminal_as_in_ipykernel(kernel):
+    # ipykernel runs `!cmd` through pexpect: a terminal, stderr merged, lines in \r\n.
+    frames = kernel.run("!echo out; echo err >&2; test -t 1 && echo on a terminal")
+    assert (stdout(frames), stderr(frames)) == ("out\r\nerr\r\non a terminal\r\n", "")
+    assert result(kernel.run("_exit_code")) == "0"
+    # A captured command still reads a pipe, so its lines are clean.
+    assert result(kernel.run("lines = !echo kept; test -t 1 || echo piped\nlines")) == "['kept', 'piped']"
+
+
+@posix_only
+def test_shell_aliases_of_ipython(kernel, tmp_path):
+    (tmp_path / "note.txt").write_text("hello\n")
+    assert ok(kernel.run("%cat note.txt")) == "hello\r\n"
+    ok(kernel.run("mkdir made"))
+    assert (tmp_path / "made").is_dir()
+    # `ls` marks folders as IPython's alias does (colour codes aside).
+    listing = stdout(kernel.run("ls"))
+    assert "made" in listing and "/" in listing.split("made", 1)[1][:12]
+    assert ok(kernel.run("%ldir")).count("made") == 1
+
+
+def test_run_executes_ipython_files_and_notebooks_in_the_namespace(kernel, tmp_path):
+    (tmp_path / "script.ipy").write_text("names = !echo a b\n%cd .\nfrom_ipy = names\n")
+    ok(kernel.run("%run script.ipy"))
+    assert result(kernel.run("from_ipy")) == "['a b']"
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": "# skipped", "metadata": {}},
+            {"cell_type": "code", "source": ["x = 2\n", "y = x * 21"], "metadata": {}, "outputs": []},
+            {"cell_type": "code", "source": "print('from the notebook', y)", "metadata": {}, "outputs": []},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "other.ipynb").write_text(json.dumps(notebook))
+    assert ok(kernel.run("%run other.ipynb")) == "from the notebook 42\n"
+    assert result(kernel.run("y")) == "42"
+
+
+def test_load_reads_a_url(kernel):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"loaded = 'over http'\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/code.py" % server.server_address[1]
+        ok(kernel.run("%load " + url))
+        assert result(kernel.run("loaded")) == "'over http'"
+    finally:
+        server.server_close()
+    # No server there: the error is urllib's, as in IPython.
+    assert error(kernel.run("%load " + url))["ename"] == "URLError"
+
+
+def test_interactive_tb_formats_the_exception_being_handled(kernel):
+    code = (
+        "try:\n"
+        "    1 / 0\n"
+        "except ZeroDivisionError:\n"
+        "    text = get_ipython().InteractiveTB.text(None, None, None)\n"
+        "'ZeroDivisionError: division by zero' in text"
+    )
+    assert result(kernel.run(code)) == "True"
+
+
+def test_a_cells_syntax_error_names_the_cell_as_ipykernel_does(kernel):
+    # ipykernel names a cell's file by MurmurHash2 of its source; this is its value.
+    err = error(kernel.run("collections."))
+    assert err["evalue"] == "invalid syntax (1397204736.py, line 1)"
+    assert err["traceback"][-1] == "SyntaxError: invalid syntax"
