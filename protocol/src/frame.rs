@@ -479,7 +479,9 @@ pub struct DisplayData {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub truncated: BTreeMap<String, u64>,
     /// Jupyter's metadata of the bundle, keyed by MIME type or for the whole bundle (an
-    /// image's `{"image/png": {"width": 100}}`); empty when there is none.
+    /// image's `{"image/png": {"width": 100}}`); empty when there is none. The runner's
+    /// own `{"pager": true}` marks text IPython would send to its pager (help, `%magic`):
+    /// Jupyter shows it aside and a notebook does not keep it.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
 }
