@@ -211,7 +211,7 @@ async fn two(kernel: &Kernel) -> Result<(), String> {
     let mut execution = kernel.execute("1+1", ExecuteOptions::new().with_store_history(false));
     let mut result = None;
     while let Some(output) = execution.next_output().await {
-        if let Output::Result(bundle) = output {
+        if let Output::Result { bundle, .. } = output {
             result = bundle.get_str("text/plain").map(str::to_owned);
         }
     }

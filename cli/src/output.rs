@@ -228,17 +228,21 @@ impl TerminalView {
                 stdout: String::new(),
                 stderr: text.clone(),
             },
-            Output::Display(bundle) => terminal_text(bundle, images, None),
-            Output::Result(bundle) => terminal_text(bundle, images, out_prompt),
+            Output::Display { bundle, .. } => terminal_text(bundle, images, None),
+            Output::Result { bundle, .. } => terminal_text(bundle, images, out_prompt),
             Output::Error(error) => TerminalText {
                 stdout: String::new(),
                 stderr: traceback_text(error),
             },
-            Output::DisplayWithId { display_id, bundle } => {
+            Output::DisplayWithId {
+                display_id, bundle, ..
+            } => {
                 let shown = terminal_text(bundle, images, None);
                 return self.placed(shown, |screen, text| screen.display(display_id, text));
             }
-            Output::UpdateDisplay { display_id, bundle } => {
+            Output::UpdateDisplay {
+                display_id, bundle, ..
+            } => {
                 let shown = terminal_text(bundle, images, None);
                 return self.placed(shown, |screen, text| screen.update(display_id, text));
             }

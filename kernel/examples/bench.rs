@@ -386,7 +386,7 @@ async fn round_trips(kernel: &Kernel, n: usize) -> Result<RoundTrips, String> {
     for _ in 0..n {
         let started = Instant::now();
         run_cell_with(kernel, "1+1", |output| {
-            if let Output::Result(bundle) = output {
+            if let Output::Result { bundle, .. } = output {
                 if bundle.get_str("text/plain") == Some("2") {
                     twos += 1;
                 }
@@ -458,7 +458,7 @@ async fn display_png(kernel: &Kernel, runs: usize) -> Result<f64, String> {
         let started = Instant::now();
         let mut arrived = None;
         run_cell_with(kernel, "display(_png)", |output| {
-            if let Output::Display(bundle) = output
+            if let Output::Display { bundle, .. } = output
                 && let Some(png) = bundle.get_str("image/png")
             {
                 arrived = Some((started.elapsed(), png.trim_end().len()));

@@ -25,6 +25,7 @@ use std::{
 
 use pykernel_protocol::{Call, CallReply, Complete, Completions, ExecId, Hello, RequestId};
 use pykernel_transport::{Exit, ExitStatus, Incoming, Transport};
+use serde_json::{Map, Value};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -638,18 +639,23 @@ fn log_exit(exit: &Exit) {
 
 /// About how many bytes an output holds, for the unattached output's bound.
 fn output_size(output: &Output) -> usize {
-    let bundle_size = |bundle: &pykernel_protocol::MimeBundle| {
+    let bundle_size = |bundle: &pykernel_protocol::MimeBundle, metadata: &Map<String, Value>| {
         bundle
             .iter()
             .map(|(mime, value)| mime.len() + value.as_str().map_or(64, str::len))
             .sum::<usize>()
+            + metadata.len() * 64
     };
     match output {
         Output::Stdout(text) | Output::Stderr(text) => text.len(),
-        Output::Display(bundle) | Output::Result(bundle) => bundle_size(bundle),
-        Output::DisplayWithId { bundle, .. } | Output::UpdateDisplay { bundle, .. } => {
-            bundle_size(bundle)
+        Output::Display { bundle, metadata }
+        | Output::Result { bundle, metadata }
+        | Output::DisplayWithId {
+            bundle, metadata, ..
         }
+        | Output::UpdateDisplay {
+            bundle, metadata, ..
+        } => bundle_size(bundle, metadata),
         Output::Error(error) => {
             error.evalue.len() + error.traceback.iter().map(String::len).sum::<usize>()
         }

@@ -600,7 +600,10 @@ impl Session {
             running.truncated.push(cut);
         }
         let output = match event {
-            Event::Result(frame) => Output::Result(frame.bundle),
+            Event::Result(frame) => Output::Result {
+                bundle: frame.bundle,
+                metadata: frame.metadata,
+            },
             Event::Error(frame) => {
                 let error = PyError {
                     ename: frame.ename,
@@ -1221,8 +1224,12 @@ fn display_output(frame: DisplayData) -> Output {
         Some(display_id) => Output::DisplayWithId {
             display_id,
             bundle: frame.bundle,
+            metadata: frame.metadata,
         },
-        None => Output::Display(frame.bundle),
+        None => Output::Display {
+            bundle: frame.bundle,
+            metadata: frame.metadata,
+        },
     }
 }
 
@@ -1236,6 +1243,7 @@ fn plain_output(event: Event) -> Option<Output> {
         Event::UpdateDisplay(frame) => Output::UpdateDisplay {
             display_id: frame.display_id,
             bundle: frame.bundle,
+            metadata: frame.metadata,
         },
         Event::ClearOutput(frame) => Output::ClearOutput { wait: frame.wait },
         Event::CommOpen(frame) => Output::Comm(CommMessage::opened(frame)),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use pykernel_protocol::{ExecId, MimeBundle, Status};
+use serde_json::{Map, Value};
 
 /// One output of a running cell, in the order the runner produced it.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,7 +14,13 @@ pub enum Output {
     /// Text written to standard error.
     Stderr(String),
     /// A rich output from `display()`, a figure, or a status event.
-    Display(MimeBundle),
+    Display {
+        /// The MIME bundle.
+        bundle: MimeBundle,
+        /// Jupyter's display metadata, keyed by MIME type or for the whole bundle (an
+        /// image's `{"image/png": {"width": 50}}`); empty when there is none.
+        metadata: Map<String, Value>,
+    },
     /// A display with a display id (`display(obj, display_id=...)`), which a later
     /// [`Output::UpdateDisplay`] with the same id replaces.
     DisplayWithId {
@@ -21,14 +28,19 @@ pub enum Output {
         display_id: String,
         /// The MIME bundle shown now.
         bundle: MimeBundle,
+        /// Jupyter's display metadata; empty when there is none.
+        metadata: Map<String, Value>,
     },
-    /// Replaces every earlier display with this id, in this cell or an earlier one, with
-    /// `bundle` (Jupyter's `update_display_data`); it adds no output of its own.
+    /// Replaces the bundle and metadata of every earlier display with this id, in this
+    /// cell or an earlier one (Jupyter's `update_display_data`); it adds no output of its
+    /// own.
     UpdateDisplay {
         /// The display to replace.
         display_id: String,
         /// The new MIME bundle.
         bundle: MimeBundle,
+        /// The new display metadata, which replaces the old even when empty.
+        metadata: Map<String, Value>,
     },
     /// Clears the cell's output so far (Jupyter's `clear_output`); with `wait` the clear
     /// happens just before the cell's next output instead, so a redraw does not flicker.
@@ -37,7 +49,13 @@ pub enum Output {
         wait: bool,
     },
     /// The value of the cell's final expression.
-    Result(MimeBundle),
+    Result {
+        /// The MIME bundle.
+        bundle: MimeBundle,
+        /// Jupyter's metadata of the result (Jupyter's `execute_result` has it too); empty
+        /// when there is none.
+        metadata: Map<String, Value>,
+    },
     /// The exception that ended the cell; the same value is in [`Outcome::error`].
     Error(PyError),
     /// `input()` waits for a line; answer with [`crate::Execution::reply_input`].
@@ -55,22 +73,26 @@ pub enum Output {
 /// A cell's outputs as a notebook shows them: updates and clears applied as they arrive,
 /// the way Jupyter's frontends and nbclient apply them.
 ///
-/// [`Output::UpdateDisplay`] replaces the bundle of every [`Output::DisplayWithId`] held
-/// with that id and adds nothing; [`Output::ClearOutput`] drops what is held, at once or
+/// [`Output::UpdateDisplay`] replaces the bundle and metadata of every
+/// [`Output::DisplayWithId`] held with that id and adds nothing; [`Output::ClearOutput`] drops what is held, at once or
 /// (`wait`) just before the next output that is not an update or an input request.
 ///
 /// ```
 /// use pykernel::{MimeBundle, Output, SettledOutputs};
 ///
 /// let text = |s: &str| MimeBundle::from_iter([("text/plain", s)]);
+/// let bar = |s: &str| (text(s), serde_json::Map::new());
 /// let mut settled = SettledOutputs::new();
 /// settled.push(Output::Stdout("loading\n".into()));
 /// settled.push(Output::ClearOutput { wait: true });
-/// settled.push(Output::DisplayWithId { display_id: "bar".into(), bundle: text("0%") });
-/// settled.push(Output::UpdateDisplay { display_id: "bar".into(), bundle: text("100%") });
+/// let (bundle, metadata) = bar("0%");
+/// settled.push(Output::DisplayWithId { display_id: "bar".into(), bundle, metadata });
+/// let (bundle, metadata) = bar("100%");
+/// settled.push(Output::UpdateDisplay { display_id: "bar".into(), bundle, metadata });
+/// let (bundle, metadata) = bar("100%");
 /// assert_eq!(
 ///     settled.outputs(),
-///     [Output::DisplayWithId { display_id: "bar".into(), bundle: text("100%") }],
+///     [Output::DisplayWithId { display_id: "bar".into(), bundle, metadata }],
 /// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -90,8 +112,12 @@ impl SettledOutputs {
     /// appended (after a pending clear).
     pub fn push(&mut self, output: Output) {
         match output {
-            Output::UpdateDisplay { display_id, bundle } => {
-                self.update(&display_id, &bundle);
+            Output::UpdateDisplay {
+                display_id,
+                bundle,
+                metadata,
+            } => {
+                self.update(&display_id, &bundle, &metadata);
             }
             Output::ClearOutput { wait: true } => self.clear_pending = true,
             Output::ClearOutput { wait: false } => {
@@ -102,9 +128,9 @@ impl SettledOutputs {
             Output::Comm(_) => {}
             Output::Stdout(_)
             | Output::Stderr(_)
-            | Output::Display(_)
+            | Output::Display { .. }
             | Output::DisplayWithId { .. }
-            | Output::Result(_)
+            | Output::Result { .. }
             | Output::Error(_) => {
                 if std::mem::take(&mut self.clear_pending) {
                     self.outputs.clear();
@@ -114,18 +140,26 @@ impl SettledOutputs {
         }
     }
 
-    /// Replaces the bundle of every held display with `display_id`; returns whether one
-    /// was held. Also what an update from a later cell does to this cell's outputs.
-    pub fn update(&mut self, display_id: &str, bundle: &MimeBundle) -> bool {
+    /// Replaces the bundle and metadata of every held display with `display_id`, as
+    /// Jupyter replaces both; returns whether one was held. Also what an update from a
+    /// later cell does to this cell's outputs.
+    pub fn update(
+        &mut self,
+        display_id: &str,
+        bundle: &MimeBundle,
+        metadata: &Map<String, Value>,
+    ) -> bool {
         let mut found = false;
         for output in &mut self.outputs {
             if let Output::DisplayWithId {
                 display_id: held,
                 bundle: shown,
+                metadata: shown_metadata,
             } = output
             {
                 if held == display_id {
                     shown.clone_from(bundle);
+                    shown_metadata.clone_from(metadata);
                     found = true;
                 }
             }

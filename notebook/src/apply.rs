@@ -34,6 +34,8 @@ pub enum CellEvent {
     Display {
         /// The MIME bundle.
         bundle: MimeBundle,
+        /// The output's `metadata` (an image's `{"image/png": {"width": 50}}`).
+        metadata: Map<String, Value>,
         /// The display id that later updates target.
         display_id: Option<String>,
     },
@@ -42,11 +44,16 @@ pub enum CellEvent {
     Result {
         /// The MIME bundle.
         bundle: MimeBundle,
+        /// The output's `metadata`.
+        metadata: Map<String, Value>,
     },
-    /// Rewrite every earlier output with this display id (`update_display_data`).
+    /// Rewrite the data and metadata of every earlier output with this display id
+    /// (`update_display_data`).
     UpdateDisplay {
         /// The new MIME bundle.
         bundle: MimeBundle,
+        /// The new metadata, which replaces the old as nbclient replaces it.
+        metadata: Map<String, Value>,
         /// The display id to update.
         display_id: String,
     },
@@ -96,16 +103,21 @@ impl Applier {
         match event {
             CellEvent::ClearOutput { wait: true } => self.clear_before_next = true,
             CellEvent::ClearOutput { wait: false } => self.clear(cells, index),
-            CellEvent::UpdateDisplay { bundle, display_id } => {
-                self.update(cells, &display_id, &bundle);
+            CellEvent::UpdateDisplay {
+                bundle,
+                metadata,
+                display_id,
+            } => {
+                self.update(cells, &display_id, &bundle, &metadata);
             }
             event => {
                 if let CellEvent::Display {
                     bundle,
+                    metadata,
                     display_id: Some(display_id),
                 } = &event
                 {
-                    self.update(cells, display_id, bundle);
+                    self.update(cells, display_id, bundle, metadata);
                 }
                 if let Some(output) = new_output(event) {
                     self.push(cells, index, output);
@@ -170,8 +182,15 @@ impl Applier {
         }
     }
 
-    /// Rewrites the data of every output recorded under `display_id`.
-    fn update(&self, cells: &mut [Cell], display_id: &str, bundle: &MimeBundle) {
+    /// Rewrites the data and metadata of every output recorded under `display_id`, as
+    /// nbclient's `_update_display_id` does.
+    fn update(
+        &self,
+        cells: &mut [Cell],
+        display_id: &str,
+        bundle: &MimeBundle,
+        metadata: &Map<String, Value>,
+    ) {
         let Some(cell_map) = self.display_ids.get(display_id) else {
             return;
         };
@@ -185,7 +204,7 @@ impl Applier {
             for output_index in output_indices {
                 if let Some(output) = outputs.get_mut(*output_index) {
                     output["data"] = Value::Object(bundle.as_map().clone());
-                    output["metadata"] = Value::Object(Map::new());
+                    output["metadata"] = Value::Object(metadata.clone());
                 }
             }
         }
@@ -197,13 +216,17 @@ impl Applier {
 pub(crate) fn new_output(event: CellEvent) -> Option<(Value, Option<String>)> {
     Some(match event {
         CellEvent::ClearOutput { .. } | CellEvent::UpdateDisplay { .. } => return None,
-        CellEvent::Display { bundle, display_id } => (display_data(bundle), display_id),
-        CellEvent::Result { bundle } => (
+        CellEvent::Display {
+            bundle,
+            metadata,
+            display_id,
+        } => (display_data(bundle, metadata), display_id),
+        CellEvent::Result { bundle, metadata } => (
             json!({
                 "output_type": "execute_result",
                 "execution_count": null,
                 "data": bundle.into_map(),
-                "metadata": {},
+                "metadata": metadata,
             }),
             None,
         ),
@@ -248,11 +271,11 @@ pub(crate) fn merge_stream(outputs: &mut [Value], output: &Value) -> bool {
     }
 }
 
-fn display_data(bundle: MimeBundle) -> Value {
+fn display_data(bundle: MimeBundle, metadata: Map<String, Value>) -> Value {
     json!({
         "output_type": "display_data",
         "data": bundle.into_map(),
-        "metadata": {},
+        "metadata": metadata,
     })
 }
 

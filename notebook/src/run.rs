@@ -241,6 +241,7 @@ async fn run_cell(
         };
         if let CellEvent::Display {
             bundle,
+            metadata,
             display_id: Some(display_id),
         } = &event
         {
@@ -248,6 +249,7 @@ async fn run_cell(
                 // nbclient updates the displays with this id even when a widget takes it.
                 let update = CellEvent::UpdateDisplay {
                     bundle: bundle.clone(),
+                    metadata: metadata.clone(),
                     display_id: display_id.clone(),
                 };
                 applier.apply(cells, index, update);
@@ -307,19 +309,31 @@ pub(crate) fn cell_event(output: Output) -> Option<CellEvent> {
             name: StreamName::Stderr,
             text,
         },
-        Output::Display(bundle) => CellEvent::Display {
+        Output::Display { bundle, metadata } => CellEvent::Display {
             bundle,
+            metadata,
             display_id: None,
         },
-        Output::DisplayWithId { display_id, bundle } => CellEvent::Display {
+        Output::DisplayWithId {
+            display_id,
             bundle,
+            metadata,
+        } => CellEvent::Display {
+            bundle,
+            metadata,
             display_id: Some(display_id),
         },
-        Output::UpdateDisplay { display_id, bundle } => {
-            CellEvent::UpdateDisplay { bundle, display_id }
-        }
+        Output::UpdateDisplay {
+            display_id,
+            bundle,
+            metadata,
+        } => CellEvent::UpdateDisplay {
+            bundle,
+            metadata,
+            display_id,
+        },
         Output::ClearOutput { wait } => CellEvent::ClearOutput { wait },
-        Output::Result(bundle) => CellEvent::Result { bundle },
+        Output::Result { bundle, metadata } => CellEvent::Result { bundle, metadata },
         Output::Error(error) => CellEvent::Error {
             ename: error.ename,
             evalue: error.evalue,

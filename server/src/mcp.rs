@@ -633,12 +633,21 @@ impl Settling {
 
     fn push(&mut self, output: Output, transcript: &mut Transcript<'_>) {
         let output = match output {
-            Output::UpdateDisplay { display_id, bundle } => {
-                if self.held.update(&display_id, &bundle) || !self.written_ids.contains(&display_id)
+            Output::UpdateDisplay {
+                display_id,
+                bundle,
+                metadata,
+            } => {
+                if self.held.update(&display_id, &bundle, &metadata)
+                    || !self.written_ids.contains(&display_id)
                 {
                     return;
                 }
-                Output::DisplayWithId { display_id, bundle }
+                Output::DisplayWithId {
+                    display_id,
+                    bundle,
+                    metadata,
+                }
             }
             output => output,
         };

@@ -69,9 +69,9 @@ impl<'a> Transcript<'a> {
     pub fn push(&mut self, output: &Output) {
         match output {
             Output::Stdout(text) | Output::Stderr(text) => self.push_text(text),
-            Output::Display(bundle)
+            Output::Display { bundle, .. }
             | Output::DisplayWithId { bundle, .. }
-            | Output::Result(bundle) => {
+            | Output::Result { bundle, .. } => {
                 let rendered = render_bundle(bundle, &self.limits);
                 self.push_text(&rendered.text);
                 for output in rendered.outputs {

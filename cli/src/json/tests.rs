@@ -18,6 +18,14 @@ fn output(output: Output) -> String {
     check(&JsonEvent::from_output(&output).expect("this output has a line"))
 }
 
+fn no_metadata() -> serde_json::Map<String, serde_json::Value> {
+    serde_json::Map::new()
+}
+
+fn metadata(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
 fn zero_division() -> PyError {
     PyError {
         ename: "ZeroDivisionError".into(),
@@ -55,9 +63,21 @@ fn bundle_lines_keep_the_bundle_as_is() {
     ]
     .into_iter()
     .collect();
-    insta::assert_snapshot!(output(Output::Display(bundle.clone())), @r#"{"type":"display","bundle":{"application/json":{"a":[1,null]},"image/png":"iVBORw0KGgo=","text/plain":"<Figure>"}}"#);
+    insta::assert_snapshot!(output(Output::Display { bundle, metadata: no_metadata() }), @r#"{"type":"display","bundle":{"application/json":{"a":[1,null]},"image/png":"iVBORw0KGgo=","text/plain":"<Figure>"}}"#);
     let result: MimeBundle = [("text/plain", "2")].into_iter().collect();
-    insta::assert_snapshot!(output(Output::Result(result)), @r#"{"type":"result","bundle":{"text/plain":"2"}}"#);
+    insta::assert_snapshot!(output(Output::Result { bundle: result, metadata: no_metadata() }), @r#"{"type":"result","bundle":{"text/plain":"2"}}"#);
+}
+
+#[test]
+fn display_metadata_follows_the_bundle_when_there_is_some() {
+    let image: MimeBundle = [("image/png", "iVBORw0KGgo="), ("text/plain", "<Image>")]
+        .into_iter()
+        .collect();
+    let width = |width: u64| metadata(serde_json::json!({"image/png": {"width": width}}));
+    insta::assert_snapshot!(output(Output::Display { bundle: image.clone(), metadata: width(50) }), @r#"{"type":"display","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Image>"},"metadata":{"image/png":{"width":50}}}"#);
+    insta::assert_snapshot!(output(Output::Result { bundle: image.clone(), metadata: width(30) }), @r#"{"type":"result","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Image>"},"metadata":{"image/png":{"width":30}}}"#);
+    insta::assert_snapshot!(output(Output::DisplayWithId { display_id: "img".into(), bundle: image.clone(), metadata: width(50) }), @r#"{"type":"display","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Image>"},"metadata":{"image/png":{"width":50}},"displayId":"img"}"#);
+    insta::assert_snapshot!(output(Output::UpdateDisplay { display_id: "img".into(), bundle: image, metadata: width(80) }), @r#"{"type":"update_display","displayId":"img","bundle":{"image/png":"iVBORw0KGgo=","text/plain":"<Image>"},"metadata":{"image/png":{"width":80}}}"#);
 }
 
 #[test]
@@ -89,8 +109,8 @@ fn comm_messages_pass_through() {
 #[test]
 fn display_ids_updates_and_clears_pass_through() {
     let bundle: MimeBundle = [("text/plain", "50%")].into_iter().collect();
-    insta::assert_snapshot!(output(Output::DisplayWithId { display_id: "bar".into(), bundle: bundle.clone() }), @r#"{"type":"display","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
-    insta::assert_snapshot!(output(Output::UpdateDisplay { display_id: "bar".into(), bundle }), @r#"{"type":"update_display","displayId":"bar","bundle":{"text/plain":"50%"}}"#);
+    insta::assert_snapshot!(output(Output::DisplayWithId { display_id: "bar".into(), bundle: bundle.clone(), metadata: no_metadata() }), @r#"{"type":"display","bundle":{"text/plain":"50%"},"displayId":"bar"}"#);
+    insta::assert_snapshot!(output(Output::UpdateDisplay { display_id: "bar".into(), bundle, metadata: no_metadata() }), @r#"{"type":"update_display","displayId":"bar","bundle":{"text/plain":"50%"}}"#);
     insta::assert_snapshot!(output(Output::ClearOutput { wait: true }), @r#"{"type":"clear_output","wait":true}"#);
 }
 

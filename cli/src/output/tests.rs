@@ -162,6 +162,7 @@ fn shown(id: &str, plain: &str) -> Output {
     Output::DisplayWithId {
         display_id: id.into(),
         bundle: text(plain),
+        metadata: serde_json::Map::new(),
     }
 }
 
@@ -169,6 +170,7 @@ fn update(id: &str, plain: &str) -> Output {
     Output::UpdateDisplay {
         display_id: id.into(),
         bundle: text(plain),
+        metadata: serde_json::Map::new(),
     }
 }
 

@@ -161,7 +161,7 @@ pub(crate) async fn run(args: &Args) -> Result<Results, String> {
 async fn one_plus_one(kernel: &Kernel) -> Result<(), String> {
     let mut two = false;
     run_cell_with(kernel, "1+1", |output| {
-        if let Output::Result(bundle) = output {
+        if let Output::Result { bundle, .. } = output {
             two |= bundle.get_str("text/plain") == Some("2");
         }
     })

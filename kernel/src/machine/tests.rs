@@ -499,7 +499,7 @@ fn outputs_and_errors_route_to_the_running_cell() {
         exec 1 x
         <- {"type":"stderr","id":"1","data":"warn"}
         <- {"type":"display","id":"1","bundle":{"text/plain":"shown"}}
-        <- {"type":"result","id":"1","bundle":{"text/plain":"42"}}
+        <- {"type":"result","id":"1","bundle":{"text/plain":"42"},"metadata":{"text/plain":{"k":1}}}
         <- {"type":"error","id":"1","ename":"ValueError","evalue":"boom","traceback":["tb"]}
         done 1 error
         "#,
@@ -508,8 +508,8 @@ fn outputs_and_errors_route_to_the_running_cell() {
     = ready (python 3.12.1, pid 42)
     > {"id":"1","code":"x","silent":false,"storeHistory":true}
     = output 1: Stderr("warn")
-    = output 1: Display(MimeBundle({"text/plain": String("shown")}))
-    = output 1: Result(MimeBundle({"text/plain": String("42")}))
+    = output 1: Display { bundle: MimeBundle({"text/plain": String("shown")}), metadata: {} }
+    = output 1: Result { bundle: MimeBundle({"text/plain": String("42")}), metadata: {"text/plain": Object {"k": Number(1)}} }
     = output 1: Error(PyError { ename: "ValueError", evalue: "boom", traceback: ["tb"] })
     = finished 1: Error count=7 error=ValueError: boom
     "#);
@@ -1237,18 +1237,18 @@ fn an_answered_call_gives_back_only_the_time_it_took() {
 fn display_ids_updates_and_clears_become_outputs() {
     insta::assert_snapshot!(check_ready(r#"
 exec 1 x
-<- {"type":"display","id":"1","bundle":{"text/plain":"0%"},"displayId":"bar"}
-<- {"type":"update_display","id":"1","bundle":{"text/plain":"9%"},"displayId":"bar"}
+<- {"type":"display","id":"1","bundle":{"text/plain":"0%"},"displayId":"bar","metadata":{"width":5}}
+<- {"type":"update_display","id":"1","bundle":{"text/plain":"9%"},"displayId":"bar","metadata":{"width":6}}
 <- {"type":"clear_output","id":"1","wait":true}
-<- {"type":"display","id":"1","bundle":{"text/plain":"plain"}}
+<- {"type":"display","id":"1","bundle":{"image/png":"iVBORw0KGgo="},"metadata":{"image/png":{"width":50}}}
 done 1
 "#), @r#"
 = ready (python 3.12.1, pid 42)
 > {"id":"1","code":"x","silent":false,"storeHistory":true}
-= output 1: DisplayWithId { display_id: "bar", bundle: MimeBundle({"text/plain": String("0%")}) }
-= output 1: UpdateDisplay { display_id: "bar", bundle: MimeBundle({"text/plain": String("9%")}) }
+= output 1: DisplayWithId { display_id: "bar", bundle: MimeBundle({"text/plain": String("0%")}), metadata: {"width": Number(5)} }
+= output 1: UpdateDisplay { display_id: "bar", bundle: MimeBundle({"text/plain": String("9%")}), metadata: {"width": Number(6)} }
 = output 1: ClearOutput { wait: true }
-= output 1: Display(MimeBundle({"text/plain": String("plain")}))
+= output 1: Display { bundle: MimeBundle({"image/png": String("iVBORw0KGgo=")}), metadata: {"image/png": Object {"width": Number(50)}} }
 = finished 1: Ok count=7
 "#);
 }
@@ -1273,7 +1273,7 @@ done 2
 = late output 1: Stdout("late while idle\n")
 > {"id":"2","code":"x","silent":false,"storeHistory":true}
 = late output 1: Stdout("late while 2 runs\n")
-= late output 1: UpdateDisplay { display_id: "d", bundle: MimeBundle({"text/plain": String("y")}) }
+= late output 1: UpdateDisplay { display_id: "d", bundle: MimeBundle({"text/plain": String("y")}), metadata: {} }
 = finished 2: Ok count=7
 "#);
 }

@@ -72,21 +72,62 @@ fn text(plain: &str) -> pykernel_protocol::MimeBundle {
     pykernel_protocol::MimeBundle::from_iter([("text/plain", plain)])
 }
 
+fn metadata(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn shown(id: &str, plain: &str) -> crate::Output {
+    crate::Output::DisplayWithId {
+        display_id: id.into(),
+        bundle: text(plain),
+        metadata: serde_json::Map::new(),
+    }
+}
+
+fn update(id: &str, plain: &str) -> crate::Output {
+    crate::Output::UpdateDisplay {
+        display_id: id.into(),
+        bundle: text(plain),
+        metadata: serde_json::Map::new(),
+    }
+}
+
 #[test]
 fn updates_rewrite_every_display_with_their_id_and_add_nothing() {
     use crate::Output;
     insta::assert_snapshot!(settle(vec![
-        Output::DisplayWithId { display_id: "a".into(), bundle: text("a0") },
+        shown("a", "a0"),
         Output::Stdout("x\n".into()),
-        Output::DisplayWithId { display_id: "a".into(), bundle: text("a0 again") },
-        Output::DisplayWithId { display_id: "b".into(), bundle: text("b0") },
-        Output::UpdateDisplay { display_id: "a".into(), bundle: text("a1") },
-        Output::UpdateDisplay { display_id: "missing".into(), bundle: text("nowhere") },
+        shown("a", "a0 again"),
+        shown("b", "b0"),
+        update("a", "a1"),
+        update("missing", "nowhere"),
     ]), @r#"
-    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}) }
+    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}), metadata: {} }
     Stdout("x\n")
-    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}) }
-    DisplayWithId { display_id: "b", bundle: MimeBundle({"text/plain": String("b0")}) }
+    DisplayWithId { display_id: "a", bundle: MimeBundle({"text/plain": String("a1")}), metadata: {} }
+    DisplayWithId { display_id: "b", bundle: MimeBundle({"text/plain": String("b0")}), metadata: {} }
+    "#);
+}
+
+#[test]
+fn updates_replace_the_metadata_too() {
+    use crate::Output;
+    let width = |width: u64| metadata(serde_json::json!({"image/png": {"width": width}}));
+    insta::assert_snapshot!(settle(vec![
+        Output::DisplayWithId { display_id: "img".into(), bundle: text("<Image>"), metadata: width(50) },
+        Output::DisplayWithId { display_id: "other".into(), bundle: text("<Image>"), metadata: width(10) },
+        Output::UpdateDisplay { display_id: "img".into(), bundle: text("<Image 2>"), metadata: width(80) },
+        // An update without metadata clears it, as Jupyter's does.
+        Output::UpdateDisplay { display_id: "other".into(), bundle: text("<Image 3>"), metadata: serde_json::Map::new() },
+        Output::Result { bundle: text("r"), metadata: width(30) },
+    ]), @r#"
+    DisplayWithId { display_id: "img", bundle: MimeBundle({"text/plain": String("<Image 2>")}), metadata: {"image/png": Object {"width": Number(80)}} }
+    DisplayWithId { display_id: "other", bundle: MimeBundle({"text/plain": String("<Image 3>")}), metadata: {} }
+    Result { bundle: MimeBundle({"text/plain": String("r")}), metadata: {"image/png": Object {"width": Number(30)}} }
     "#);
 }
 
@@ -97,10 +138,10 @@ fn clears_drop_what_came_before_at_once_or_before_the_next_output() {
         Output::Stdout("gone\n".into()),
         Output::ClearOutput { wait: false },
         Output::Stdout("also gone\n".into()),
-        Output::DisplayWithId { display_id: "p".into(), bundle: text("0%") },
+        shown("p", "0%"),
         Output::ClearOutput { wait: true },
         // An update does not fire the pending clear; the next output does.
-        Output::UpdateDisplay { display_id: "p".into(), bundle: text("50%") },
+        update("p", "50%"),
         Output::Stderr("after the clear\n".into()),
         Output::ClearOutput { wait: true },
     ]), @r#"Stderr("after the clear\n")"#);

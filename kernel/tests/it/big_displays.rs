@@ -18,8 +18,10 @@ fn render(outputs: &[Output], outcome: &Outcome) -> String {
     let mut out = String::new();
     for output in outputs {
         let bundle = match output {
-            Output::Display(bundle) | Output::Result(bundle) => bundle,
-            Output::DisplayWithId { bundle, .. } | Output::UpdateDisplay { bundle, .. } => bundle,
+            Output::Display { bundle, .. }
+            | Output::Result { bundle, .. }
+            | Output::DisplayWithId { bundle, .. }
+            | Output::UpdateDisplay { bundle, .. } => bundle,
             Output::Stderr(text) => {
                 let _ = writeln!(out, "stderr {text:?}");
                 continue;
@@ -161,7 +163,7 @@ async fn a_70mb_html_repr_arrives_whole_and_byte_equal() {
     };
     let expected = "<p>\"\\\n\t\0é☃</p>".repeat(5_000_000);
     let expected: String = expected.chars().take(70_000_000).collect();
-    let [Output::Result(bundle)] = &outputs[..] else {
+    let [Output::Result { bundle, .. }] = &outputs[..] else {
         panic!("{}", render(&outputs, &outcome));
     };
     assert_eq!(bundle.get_str("text/plain"), Some("H()"));
@@ -189,7 +191,7 @@ async fn a_20mb_png_from_repr_bytes_arrives_base64_equal() {
         return;
     };
     let png: Vec<u8> = (0..=255u8).cycle().take(256 * 81920).collect();
-    let [Output::Display(bundle)] = &outputs[..] else {
+    let [Output::Display { bundle, .. }] = &outputs[..] else {
         panic!("{}", render(&outputs, &outcome));
     };
     let encoded = bundle.get_str("image/png").unwrap_or_default();

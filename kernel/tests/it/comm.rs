@@ -66,7 +66,7 @@ async fn check(kernel: &Kernel, code: &str, keys: &[&str]) -> String {
                 end_stdout(&mut out, &mut stdout);
                 out.push_str(&render(&message, keys, &id));
             }
-            Output::Result(_) | Output::Display(_) => {}
+            Output::Result { .. } | Output::Display { .. } => {}
             other => {
                 end_stdout(&mut out, &mut stdout);
                 let _ = writeln!(out, "{other:?}");

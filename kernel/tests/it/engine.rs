@@ -25,7 +25,7 @@ fn scratch() -> tempfile::TempDir {
 }
 
 /// The test interpreter when it can import IPython; otherwise says why the test skips.
-fn python_with_ipython() -> Option<std::path::PathBuf> {
+pub(crate) fn python_with_ipython() -> Option<std::path::PathBuf> {
     let python = test_python()?;
     let importable = Command::new(&python)
         .args(["-c", "import IPython"])
@@ -51,10 +51,10 @@ async fn transcript(kernel: &Kernel, cells: &[&str]) -> String {
             let line = match output {
                 Output::Stdout(text) => format!("stdout {text:?}"),
                 Output::Stderr(text) => format!("stderr {text:?}"),
-                Output::Result(bundle) => {
+                Output::Result { bundle, .. } => {
                     format!("result {:?}", bundle.get_str("text/plain").unwrap_or(""))
                 }
-                Output::Display(bundle) => {
+                Output::Display { bundle, .. } => {
                     let text = bundle.get_str("text/plain").unwrap_or("");
                     let first = text.lines().next().unwrap_or("");
                     format!("display {first:?}")

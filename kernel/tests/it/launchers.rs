@@ -58,7 +58,9 @@ async fn run(kernel: &Kernel, code: &str) -> (String, Outcome) {
     while let Some(output) = timeout(HANG, execution.next_output()).await.ok().flatten() {
         match output {
             Output::Stdout(chunk) => text.push_str(&chunk),
-            Output::Result(bundle) => text.push_str(bundle.get_str("text/plain").unwrap_or("")),
+            Output::Result { bundle, .. } => {
+                text.push_str(bundle.get_str("text/plain").unwrap_or(""))
+            }
             _ => {}
         }
     }

@@ -8,6 +8,8 @@ mod big_displays;
 mod comm;
 mod display;
 #[cfg(target_os = "linux")]
+mod display_metadata;
+#[cfg(target_os = "linux")]
 mod engine;
 mod fake;
 #[cfg(target_os = "linux")]

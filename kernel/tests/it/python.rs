@@ -54,7 +54,9 @@ async fn run(kernel: &Kernel, code: &str) -> (String, String, Outcome) {
     while let Some(output) = timeout(HANG, execution.next_output()).await.ok().flatten() {
         match output {
             Output::Stdout(text) => stdout.push_str(&text),
-            Output::Result(bundle) => result.push_str(bundle.get_str("text/plain").unwrap_or("")),
+            Output::Result { bundle, .. } => {
+                result.push_str(bundle.get_str("text/plain").unwrap_or(""))
+            }
             _ => {}
         }
     }

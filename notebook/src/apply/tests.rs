@@ -1,5 +1,5 @@
 use pykernel::MimeBundle;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::{
     apply::{Applier, CellEvent, StreamName},
@@ -54,6 +54,7 @@ fn plain(text: &str) -> MimeBundle {
 fn display(text: &str, display_id: Option<&str>) -> CellEvent {
     CellEvent::Display {
         bundle: plain(text),
+        metadata: Map::new(),
         display_id: display_id.map(str::to_owned),
     }
 }
@@ -61,6 +62,7 @@ fn display(text: &str, display_id: Option<&str>) -> CellEvent {
 fn update(text: &str, display_id: &str) -> CellEvent {
     CellEvent::UpdateDisplay {
         bundle: plain(text),
+        metadata: Map::new(),
         display_id: display_id.to_owned(),
     }
 }
@@ -80,6 +82,7 @@ fn consecutive_stream_writes_merge_and_others_keep_their_order() {
         out("e\n"),
         CellEvent::Result {
             bundle: plain("42"),
+            metadata: Map::new(),
         },
     ]]);
     insta::assert_snapshot!(rendered, @r#"
@@ -198,4 +201,46 @@ fn a_rerun_cell_forgets_its_old_display_ids() {
         .map(Value::to_string)
         .collect();
     insta::assert_snapshot!(outputs.join("\n"), @r#"{"name":"stdout","output_type":"stream","text":"fresh\n"}"#);
+}
+
+/// Metadata goes with data, and an update replaces both, as nbclient's
+/// `_update_display_id` does.
+#[test]
+fn metadata_goes_with_its_output_and_updates_replace_it() {
+    let width = |width: u64| {
+        json!({"image/png": {"width": width}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let image = |text: &str, metadata, display_id: Option<&str>| CellEvent::Display {
+        bundle: plain(text),
+        metadata,
+        display_id: display_id.map(str::to_owned),
+    };
+    let rendered = check(vec![
+        vec![
+            image("a", width(50), Some("img")),
+            image("b", width(10), Some("other")),
+            CellEvent::Result {
+                bundle: plain("r"),
+                metadata: width(30),
+            },
+        ],
+        vec![
+            CellEvent::UpdateDisplay {
+                bundle: plain("a2"),
+                metadata: width(80),
+                display_id: "img".to_owned(),
+            },
+            update("b2", "other"),
+        ],
+    ]);
+    insta::assert_snapshot!(rendered, @r#"
+        cell 0 [1]
+          {"data":{"text/plain":"a2"},"metadata":{"image/png":{"width":80}},"output_type":"display_data"}
+          {"data":{"text/plain":"b2"},"metadata":{},"output_type":"display_data"}
+          {"data":{"text/plain":"r"},"execution_count":1,"metadata":{"image/png":{"width":30}},"output_type":"execute_result"}
+        cell 1 [2]
+        "#);
 }

@@ -128,6 +128,7 @@ fn output_widget_takes_the_output_of_the_execution_it_names() {
 fn nested_output_widgets_stack_and_updates_stay_with_the_cell() {
     let update_display = CellEvent::UpdateDisplay {
         bundle: pykernel::MimeBundle::from_iter([("text/plain", "2")]),
+        metadata: Map::new(),
         display_id: "d".to_owned(),
     };
     insta::assert_snapshot!(check(vec![
@@ -141,7 +142,7 @@ fn nested_output_widgets_stack_and_updates_stay_with_the_cell() {
         Err(("r1", CellEvent::ClearOutput { wait: false })),
     ]), @r#"
     to kernel b {"buffer_paths":[],"method":"update","state":{"outputs":[{"name":"stdout","output_type":"stream","text":"to b\n"}]}}
-    cell keeps UpdateDisplay { bundle: MimeBundle({"text/plain": String("2")}), display_id: "d" }
+    cell keeps UpdateDisplay { bundle: MimeBundle({"text/plain": String("2")}), metadata: {}, display_id: "d" }
     to kernel a {"buffer_paths":[],"method":"update","state":{"outputs":[]}}
     {
       "application/vnd.jupyter.widget-state+json": {

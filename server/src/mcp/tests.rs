@@ -20,6 +20,7 @@ fn shown(id: &str, plain: &str) -> Output {
     Output::DisplayWithId {
         display_id: id.into(),
         bundle: MimeBundle::from_iter([("text/plain", plain)]),
+        metadata: serde_json::Map::new(),
     }
 }
 
@@ -27,6 +28,7 @@ fn update(id: &str, plain: &str) -> Output {
     Output::UpdateDisplay {
         display_id: id.into(),
         bundle: MimeBundle::from_iter([("text/plain", plain)]),
+        metadata: serde_json::Map::new(),
     }
 }
 

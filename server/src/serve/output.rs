@@ -27,6 +27,10 @@ pub enum OutputJson {
     Display {
         /// The MIME bundle, unchanged: images stay base64 strings.
         bundle: MimeBundle,
+        /// Jupyter's display metadata (an image's `{"image/png":{"width":50}}`); absent
+        /// when empty.
+        #[serde(skip_serializing_if = "Map::is_empty")]
+        metadata: Map<String, Value>,
         /// Names the display for later `update_display` lines; absent when it has none.
         #[serde(rename = "displayId", skip_serializing_if = "Option::is_none")]
         display_id: Option<String>,
@@ -39,6 +43,9 @@ pub enum OutputJson {
         display_id: String,
         /// The new MIME bundle.
         bundle: MimeBundle,
+        /// The new display metadata, which replaces the old; absent when empty.
+        #[serde(skip_serializing_if = "Map::is_empty")]
+        metadata: Map<String, Value>,
     },
     /// Clears the cell's output so far; with `wait`, just before its next output.
     ClearOutput {
@@ -49,6 +56,9 @@ pub enum OutputJson {
     Result {
         /// The MIME bundle, unchanged.
         bundle: MimeBundle,
+        /// Jupyter's metadata of the result; absent when empty.
+        #[serde(skip_serializing_if = "Map::is_empty")]
+        metadata: Map<String, Value>,
     },
     /// The exception that ended the cell.
     Error(ErrorJson),
@@ -193,21 +203,33 @@ impl OutputJson {
         Some(match output {
             Output::Stdout(data) => Self::Stdout { data: data.clone() },
             Output::Stderr(data) => Self::Stderr { data: data.clone() },
-            Output::Display(bundle) => Self::Display {
+            Output::Display { bundle, metadata } => Self::Display {
                 bundle: bundle.clone(),
+                metadata: metadata.clone(),
                 display_id: None,
             },
-            Output::DisplayWithId { display_id, bundle } => Self::Display {
+            Output::DisplayWithId {
+                display_id,
+                bundle,
+                metadata,
+            } => Self::Display {
                 bundle: bundle.clone(),
+                metadata: metadata.clone(),
                 display_id: Some(display_id.clone()),
             },
-            Output::UpdateDisplay { display_id, bundle } => Self::UpdateDisplay {
+            Output::UpdateDisplay {
+                display_id,
+                bundle,
+                metadata,
+            } => Self::UpdateDisplay {
                 display_id: display_id.clone(),
                 bundle: bundle.clone(),
+                metadata: metadata.clone(),
             },
             Output::ClearOutput { wait } => Self::ClearOutput { wait: *wait },
-            Output::Result(bundle) => Self::Result {
+            Output::Result { bundle, metadata } => Self::Result {
                 bundle: bundle.clone(),
+                metadata: metadata.clone(),
             },
             Output::Error(error) => Self::Error(ErrorJson::from(error)),
             Output::Comm(message) => Self::comm(message),

@@ -326,6 +326,32 @@ async fn a_scripted_session_streams_asks_calls_and_shuts_down() {
 }
 
 #[tokio::test]
+async fn display_metadata_goes_with_displays_updates_and_results() {
+    let Some(python) = pykernel_runner::testing::test_python() else {
+        return;
+    };
+    let mut client = Client::start(KernelOptions::new().with_python(python), 1 << 20);
+    let mut transcript = check(
+        &mut client,
+        &[(
+            r#"{"jsonrpc":"2.0","id":1,"method":"execute","params":{"code":"display({'text/plain': 'a'}, raw=True, display_id='d', metadata={'text/plain': {'w': 1}})\ndisplay({'text/plain': 'b'}, raw=True, display_id='d', update=True, metadata={'w': 2})\ndisplay({'text/plain': 'plain'}, raw=True)\nclass R:\n    def _repr_mimebundle_(self, include=None, exclude=None):\n        return {'text/plain': 'r'}, {'text/plain': {'k': 3}}\nR()"}}"#,
+            5,
+        )],
+    )
+    .await;
+    transcript.push_str(&client.finish().await);
+    insta::assert_snapshot!(transcript, @r#"
+        > {"jsonrpc":"2.0","id":1,"method":"execute","params":{"code":"display({'text/plain': 'a'}, raw=True, display_id='d', metadata={'text/plain': {'w': 1}})\ndisplay({'text/plain': 'b'}, raw=True, display_id='d', update=True, metadata={'w': 2})\ndisplay({'text/plain': 'plain'}, raw=True)\nclass R:\n    def _repr_mimebundle_(self, include=None, exclude=None):\n        return {'text/plain': 'r'}, {'text/plain': {'k': 3}}\nR()"}}
+        < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"a"},"displayId":"d","metadata":{"text/plain":{"w":1}},"type":"display"},"requestId":1}}
+        < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"b"},"displayId":"d","metadata":{"w":2},"type":"update_display"},"requestId":1}}
+        < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"plain"},"type":"display"},"requestId":1}}
+        < {"jsonrpc":"2.0","method":"output","params":{"output":{"bundle":{"text/plain":"r"},"metadata":{"text/plain":{"k":3}},"type":"result"},"requestId":1}}
+        < {"id":1,"jsonrpc":"2.0","result":{"cancelled":false,"executionCount":1,"kernelKilled":false,"kernelRestarted":false,"status":"ok","stdinRequested":false,"timedOut":false}}
+        ended: Ok(true), more output: None
+        "#);
+}
+
+#[tokio::test]
 async fn two_opens_share_a_session_until_the_last_close() {
     let Some(python) = pykernel_runner::testing::test_python() else {
         return;

@@ -32,11 +32,17 @@ fn streams_results_images_and_errors_become_text_in_order() {
     let outputs = [
         Output::Stdout("\u{1b}[31mred\u{1b}[0m text\n".to_owned()),
         Output::Stderr("warn\u{1b}]0;title\u{7}ing\n".to_owned()),
-        Output::Display(bundle(json!({
-            "text/plain": "<Figure>",
-            "image/png": "iVBORw0KGgo=",
-        }))),
-        Output::Result(bundle(json!({"text/html": "<b>bold</b> and <i>it</i>"}))),
+        Output::Display {
+            bundle: bundle(json!({
+                "text/plain": "<Figure>",
+                "image/png": "iVBORw0KGgo=",
+            })),
+            metadata: serde_json::Map::new(),
+        },
+        Output::Result {
+            bundle: bundle(json!({"text/html": "<b>bold</b> and <i>it</i>"})),
+            metadata: serde_json::Map::new(),
+        },
         Output::Error(PyError {
             ename: "ValueError".to_owned(),
             evalue: "bad".to_owned(),
