@@ -1,9 +1,9 @@
 //! Run Jupyter notebooks (nbformat 4) through a persistent [`pykernel::Kernel`].
 //!
 //! The outputs are written as nbclient writes them with ipykernel: consecutive stream
-//! text merged, `execute_result` with its execution count, `display_data`,
-//! `update_display_data` and `clear_output` applied (display ids are followed across
-//! cells), `error` outputs with name, value and traceback, and each cell's timing in
+//! text merged, `execute_result` with its execution count, `display_data` (each with
+//! its display `metadata`), `update_display_data` (replacing data and metadata) and
+//! `clear_output` applied (display ids are followed across cells), `error` outputs with name, value and traceback, and each cell's timing in
 //! `metadata.execution` as nbclient's `record_timing` records it. Cells tagged
 //! `skip-execution` are not run; a cell tagged `raises-exception` may raise without
 //! stopping the run; parameters are injected after the cell tagged `parameters`, as
