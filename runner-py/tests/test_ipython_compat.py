@@ -258,3 +258,18 @@ def test_formatters_have_ipythons_class_names_and_text_plain_is_pretty(kernel):
     assert ok(frames) == "HTMLFormatter LatexFormatter\n"
     (bundle,) = [f["bundle"] for f in of_type(frames, "display")]
     assert re.fullmatch(r"<__main__\.B at 0x[0-9a-f]+>", bundle["text/plain"])
+
+
+@needs_ipython
+def test_a_shell_user_code_makes_does_not_take_the_display_over(kernel):
+    # Notebooks that import notebooks make IPython's own shell; HTML still shows as HTML.
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance()\n"
+        "from IPython.display import HTML, display\n"
+        "display(HTML('<b>still html</b>'))"
+    )
+    frames = kernel.run(code)
+    assert ok(frames) == ""
+    [shown] = of_type(frames, "display")
+    assert shown["bundle"]["text/html"] == "<b>still html</b>"

@@ -90,6 +90,7 @@ def test_help_syntax_pages_text(kernel):
     )
     assert pages(kernel.run("*int*?")) == ["FloatingPointError\nbreakpoint\nint\nprint"]
     assert ok(kernel.run("nothing_here?")) == "Object `nothing_here` not found.\n"
+    assert pages(kernel.run("?"))[0].startswith("pykernel quick reference")
 
 
 def test_a_question_mark_elsewhere_is_still_a_syntax_error(kernel):

@@ -42,16 +42,23 @@ def get_ipython():
 
 
 def _real_shell():
-    """IPython's ``InteractiveShell`` instance when one has been made (the IPython
-    engine), else None."""
+    """The IPython engine's ``InteractiveShell`` when that engine runs, else None.
+
+    A shell user code makes in the light engine (``InteractiveShell.instance()``, as
+    notebooks that import other notebooks do) does not count: its display publisher
+    would print ``<IPython.core.display.HTML object>`` where the runner shows HTML.
+    """
     module = sys.modules.get("IPython.core.interactiveshell")
     if module is None:
         return None
     try:
         cls = module.InteractiveShell
-        return cls.instance() if cls.initialized() else None
+        shell = cls.instance() if cls.initialized() else None
     except Exception:
         return None
+    if shell is None or not type(shell).__module__.startswith(__package__ + "."):
+        return None
+    return shell
 
 
 # IPython's display functions, routed to the runner.

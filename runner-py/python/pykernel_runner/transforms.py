@@ -189,7 +189,10 @@ def _help_re():
 
 def _rewrite_help(text):
     """``obj?``, ``obj??``, ``*pat*?`` and ``?obj``/``??obj`` as IPython reads them: a
-    call of ``%pinfo``, ``%pinfo2`` or ``%psearch``."""
+    call of ``%pinfo``, ``%pinfo2`` or ``%psearch``; ``?`` alone pages the quick
+    reference, as IPython pages its introduction."""
+    if text in ("?", "??"):
+        return "__pykernel__.line_magic('quickref', '')"
     if text.startswith("?"):
         marks = "??" if text.startswith("??") else "?"
         text = text[len(marks) :].strip() + marks
