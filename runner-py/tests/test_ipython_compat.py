@@ -135,15 +135,16 @@ def test_get_ipython_runs_magics_and_shell_commands(kernel):
     assert result(frames) == "['one', 'two']"
 
 
-def test_get_ipython_config_and_no_kernel(kernel):
+def test_get_ipython_config_and_kernel(kernel):
     code = (
         "ip = get_ipython()\n"
-        "print('IPKernelApp' in ip.config, hasattr(ip, 'kernel'), ip.config.InlineBackend)\n"
+        "print('IPKernelApp' in ip.config, ip.config.InlineBackend)\n"
         "ip.config.InlineBackend.figure_format = 'svg'\n"
         "print(ip.config)\n"
+        "print(ip.kernel.get_parent()['header']['msg_type'], ip.parent_header['header']['msg_id'] != '')\n"
     )
     assert ok(kernel.run(code)) == (
-        "False False {}\n{'InlineBackend': {'figure_format': 'svg'}}\n"
+        "False {}\n{'InlineBackend': {'figure_format': 'svg'}}\nexecute_request True\n"
     )
 
 

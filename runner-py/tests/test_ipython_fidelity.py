@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import error, ok, result, stderr, stdout
+from conftest import error, of_type, ok, result, stderr, stdout
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX shells and terminals")
 
@@ -112,3 +112,23 @@ def test_a_cells_syntax_error_names_the_cell_as_ipykernel_does(kernel):
     err = error(kernel.run("collections."))
     assert err["evalue"] == "invalid syntax (1397204736.py, line 1)"
     assert err["traceback"][-1] == "SyntaxError: invalid syntax"
+
+
+def test_messages_sent_through_the_kernels_session_are_outputs(kernel):
+    code = (
+        "ip = get_ipython()\n"
+        "send = lambda kind, content: ip.kernel.session.send(ip.kernel.iopub_socket, kind, content, parent=ip.parent_header)\n"
+        "send('display_data', {'data': {'text/plain': 'a'}, 'metadata': {}, 'transient': {'display_id': 'd1'}})\n"
+        "send('update_display_data', {'data': {'text/plain': 'b'}, 'metadata': {}, 'transient': {'display_id': 'd1'}})\n"
+        "send('stream', {'name': 'stdout', 'text': 'streamed\\n'})\n"
+        "send('execute_result', {'data': {'text/plain': '10'}, 'metadata': {}, 'execution_count': 1})\n"
+        "ip.history_manager.hist_file"
+    )
+    frames = kernel.run(code)
+    [shown] = of_type(frames, "display")
+    assert (shown["bundle"], shown["displayId"]) == ({"text/plain": "a"}, "d1")
+    [update] = of_type(frames, "update_display")
+    assert (update["bundle"], update["displayId"]) == ({"text/plain": "b"}, "d1")
+    assert stdout(frames) == "streamed\n"
+    results = [f["bundle"]["text/plain"] for f in of_type(frames, "result")]
+    assert results == ["10", "':memory:'"]

@@ -57,11 +57,57 @@ def send(msg_type, comm_id, data=None, metadata=None, buffers=None, target_name=
     emit(_frame_body(frame, data, metadata, buffers))
 
 
-class Kernel:
-    """The kernel ipywidgets finds on ``get_ipython().kernel``: enough of ipykernel's for
-    ``Output`` to learn the running execution."""
+class Session:
+    """``kernel.session``: ipykernel's message sender, for code that sends Jupyter's
+    messages itself (``session.send(kernel.iopub_socket, "display_data", content)``, as
+    nbclient's tests do). The messages that are outputs become the runner's frames."""
 
     session = SESSION
+
+    def send(self, stream, msg_or_type, content=None, parent=None, ident=None, buffers=None, track=False, header=None, metadata=None):
+        """Delivers a ``display_data``, ``update_display_data``, ``execute_result``,
+        ``stream`` or ``clear_output`` message as output of the running cell; returns
+        the message as ipykernel does. ``parent`` is always the running cell here."""
+        if isinstance(msg_or_type, dict):
+            msg_type = (msg_or_type.get("header") or {}).get("msg_type") or msg_or_type.get("msg_type")
+            content = msg_or_type.get("content", content)
+        else:
+            msg_type = msg_or_type
+        content = content if isinstance(content, dict) else {}
+        _deliver(msg_type, content)
+        return {"header": {"msg_type": msg_type, "session": SESSION}, "parent_header": {}, "content": content}
+
+
+def _deliver(msg_type, content):
+    display = running.rare("display")
+    data = content.get("data")
+    data = dict(data) if isinstance(data, dict) else {}
+    metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else None
+    transient = content.get("transient") if isinstance(content.get("transient"), dict) else {}
+    display_id = transient.get("display_id")
+    if msg_type == "display_data":
+        display.publish("display", data, display_id=display_id, metadata=metadata)
+    elif msg_type == "update_display_data" and display_id is not None:
+        display.publish_update(data, display_id, metadata=metadata)
+    elif msg_type == "execute_result":
+        display.publish("result", data, metadata=metadata)
+    elif msg_type == "stream":
+        target = sys.stderr if content.get("name") == "stderr" else sys.stdout
+        target.write(str(content.get("text", "")))
+    elif msg_type == "clear_output":
+        display.clear_output(wait=bool(content.get("wait")))
+    else:
+        log("ignored a %r message sent through kernel.session" % (msg_type,))
+
+
+class Kernel:
+    """The kernel ipywidgets finds on ``get_ipython().kernel``: enough of ipykernel's for
+    ``Output`` to learn the running execution, and for code that sends its own messages
+    (``session``, ``iopub_socket``)."""
+
+    session = Session()
+    # Only ever passed back to ``session.send``: every message goes to the host.
+    iopub_socket = "iopub"
 
     def get_parent(self, channel=None):
         """The request being handled: the running execution's header (the last one's

@@ -5,8 +5,8 @@ display functions routed to the runner's display.
 ``run_line_magic``/``run_cell_magic``/``magic``, ``system``/``getoutput``,
 ``display_formatter.formatters[mime].for_type(...)`` (honoured by results and
 displays), ``events.register`` (``pre_execute``, ``pre_run_cell``, ``post_execute``,
-``post_run_cell``), ``history_manager``, ``config`` (empty: no ``IPKernelApp``) and no
-``kernel``.
+``post_run_cell``), ``history_manager``, ``config`` (empty: no ``IPKernelApp``) and a
+``kernel`` with ipykernel's ``get_parent()``, ``session.send`` and ``iopub_socket``.
 
 When user code imports ``IPython.core.display_functions`` (what ``IPython.display``
 re-exports), ``patch_ipython`` replaces its ``display``, ``clear_output`` and
@@ -528,6 +528,8 @@ class HistoryManager:
     """``get_ipython().history_manager``: this session's inputs and outputs."""
 
     session_number = 0
+    # As nbclient configures ipykernel: the history lives in memory only.
+    hist_file = ":memory:"
 
     @property
     def input_hist_raw(self):
@@ -633,6 +635,16 @@ class Shell:
         self.display_pub = DisplayPublisher()
         self.history_manager = HistoryManager()
         self.InteractiveTB = TracebackText()
+
+    @property
+    def kernel(self):
+        """The runner's stand-in for ipykernel's kernel (``get_parent()``, ``session``)."""
+        return running.rare("comms").KERNEL
+
+    @property
+    def parent_header(self):
+        """The running request, as ipykernel's shell holds it."""
+        return self.kernel.get_parent()
 
     def __repr__(self):
         return "<pykernel_runner.ipython_compat.Shell object>"
