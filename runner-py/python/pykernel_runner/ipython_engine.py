@@ -28,8 +28,11 @@ use of ``get_ipython().Completer`` (the runner answers completion requests itsel
 IPython is imported only by ``start``, so this module loads where IPython is missing.
 """
 
+import importlib
 import os
+import re
 import sys
+import types
 
 from . import display, execution, namespace
 from .output import restore_stdio
@@ -172,20 +175,121 @@ def _forget_modules(package):
         del sys.modules[module]
 
 
+# Modules IPython and traitlets import at start for functions a kernel calls late or
+# never, each with the names imported from it (``from module import name``): logging's
+# configuration (sockets, pickle, queues) for traitlets' applications, ``urllib.parse``
+# (and ``ipaddress``) for ``pathlib``'s ``as_uri``, ``tempfile`` (shutil, random,
+# hashlib, compression) for an unwritable IPython directory, ``pprint`` for the crash
+# handler and traitlets' configuration dumps.
+DEFERRED = {
+    "logging.config": ("dictConfig",),
+    "urllib.parse": ("quote_from_bytes",),
+    "tempfile": ("mkdtemp",),
+    "pprint": ("pformat",),
+}
+
+
+class _StandIn(types.ModuleType):
+    """A module IPython imports while the shell is made, loaded for real on first use:
+    any attribute (or a call of a name imported from it) imports the real module."""
+
+    def __getattr__(self, name):
+        # The import system probes dunders (``__path__``, ``__file__``) for what a module
+        # is; a stand-in answers them as a plain module would, without loading.
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_module(self.__name__), name)
+
+
+def _real_module(name):
+    """The real module ``name``, imported now if only its stand-in was."""
+    module = sys.modules.get(name)
+    if isinstance(module, _StandIn):
+        del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _deferred_function(module_name, name):
+    def call(*args, **kwargs):
+        return getattr(_real_module(module_name), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = module_name
+    return call
+
+
+class _Deferring:
+    """While active, the modules in ``DEFERRED`` not imported yet are stand-ins; on
+    exit the stand-ins leave ``sys.modules``, so the next import loads the real module.
+
+    A stand-in is also its package's attribute (``logging.config``), for code that
+    reaches it through its package (``import logging.config`` binds ``logging``), so the
+    package is imported first; importing the real module replaces it there."""
+
+    def __enter__(self):
+        self.stand_ins = {}
+        for name, functions in DEFERRED.items():
+            if name in sys.modules:
+                continue
+            stand_in = _StandIn(name)
+            for function in functions:
+                setattr(stand_in, function, _deferred_function(name, function))
+            package, _, child = name.rpartition(".")
+            if package:
+                setattr(importlib.import_module(package), child, stand_in)
+            sys.modules[name] = self.stand_ins[name] = stand_in
+        return self
+
+    def __exit__(self, *exc):
+        for name, stand_in in self.stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+        return False
+
+
 def _make_shell():
+    with _Deferring():
+        return _make_shell_deferring()
+
+
+def _make_shell_deferring():
     _import_ipython()
     from IPython import version_info
     from IPython.core.interactiveshell import InteractiveShell
-    from traitlets import Type
+    from traitlets import Instance, Type, default
     from traitlets.config import Config
 
-    publisher, hook = _make_classes()
+    publisher, hook, compiler = _make_classes()
+    # IPython 9 makes its inspector as the colours are set (IPython 8 imports it at
+    # start anyway): made on first use here.
+    lazy_inspector = not hasattr(InteractiveShell, "init_inspector")
 
     class PykernelShell(InteractiveShell):
         """IPython's shell with the runner's frames as its display and its errors."""
 
         display_pub_class = Type(publisher)
         displayhook_class = Type(hook)
+        compiler_class = Type(compiler)
+        # The same class, named where it is defined: IPython names it through
+        # ``IPython.core.application``, whose import (the crash handler, traitlets'
+        # applications) a kernel has no use for.
+        profile_dir = Instance("IPython.core.profiledir.ProfileDir", allow_none=True)
+
+        if lazy_inspector:
+            # IPython 9 names its inspector's class as a string, which traitlets imports
+            # at once; here it is imported when the inspector is made.
+            inspector_class = Type(klass=object).tag(config=True)
+
+            @default("inspector_class")
+            def _inspector_class_default(self):
+                from IPython.core.oinspect import Inspector
+
+                return Inspector
+
+        def __init__(self, *args, **kwargs):
+            if lazy_inspector:
+                self.inspector = _LazyInspector(self)
+            super().__init__(*args, **kwargs)
 
         def init_completer(self):
             # Made on first use (see __getattr__), which keeps it out of the start.
@@ -196,6 +300,20 @@ def _make_shell():
                 raise AttributeError(name)
             InteractiveShell.init_completer(self)
             return self.__dict__["Completer"]
+
+        def should_run_async(
+            self, raw_cell, *, transformed_cell=None, preprocessing_exc_tuple=None
+        ):
+            # Only ``await`` and ``async`` make a cell a coroutine: a cell with neither
+            # word skips the compile that would find out.
+            cell = raw_cell if transformed_cell is None else transformed_cell
+            if "await" not in cell and "async" not in cell:
+                return False
+            return super().should_run_async(
+                raw_cell,
+                transformed_cell=transformed_cell,
+                preprocessing_exc_tuple=preprocessing_exc_tuple,
+            )
 
         def init_virtualenv(self):
             # The host chose the interpreter, as ipykernel's host does: no warning about
@@ -240,11 +358,33 @@ def _make_shell():
     config.InteractiveShell.colors = "nocolor" if version_info[0] >= 9 else "NoColor"
     ipython = PykernelShell.instance(config=config, user_module=sys.modules["__main__"])
     ipython.loop_runner = _loop_runner
+    ipython.input_transformer_manager = _transformer_manager()
     ipython.set_hook("show_in_pager", _show_in_pager, 99)
     return ipython
 
 
+class _LazyInspector:
+    """Stands for IPython's object inspector (``obj?``, ``%pinfo``, ``%psearch``) until
+    first used, when IPython makes the real one: it imports ``IPython.core.oinspect``
+    and reads a colour theme from JSON, which a start has no use for."""
+
+    def __init__(self, shell):
+        self._shell = shell
+
+    def set_theme_name(self, name):
+        # The real inspector takes the shell's colours when it is made.
+        pass
+
+    def __getattr__(self, name):
+        shell = self._shell
+        if shell.__dict__.get("inspector") is self:
+            del shell.inspector
+            shell.init_syntax_highlighting()
+        return getattr(shell.inspector, name)
+
+
 def _make_classes():
+    from IPython.core.compilerop import CachingCompiler
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
 
@@ -285,7 +425,67 @@ def _make_classes():
             self._bundle = None
             self._metadata = None
 
-    return Publisher, ResultHook
+    class Compiler(CachingCompiler):
+        """IPython's compiler, naming cells as IPython does with the interpreter's own
+        SHA-1: ``hashlib`` would load OpenSSL at the first cell."""
+
+        def get_code_name(self, raw_code, transformed_code, number):
+            try:
+                from _sha1 import sha1
+            except ImportError:
+                return super().get_code_name(raw_code, transformed_code, number)
+            digest = sha1(transformed_code.encode("utf-8")).hexdigest()
+            return "<ipython-input-{0}-{1}>".format(number, digest[:12])
+
+    return Publisher, ResultHook, Compiler
+
+
+def _transformer_manager():
+    """IPython's input transformer, which leaves out its token transforms (``%magic``,
+    ``!cmd``, ``a = %magic``, ``obj?``) for a cell that is valid Python: each of them
+    fires only on tokens Python's grammar does not allow there, and finding them
+    tokenizes the cell in Python, which costs a 400-line cell (the host's prelude) about
+    20 ms where the compiler's parse costs 4."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    class Transformer(TransformerManager):
+        def do_token_transforms(self, lines):
+            known = [cls.__name__ for cls in self.token_transformers] == _TOKEN_TRANSFORMS
+            if known and _valid_python("".join(lines)):
+                return lines
+            return super().do_token_transforms(lines)
+
+    return Transformer()
+
+
+# The token transforms of IPython 8 and 9, which ``_valid_python`` knows to leave out.
+_TOKEN_TRANSFORMS = ["MagicAssign", "SystemAssign", "EscapedCommand", "HelpEnd"]
+
+
+def _valid_python(source):
+    """Whether ``source`` parses as Python (top-level ``await`` allowed) with its lines
+    where IPython splits them; cells with nothing a token transform could act on pass
+    without the parse: no escape character starting a line, no ``= %``/``= !``, no
+    ``?``."""
+    if _ODD_BREAKS.search(source) is not None:
+        return False
+    if _ESCAPES.search(source) is None:
+        return True
+    try:
+        compile(source, "<cell>", "exec", _PARSE_FLAGS, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+# Line breaks of ``str.splitlines``, by which IPython splits a cell, that are not line
+# breaks to Python: a cell with one gets IPython's token pass.
+_ODD_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# What a token transform acts on, as text: an escape first on a line, an escape after an
+# assignment (across backslash continuations), and a question mark anywhere.
+_ESCAPES = re.compile(r"(?:^|[\n\r])[ \t]*[!?%,;/]|=[\s\\]*[%!]|\?")
+# ``ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT``, without importing ``ast``.
+_PARSE_FLAGS = 0x400 | 0x2000
 
 
 def _show_in_pager(shell, data, start=0, screen_lines=0):
@@ -298,7 +498,7 @@ def _show_in_pager(shell, data, start=0, screen_lines=0):
     if start:
         text = "\n".join(str(text).splitlines()[start:])
     bundle["text/plain"] = text
-    display.publish("display", bundle)
+    display.publish("display", bundle, metadata=dict(display.PAGER_METADATA))
 
 
 def _loop_runner(coro):
