@@ -132,3 +132,31 @@ def test_messages_sent_through_the_kernels_session_are_outputs(kernel):
     assert stdout(frames) == "streamed\n"
     results = [f["bundle"]["text/plain"] for f in of_type(frames, "result")]
     assert results == ["10", "':memory:'"]
+
+
+def test_config_chooses_the_figure_formats(kernel):
+    pytest.importorskip("matplotlib")
+    plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]);"
+    ok(kernel.run("%config InlineBackend.figure_formats = ['svg']"))
+    [shown] = of_type(kernel.run(plot), "display")
+    assert set(shown["bundle"]) == {"image/svg+xml", "text/plain"}
+    assert shown["bundle"]["image/svg+xml"].lstrip().startswith("<?xml")
+    ok(kernel.run("%config InlineBackend.figure_formats = set(['retina'])"))
+    [shown] = of_type(kernel.run(plot), "display")
+    assert set(shown["bundle"]) == {"image/png", "text/plain"}
+    size = shown["metadata"]["image/png"]
+    assert size["width"] > 100 and size["height"] > 100
+    assert ok(kernel.run("%config InlineBackend.figure_formats")) == "{'retina'}\n"
+    assert error(kernel.run("%config 1x = 2"))["ename"] == "UsageError"
+
+
+def test_pylab_fills_the_namespace(kernel):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("numpy")
+    assert ok(kernel.run("%pylab inline")) == (
+        "%pylab is deprecated, use %matplotlib inline and import the required libraries.\n"
+        "Populating the interactive namespace from numpy and matplotlib\n"
+    )
+    frames = kernel.run("hist(linspace(0, 1, 10));")
+    assert of_type(frames, "display")[0]["bundle"]["text/plain"].startswith("<Figure size")
+    assert result(kernel.run("np is numpy and plt is pyplot")) == "True"

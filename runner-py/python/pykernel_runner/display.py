@@ -76,9 +76,9 @@ def format_with_metadata(obj, include=None, exclude=None, plain=None):
     figure_mod = modules.get("matplotlib.figure")
     pil_mod = modules.get("PIL.Image")
     if figure_mod is not None and isinstance(obj, getattr(figure_mod, "Figure", ())):
-        png = _figure_png(obj)
-        if png is not None:
-            data["image/png"] = png
+        figure_data, figure_metadata = _figure_data(obj)
+        data.update(figure_data)
+        metadata.update(figure_metadata)
     elif pil_mod is not None and isinstance(obj, getattr(pil_mod, "Image", ())):
         png = _pil_png(obj)
         if png is not None:
@@ -130,20 +130,69 @@ def format_with_metadata(obj, include=None, exclude=None, plain=None):
     return data, metadata
 
 
-def _figure_png(fig):
+def figure_formats():
+    """The formats figures are shown in: IPython's ``InlineBackend.figure_formats`` (or
+    ``figure_format``) as ``%config`` or ``get_ipython().config`` set them; ``png`` by
+    default, as in ipykernel."""
+    compat = sys.modules.get(__package__ + ".ipython_compat")
+    shell = getattr(compat, "_shell", None)
+    inline = shell.config.get("InlineBackend") if shell is not None else None
+    chosen = None
+    if inline:
+        chosen = inline.get("figure_formats") or inline.get("figure_format")
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    try:
+        formats = sorted({str(name).lower() for name in chosen}) if chosen else []
+    except TypeError:
+        formats = []
+    return formats or ["png"]
+
+
+def _figure_data(fig):
+    """A figure's bundle entries and metadata in the chosen formats (``retina`` is a PNG
+    at twice the resolution whose metadata halves its size, as matplotlib-inline's)."""
     ex = running.current
     if ex is not None and not any(f is fig for f in ex.shown_figs):
         ex.shown_figs.append(fig)
     if not (fig.axes or getattr(fig, "lines", None) or getattr(fig, "images", None)):
         if not (getattr(fig, "texts", None) or getattr(fig, "patches", None)):
-            return None
+            return {}, {}
+    data, metadata = {}, {}
     try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
-        return buf.getvalue()
+        for name in figure_formats():
+            if name == "png":
+                data["image/png"] = _save_figure(fig, "png")
+            elif name in ("retina", "png2x"):
+                png = _save_figure(fig, "png", dpi=2 * fig.dpi)
+                data["image/png"] = png
+                size = _png_size(png)
+                if size is not None:
+                    metadata["image/png"] = {"width": size[0] // 2, "height": size[1] // 2}
+            elif name == "svg":
+                data["image/svg+xml"] = _save_figure(fig, "svg").decode("utf-8")
+            elif name in ("jpg", "jpeg"):
+                data["image/jpeg"] = _save_figure(fig, "jpg")
+            elif name == "pdf":
+                data["application/pdf"] = _save_figure(fig, "pdf")
+            else:
+                log("unknown figure format %r" % (name,))
     except Exception as exc:
         log("could not render a figure: %r" % (exc,))
+    return data, metadata
+
+
+def _save_figure(fig, format, **options):
+    buf = io.BytesIO()
+    fig.savefig(buf, format=format, bbox_inches="tight", **options)
+    return buf.getvalue()
+
+
+def _png_size(png):
+    """(width, height) from a PNG's header, or None."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n":
         return None
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _pil_png(image):
@@ -358,9 +407,9 @@ def flush_figures(ex):
             continue
         if any(f is fig for f in ex.shown_figs):
             continue
-        bundle = format_bundle(fig)
-        if "image/png" in bundle:
-            publish("display", bundle)
+        bundle, metadata = format_with_metadata(fig)
+        if len(bundle) > 1:
+            publish("display", bundle, metadata=metadata)
     try:
         pyplot.close("all")
     except Exception:
@@ -407,9 +456,9 @@ def pyplot_show(*args, **kwargs):
     for manager in helpers.Gcf.get_all_fig_managers():
         fig = manager.canvas.figure
         if not any(f is fig for f in ex.shown_figs):
-            bundle = format_bundle(fig)
-            if "image/png" in bundle:
-                publish("display", bundle)
+            bundle, metadata = format_with_metadata(fig)
+            if len(bundle) > 1:
+                publish("display", bundle, metadata=metadata)
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close("all")

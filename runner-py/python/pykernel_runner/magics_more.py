@@ -208,6 +208,61 @@ def _alias_magic(command):
     return run
 
 
+def _magic_config(args):
+    """``%config Class.trait = value``: sets IPython configuration; the light engine
+    honours ``InlineBackend.figure_formats`` (or ``figure_format``: ``png``, ``retina``,
+    ``svg``, ``jpeg``, ``pdf``). ``%config Class`` prints what is set there."""
+    config = running.rare("ipython_compat").get_ipython().config
+    line = args.strip()
+    if not line:
+        print("Available objects for config:")
+        for name in sorted(set(config) | {"InlineBackend"}):
+            print("    " + name)
+        return None
+    target, equals, expression = line.partition("=")
+    target = target.strip()
+    section, dot, trait = target.partition(".")
+    if not section.isidentifier() or (dot and not trait.isidentifier()):
+        raise UsageError("%%config: cannot read %r" % line)
+    if not equals:
+        values = dict(config.get(section, {}))
+        if dot:
+            print(repr(values.get(trait)))
+        else:
+            print("%s options\n%s" % (section, "-" * (len(section) + 8)))
+            for name in sorted(values):
+                print("%s.%s=%r" % (section, name, values[name]))
+        return None
+    if not dot:
+        raise UsageError("%%config: set a trait, as in %%config %s.name = value" % section)
+    value = eval(expression.strip(), USER_NS)
+    getattr(config, section)[trait] = value
+    return None
+
+
+def _magic_pylab(args):
+    """``%pylab [inline]``: IPython's deprecated magic; numpy and pyplot into the
+    namespace, figures inline."""
+    print("%pylab is deprecated, use %matplotlib inline and import the required libraries.")
+    print("Populating the interactive namespace from numpy and matplotlib")
+    magics.line_magic("matplotlib", "inline")
+    before = {name: USER_NS[name] for name in list(USER_NS)}
+    exec(
+        "import numpy\nimport matplotlib\nfrom matplotlib import pylab, mlab, pyplot\n"
+        "np = numpy\nplt = pyplot\nfrom matplotlib.pylab import *\nfrom numpy import *\n",
+        USER_NS,
+    )
+    clobbered = sorted(
+        name
+        for name, value in before.items()
+        if not name.startswith("_") and USER_NS.get(name) is not value and name not in HIDDEN
+    )
+    if clobbered:
+        print("pylab import has clobbered these variables: %s" % clobbered, file=sys.stderr)
+        print("`%matplotlib` prevents importing * from pylab and numpy", file=sys.stderr)
+    return None
+
+
 def _magic_killbgscripts(args):
     """Kills every script still running from ``--bg``."""
     for proc in _BACKGROUND:
@@ -658,6 +713,8 @@ def register(line_magics, cell_magics):
             "gui": (_magic_gui, False),
             "connect_info": (_magic_connect_info, False),
             "killbgscripts": (_magic_killbgscripts, False),
+            "config": (_magic_config, False),
+            "pylab": (_magic_pylab, False),
             "lsmagic": (_magic_lsmagic, False),
         }
     )
