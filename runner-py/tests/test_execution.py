@@ -217,6 +217,9 @@ def test_indentation_errors_are_reported_like_ipython(kernel):
 def test_system_exit_is_an_error_and_the_kernel_lives_on(kernel):
     err = error(kernel.run("import sys\nsys.exit(3)"))
     assert (err["ename"], err["evalue"]) == ("SystemExit", "3")
+    # IPython's report: no traceback, and Python's own last line.
+    assert err["traceback"] == ["An exception has occurred, use %tb to see the full traceback.", "", "SystemExit: 3"]
+    assert error(kernel.run("sys.exit()"))["traceback"][-1] == "SystemExit"
     assert ok(kernel.run("print('alive')")) == "alive\n"
 
 

@@ -567,6 +567,10 @@ def _report_error(ex, exc):
         evalue = running.rare("ipython_compat").syntax_error_value(exc, SOURCES[ex.filename])
     if isinstance(exc, UsageError):
         lines = ["UsageError: %s" % evalue]
+    elif isinstance(exc, SystemExit):
+        # As IPython reports it: no traceback, and Python's own last line.
+        last = "SystemExit: %s" % evalue if evalue else "SystemExit"
+        lines = ["An exception has occurred, use %tb to see the full traceback.", "", last]
     else:
         lines = _format_traceback(exc)
         if xmode == "Minimal":
