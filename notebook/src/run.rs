@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use pykernel::{ExecuteOptions, Kernel, KernelError, Output};
+use pykernel::{ExecuteOptions, Kernel, KernelError, LEGACY_STATUS_MIME, Output, STATUS_MIME};
 
 use crate::{
     apply::{Applier, CellEvent, StreamName},
@@ -300,6 +300,9 @@ async fn run_cell(
 
 /// The nbformat event an output of the kernel is, if it is one.
 pub(crate) fn cell_event(output: Output) -> Option<CellEvent> {
+    if is_status_or_pager(&output) {
+        return None;
+    }
     Some(match output {
         Output::Stdout(text) => CellEvent::Stream {
             name: StreamName::Stdout,
@@ -348,6 +351,21 @@ pub(crate) fn cell_event(output: Output) -> Option<CellEvent> {
     })
 }
 
+/// Whether `output` is one of pykernel's status events (`%cd`, `%%bash`, `%timeit` and
+/// other magics report what they did that way, for agents) or the pager's text (help,
+/// `%magic`: metadata `{"pager": true}`). ipykernel sends neither as an output (the pager
+/// goes in the reply's payload), so nbclient's notebook has neither.
+fn is_status_or_pager(output: &Output) -> bool {
+    match output {
+        Output::Display { bundle, metadata } => {
+            bundle.contains(STATUS_MIME)
+                || bundle.contains(LEGACY_STATUS_MIME)
+                || metadata.get("pager") == Some(&serde_json::Value::Bool(true))
+        }
+        _ => false,
+    }
+}
+
 fn kernel_message(err: &KernelError) -> String {
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -358,3 +376,6 @@ fn kernel_message(err: &KernelError) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests;
