@@ -227,7 +227,8 @@ pub(crate) fn kernel_cwd(options: &KernelOptions) -> Result<PathBuf, KernelError
         source: Arc::new(source),
     })?;
     Ok(match &options.cwd {
-        Some(cwd) => current.join(cwd),
+        // `components` drops the `.`s (`dir/.` is `dir`); `..` stays for the system.
+        Some(cwd) => current.join(cwd).components().collect(),
         None => current,
     })
 }

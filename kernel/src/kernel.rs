@@ -795,8 +795,9 @@ fn spawn(
     })
 }
 
-/// The init cell: change into `cwd`, apply `env`, put `cwd` first on `sys.path`, and leave
-/// no name behind in the user's namespace.
+/// The init cell: change into `cwd`, apply `env`, put the directory (as the system names
+/// it, so `dir/.` is `dir`) first on `sys.path`, and leave no name behind in the user's
+/// namespace.
 fn init_code(cwd: &Path, env: &BTreeMap<String, String>) -> String {
     // A JSON string is a valid Python string literal: serde_json escapes quotes,
     // backslashes and control characters the way Python reads them.
@@ -806,6 +807,7 @@ fn init_code(cwd: &Path, env: &BTreeMap<String, String>) -> String {
         "def __pykernel_init(cwd, env):\n\
          \x20   import os, sys\n\
          \x20   os.chdir(cwd)\n\
+         \x20   cwd = os.getcwd()\n\
          \x20   os.environ.update(env)\n\
          \x20   if cwd in sys.path:\n\
          \x20       sys.path.remove(cwd)\n\

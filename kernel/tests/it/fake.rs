@@ -265,6 +265,7 @@ async fn start_runs_init_and_prelude_then_cells_stream_in_order() {
     def __pykernel_init(cwd, env):
         import os, sys
         os.chdir(cwd)
+        cwd = os.getcwd()
         os.environ.update(env)
         if cwd in sys.path:
             sys.path.remove(cwd)

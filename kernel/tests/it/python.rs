@@ -736,6 +736,24 @@ async fn completes_names_attributes_modules_and_dict_keys() {
 }
 
 #[tokio::test]
+async fn the_working_directory_goes_on_sys_path_as_the_system_names_it() {
+    let Some(python) = python() else { return };
+    let cwd = scratch();
+    std::fs::create_dir(cwd.path().join("sub")).unwrap_or_else(|err| panic!("mkdir: {err}"));
+    // `sub/..` and `./` name the scratch folder; imports must not see them spelled so.
+    let roundabout = cwd.path().join("sub").join("..").join(".");
+    let kernel = start(options(&python, &roundabout)).await;
+    let (stdout, _, outcome) = run(
+        &kernel,
+        "import os, sys\nprint(sys.path[0] == os.getcwd(), '..' in sys.path[0], sys.path[0].endswith('.'))",
+    )
+    .await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(stdout, "True False False\n");
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
 async fn completes_while_a_cell_runs() {
     let Some(python) = python() else { return };
     let cwd = scratch();
