@@ -3,8 +3,12 @@ as IPython's when it is first used: the modules deferred while the shell is made
 object inspector, cell names without ``hashlib``, and the input transformer that skips
 its token pass over valid Python."""
 
-from conftest import done, error, ok, result, stdout
-from test_ipython_engine import displays, ipy  # noqa: F401 - ipy is the fixture
+import ast
+
+import pytest
+
+from conftest import Kernel, done, error, ok, result, stdout
+from test_ipython_engine import displays, ipy, ipython_env  # noqa: F401 - ipy is the fixture
 
 # Modules IPython 9 would load at start and the engine's start keeps out (IPython 8
 # imports several of them for its terminal application anyway).
@@ -209,3 +213,62 @@ def test_history_and_the_completer_when_first_used(ipy):  # noqa: F811
     frames = ipy.run("get_ipython().complete('tempf', 'import tempf')[1]")
     assert result(frames) == "['tempfile']"
 
+
+
+def regex_kernel(tmp_path):
+    """A kernel on the IPython engine that may write the runner's caches."""
+    env = ipython_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return Kernel(cwd=str(tmp_path), env=env)
+
+
+# In a kernel: the recorded patterns, each with whether it equals ``re``'s own compile
+# (a Pattern compares its text, flags and compiled code).
+CHECK_RECORDED = (
+    "import marshal, re, sys, _sre\n"
+    "engine = sys.modules['pykernel_runner.ipython_engine']\n"
+    "compiler = getattr(re, '_compiler', None) or sys.modules['sre_compile']\n"
+    "with open(engine.regex_cache_path(), 'rb') as f:\n"
+    "    recorded = marshal.load(f)\n"
+    "len(recorded) > 20, [k for k, a in recorded.items()"
+    " if _sre.compile(*a) != compiler.compile(*k)]"
+)
+
+
+def test_regular_expressions_are_recorded_and_replayed_as_re_compiles_them(tmp_path):
+    pytest.importorskip("IPython")
+    first = regex_kernel(tmp_path)
+    try:
+        assert result(first.run(CHECK_RECORDED)) == "(True, [])"
+    finally:
+        first.close()
+    # The next start compiles from the record; IPython's patterns behave as compiled.
+    second = regex_kernel(tmp_path)
+    try:
+        assert result(second.run(CHECK_RECORDED)) == "(True, [])"
+        frames = second.run(
+            "from IPython.core import splitinput\nsplitinput.split_user_input('%ls -l')[:3]"
+        )
+        assert result(frames) == "('', '%', 'ls')"
+        assert result(second.run("a = 1\n%time b = a\nb")) == "1"
+    finally:
+        second.close()
+
+
+def test_a_damaged_record_is_ignored_and_replaced(tmp_path):
+    pytest.importorskip("IPython")
+    k = regex_kernel(tmp_path)
+    try:
+        path = result(
+        k.run("import sys\nsys.modules['pykernel_runner.ipython_engine'].regex_cache_path()")
+    )
+    finally:
+        k.close()
+    with open(ast.literal_eval(path), "wb") as f:
+        f.write(b"not marshal data")
+    k = regex_kernel(tmp_path)
+    try:
+        assert result(k.run("1 + 1")) == "2"
+        assert result(k.run(CHECK_RECORDED)) == "(True, [])"
+    finally:
+        k.close()

@@ -29,12 +29,13 @@ IPython is imported only by ``start``, so this module loads where IPython is mis
 """
 
 import importlib
+import marshal
 import os
 import re
 import sys
 import types
 
-from . import display, execution, namespace
+from . import display, execution, namespace, running
 from .output import restore_stdio
 from .running import Exec
 from .signals import set_sigint
@@ -247,8 +248,118 @@ class _Deferring:
         return False
 
 
+class _RegexCache:
+    """While active, regular expressions compile from what the last start recorded:
+    importing IPython and its dependencies compiles about 55 of them (a fifth of a start
+    without this), which parsing the pattern text each time costs, and the result of a
+    parse depends only on the text, the flags and the interpreter's ``re`` engine.
+
+    It works as Python's bytecode cache does, beside which it is kept (in the runner's
+    ``__pycache__``, for this interpreter's version and ``re`` engine): a pattern found
+    there is made by ``_sre.compile`` from the recorded arguments, the same call
+    ``re``'s compiler ends with, so it is a real ``re.Pattern``; others are compiled as
+    usual and their arguments recorded. The file is rewritten, atomically, when the
+    patterns of this start differ from the recorded ones; anything unexpected (another
+    ``re`` layout, an unreadable or unwritable file) leaves ``re`` as it is."""
+
+    def __enter__(self):
+        import _sre
+
+        self.compiler = sys.modules.get("re._compiler") or sys.modules.get("sre_compile")
+        self.sre = _sre
+        self.real = getattr(self.compiler, "compile", None)
+        if self.real is None or getattr(self.compiler, "_sre", None) is not _sre:
+            self.compiler = None
+            return self
+        self.path = regex_cache_path()
+        self.recorded = {}
+        try:
+            with open(self.path, "rb") as file:
+                recorded = marshal.load(file)
+            if isinstance(recorded, dict):
+                self.recorded = recorded
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        self.used = {}
+        self.key = None
+        self.compiler.compile = self.compile
+        self.compiler._sre = _SreRecorder(self)
+        return self
+
+    def __exit__(self, *exc):
+        if self.compiler is None:
+            return False
+        self.compiler.compile = self.real
+        self.compiler._sre = self.sre
+        if self.used != self.recorded and running._WRITE_BYTECODE:
+            temporary = "%s.%d.tmp" % (self.path, os.getpid())
+            try:
+                with open(temporary, "wb") as file:
+                    marshal.dump(self.used, file)
+                os.replace(temporary, self.path)
+            except (OSError, ValueError) as exc:
+                log("could not keep the IPython engine's regular expressions: %r" % (exc,))
+                try:
+                    os.remove(temporary)
+                except OSError:
+                    pass
+        return False
+
+    def compile(self, pattern, flags=0):
+        """``re``'s compiler, for the patterns recorded or to record."""
+        if not isinstance(pattern, (str, bytes)) or flags & 128:  # re.DEBUG prints
+            return self.real(pattern, flags)
+        key = (pattern, int(flags))
+        arguments = self.recorded.get(key)
+        if arguments is not None:
+            try:
+                compiled = self.sre.compile(*arguments)
+            except (TypeError, ValueError, RuntimeError):
+                compiled = None
+            if compiled is not None:
+                self.used[key] = arguments
+                return compiled
+        self.key = key
+        try:
+            return self.real(pattern, flags)
+        finally:
+            self.key = None
+
+    def record(self, pattern, flags, code, *rest):
+        """``_sre.compile`` as the compiler calls it, recording its arguments for the
+        pattern being compiled, with ``re``'s int subclasses as ints (``marshal`` keeps
+        exact types only)."""
+        if self.key is not None:
+            self.used[self.key] = (pattern, int(flags), [int(c) for c in code]) + rest
+        return self.sre.compile(pattern, flags, code, *rest)
+
+
+def regex_cache_path():
+    """Where ``_RegexCache`` keeps this interpreter's patterns."""
+    import _sre
+
+    return os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "__pycache__",
+        "ipython_engine.re-%s-%x-%s-%s.marshal"
+        % (sys.implementation.cache_tag, sys.hexversion, _sre.MAGIC, _sre.CODESIZE),
+    )
+
+
+class _SreRecorder:
+    """``_sre`` as ``re``'s compiler sees it while a ``_RegexCache`` is active."""
+
+    def __init__(self, cache):
+        self.compile = cache.record
+        self._sre = cache.sre
+
+    def __getattr__(self, name):
+        # The compiler's other uses of ``_sre``: constants and helpers.
+        return getattr(self._sre, name)
+
+
 def _make_shell():
-    with _Deferring():
+    with _RegexCache(), _Deferring():
         return _make_shell_deferring()
 
 
