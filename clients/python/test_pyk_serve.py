@@ -72,13 +72,18 @@ class PykServeTest(unittest.TestCase):
         with start(on_late_output=lambda session, output: late.put((session, output))) as pyk:
             outputs = []
             pyk.execute(
-                "h = display('0%', display_id='bar')\nh.update('100%')\n"
+                "h = display('0%', display_id='bar')\nh.update('100%', metadata={'step': 2})\n"
                 "__pykernel__.clear_output(wait=True)\nprint('after')",
                 on_output=outputs.append,
             )
             self.assertEqual(outputs, [
                 {"type": "display", "bundle": {"text/plain": "'0%'"}, "displayId": "bar"},
-                {"type": "update_display", "displayId": "bar", "bundle": {"text/plain": "'100%'"}},
+                {
+                    "type": "update_display",
+                    "displayId": "bar",
+                    "bundle": {"text/plain": "'100%'"},
+                    "metadata": {"step": 2},
+                },
                 {"type": "clear_output", "wait": True},
                 {"type": "stdout", "data": "after\n"},
             ])

@@ -110,17 +110,25 @@ class _DisplayOutputFields(TypedDict):
 
 class DisplayOutput(_DisplayOutputFields, total=False):
     """A rich output from ``display()``: a MIME bundle (images stay base64 strings), with
-    the ``displayId`` later ``update_display`` outputs name, when it has one."""
+    the ``displayId`` later ``update_display`` outputs name, when it has one, and
+    Jupyter's ``metadata`` (``{"image/png": {"width": 50}}``; ``{"pager": true}`` for
+    help text) when there is some."""
 
     displayId: str
+    metadata: Dict[str, Any]
 
 
-class UpdateDisplayOutput(TypedDict):
-    """Replaces every earlier display with ``displayId`` (in any cell) by ``bundle``."""
-
+class _UpdateDisplayOutputFields(TypedDict):
     type: Literal["update_display"]
     displayId: str
     bundle: Dict[str, Any]
+
+
+class UpdateDisplayOutput(_UpdateDisplayOutputFields, total=False):
+    """Replaces every earlier display with ``displayId`` (in any cell) by ``bundle`` and
+    ``metadata`` (absent: none)."""
+
+    metadata: Dict[str, Any]
 
 
 class ClearOutputOutput(TypedDict):
@@ -130,11 +138,16 @@ class ClearOutputOutput(TypedDict):
     wait: bool
 
 
-class ResultOutput(TypedDict):
-    """The value of the cell's final expression, as a MIME bundle."""
-
+class _ResultOutputFields(TypedDict):
     type: Literal["result"]
     bundle: Dict[str, Any]
+
+
+class ResultOutput(_ResultOutputFields, total=False):
+    """The value of the cell's final expression, as a MIME bundle, with Jupyter's
+    ``metadata`` when there is some."""
+
+    metadata: Dict[str, Any]
 
 
 class ErrorOutput(TypedDict):

@@ -46,14 +46,21 @@ export interface ErrorInfo {
 /** A MIME bundle: `text/plain`, `text/html`, `image/png` (base64), ... */
 export type MimeBundle = Record<string, unknown>;
 
+/**
+ * Jupyter's metadata of a bundle, present when there is some: keyed by MIME type
+ * (`{"image/png": {"width": 50}}`) or for the whole bundle (`{"pager": true}` marks help
+ * text IPython would page).
+ */
+export type DisplayMetadata = Record<string, unknown>;
+
 /** One streamed output of a cell, told apart by `type`. */
 export type Output =
   | { type: "stdout"; data: string }
   | { type: "stderr"; data: string }
-  | { type: "display"; bundle: MimeBundle; displayId?: string }
-  | { type: "update_display"; displayId: string; bundle: MimeBundle }
+  | { type: "display"; bundle: MimeBundle; displayId?: string; metadata?: DisplayMetadata }
+  | { type: "update_display"; displayId: string; bundle: MimeBundle; metadata?: DisplayMetadata }
   | { type: "clear_output"; wait: boolean }
-  | { type: "result"; bundle: MimeBundle }
+  | { type: "result"; bundle: MimeBundle; metadata?: DisplayMetadata }
   | ({ type: "error" } & ErrorInfo);
 
 /** How a cell ended. A Python exception is `error` here, not a rejected promise. */
