@@ -164,6 +164,21 @@ def test_cells_are_transformed_as_ipython_transforms_them(ipy):  # noqa: F811
     assert result(frames) == "[]"
 
 
+def test_the_transformers_parse_serves_the_compiler_once(ipy):  # noqa: F811
+    # A `%` first on a line (inside brackets here) takes the parse that finds the cell
+    # valid Python; the compiler then takes that tree instead of parsing again.
+    frames = ipy.run(
+        "sh = get_ipython()\n"
+        "cell = sh.input_transformer_manager.transform_cell('v = (7\\n  % 2)\\n')\n"
+        "offered = sh.compile._offered[1]\n"
+        "first, second = sh.compile.ast_parse(cell), sh.compile.ast_parse(cell)\n"
+        "import ast\n"
+        "first is offered, second is not offered, ast.dump(first) == ast.dump(second)"
+    )
+    assert result(frames) == "(True, True, True)"
+    assert result(ipy.run("v = (7\n  % 2)\nv")) == "1"
+
+
 def test_cells_mixing_python_and_ipython_syntax_run(ipy):  # noqa: F811
     assert result(ipy.run("a = 1\n%time b = a + 1\nb")) == "2"
     assert result(ipy.run("files = !echo one\nfiles")) == "['one']"

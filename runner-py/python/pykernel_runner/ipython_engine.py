@@ -469,7 +469,7 @@ def _make_shell_deferring():
     config.InteractiveShell.colors = "nocolor" if version_info[0] >= 9 else "NoColor"
     ipython = PykernelShell.instance(config=config, user_module=sys.modules["__main__"])
     ipython.loop_runner = _loop_runner
-    ipython.input_transformer_manager = _transformer_manager()
+    ipython.input_transformer_manager = _transformer_manager(ipython.compile)
     ipython.set_hook("show_in_pager", _show_in_pager, 99)
     return ipython
 
@@ -538,7 +538,21 @@ def _make_classes():
 
     class Compiler(CachingCompiler):
         """IPython's compiler, naming cells as IPython does with the interpreter's own
-        SHA-1: ``hashlib`` would load OpenSSL at the first cell."""
+        SHA-1 (``hashlib`` would load OpenSSL at the first cell), and taking the parse
+        the input transformer made of a cell instead of parsing it again."""
+
+        _offered = None
+
+        def offer(self, source, tree):
+            """Keeps ``tree``, parsed from ``source`` with this compiler's flags, for
+            the next ``ast_parse`` (IPython changes the tree, so it serves once)."""
+            self._offered = (source, tree)
+
+        def ast_parse(self, source, filename="<unknown>", symbol="exec"):
+            offered, self._offered = self._offered, None
+            if offered is not None and symbol == "exec" and offered[0] == source:
+                return offered[1]
+            return super().ast_parse(source, filename, symbol)
 
         def get_code_name(self, raw_code, transformed_code, number):
             try:
@@ -551,18 +565,19 @@ def _make_classes():
     return Publisher, ResultHook, Compiler
 
 
-def _transformer_manager():
+def _transformer_manager(compiler):
     """IPython's input transformer, which leaves out its token transforms (``%magic``,
     ``!cmd``, ``a = %magic``, ``obj?``) for a cell that is valid Python: each of them
     fires only on tokens Python's grammar does not allow there, and finding them
     tokenizes the cell in Python, which costs a 400-line cell (the host's prelude) about
-    20 ms where the compiler's parse costs 4."""
+    20 ms where the compiler's parse costs 4. The parse, made as ``compiler`` makes it,
+    goes to ``compiler`` for the cell's run."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     class Transformer(TransformerManager):
         def do_token_transforms(self, lines):
             known = [cls.__name__ for cls in self.token_transformers] == _TOKEN_TRANSFORMS
-            if known and _valid_python("".join(lines)):
+            if known and _valid_python("".join(lines), compiler):
                 return lines
             return super().do_token_transforms(lines)
 
@@ -573,19 +588,22 @@ def _transformer_manager():
 _TOKEN_TRANSFORMS = ["MagicAssign", "SystemAssign", "EscapedCommand", "HelpEnd"]
 
 
-def _valid_python(source):
-    """Whether ``source`` parses as Python (top-level ``await`` allowed) with its lines
-    where IPython splits them; cells with nothing a token transform could act on pass
-    without the parse: no escape character starting a line, no ``= %``/``= !``, no
-    ``?``."""
+def _valid_python(source, compiler):
+    """Whether ``source`` parses as Python with its lines where IPython splits them;
+    cells with nothing a token transform could act on pass without the parse: no escape
+    character starting a line, no ``= %``/``= !``, no ``?``. A parse is made with the
+    flags of ``compiler`` (an IPython ``CachingCompiler``), and its tree offered to it."""
     if _ODD_BREAKS.search(source) is not None:
         return False
     if _ESCAPES.search(source) is None:
         return True
     try:
-        compile(source, "<cell>", "exec", _PARSE_FLAGS, dont_inherit=True)
+        tree = compile(source, "<cell>", "exec", compiler.flags | _ONLY_AST, dont_inherit=True)
     except (SyntaxError, ValueError):
         return False
+    offer = getattr(compiler, "offer", None)
+    if offer is not None:
+        offer(source, tree)
     return True
 
 
@@ -595,8 +613,8 @@ _ODD_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # What a token transform acts on, as text: an escape first on a line, an escape after an
 # assignment (across backslash continuations), and a question mark anywhere.
 _ESCAPES = re.compile(r"(?:^|[\n\r])[ \t]*[!?%,;/]|=[\s\\]*[%!]|\?")
-# ``ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT``, without importing ``ast``.
-_PARSE_FLAGS = 0x400 | 0x2000
+# ``ast.PyCF_ONLY_AST``, without importing ``ast``.
+_ONLY_AST = 0x400
 
 
 def _show_in_pager(shell, data, start=0, screen_lines=0):
