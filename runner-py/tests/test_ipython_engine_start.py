@@ -205,16 +205,18 @@ def test_async_cells_still_run_as_coroutines(ipy):  # noqa: F811
     assert result(ipy.run("'await and async'")) == "'await and async'"
 
 
-def test_cell_names_are_ipythons(ipy):  # noqa: F811
+def test_cell_names_are_ipykernels(ipy):  # noqa: F811
+    # ipykernel names a cell by MurmurHash2 of its source in its temporary folder; this
+    # is its name for "collections.", and a SyntaxError shows it.
     frames = ipy.run(
-        "from IPython.core.compilerop import code_name\n"
-        "c = get_ipython().compile\n"
-        "all(c.get_code_name(s, s, n) == code_name(s, n)"
-        " for s, n in [('x = 1\\n', 3), ('', 0), ('é = 1\\n', 12)])"
+        "import os\n"
+        "name = get_ipython().compile.get_code_name('collections.', 'collections.', 1)\n"
+        "os.path.basename(name), os.path.basename(os.path.dirname(name)) == f'ipykernel_{os.getpid()}'"
     )
-    assert result(frames) == "True"
+    assert result(frames) == "('1397204736.py', True)"
+    assert error(ipy.run("collections."))["evalue"] == "invalid syntax (1397204736.py, line 1)"
     err = error(ipy.run("def g():\n    return 1 / 0\ng()"))
-    assert "Cell In[2], line 3" in "\n".join(err["traceback"])
+    assert "Cell In[3], line 3" in "\n".join(err["traceback"])
     assert result(ipy.run("import inspect\ninspect.getsource(g).splitlines()[0]")) == (
         "'def g():'"
     )
@@ -287,3 +289,15 @@ def test_a_damaged_record_is_ignored_and_replaced(tmp_path):
         assert result(k.run(CHECK_RECORDED)) == "(True, [])"
     finally:
         k.close()
+
+
+def test_the_shell_has_ipykernels_kernel_surface_and_in_memory_history(ipy):  # noqa: F811
+    code = (
+        "ip = get_ipython()\n"
+        "ip.kernel.session.send(ip.kernel.iopub_socket, 'display_data',"
+        " {'data': {'text/plain': 'sent'}, 'metadata': {}}, parent=ip.parent_header)\n"
+        "ip.history_manager.hist_file, ip.parent_header['header']['msg_type']"
+    )
+    frames = ipy.run(code)
+    assert [bundle["text/plain"] for bundle in displays(frames)] == ["sent"]
+    assert result(frames) == "(':memory:', 'execute_request')"

@@ -378,6 +378,17 @@ def _make_shell_deferring():
     class PykernelShell(InteractiveShell):
         """IPython's shell with the runner's frames as its display and its errors."""
 
+        @property
+        def kernel(self):
+            """The runner's stand-in for ipykernel's kernel (``get_parent()``,
+            ``session.send``), as ``get_ipython().kernel`` is in Jupyter."""
+            return running.rare("comms").KERNEL
+
+        @property
+        def parent_header(self):
+            """The running request, as ipykernel's shell holds it."""
+            return self.kernel.get_parent()
+
         display_pub_class = Type(publisher)
         displayhook_class = Type(hook)
         compiler_class = Type(compiler)
@@ -465,6 +476,8 @@ def _make_shell_deferring():
 
     config = Config()
     config.HistoryManager.enabled = False
+    # As nbclient starts ipykernel; it also spares looking up the profile's history file.
+    config.HistoryManager.hist_file = ":memory:"
     # IPython 9 names its schemes in lowercase; 8 has NoColor.
     config.InteractiveShell.colors = "nocolor" if version_info[0] >= 9 else "NoColor"
     ipython = PykernelShell.instance(config=config, user_module=sys.modules["__main__"])
@@ -555,12 +568,13 @@ def _make_classes():
             return super().ast_parse(source, filename, symbol)
 
         def get_code_name(self, raw_code, transformed_code, number):
-            try:
-                from _sha1 import sha1
-            except ImportError:
-                return super().get_code_name(raw_code, transformed_code, number)
-            digest = sha1(transformed_code.encode("utf-8")).hexdigest()
-            return "<ipython-input-{0}-{1}>".format(number, digest[:12])
+            # ipykernel's name for a cell: a file in its temporary folder named by the
+            # MurmurHash2 of the cell's source, so a SyntaxError reads as it does there
+            # (tracebacks show "Cell In[n]" either way).
+            murmur2 = running.rare("ipython_compat").murmur2
+            folder = os.environ.get("TMPDIR") or os.environ.get("TEMP") or os.environ.get("TMP") or "/tmp"
+            name = "%d.py" % murmur2(raw_code.encode("utf-8"), 0xC70F6907)
+            return os.path.join(folder, "ipykernel_%d" % os.getpid(), name)
 
     return Publisher, ResultHook, Compiler
 
