@@ -550,9 +550,9 @@ def _make_classes():
             self._metadata = None
 
     class Compiler(CachingCompiler):
-        """IPython's compiler, naming cells as IPython does with the interpreter's own
-        SHA-1 (``hashlib`` would load OpenSSL at the first cell), and taking the parse
-        the input transformer made of a cell instead of parsing it again."""
+        """IPython's compiler, naming cells as ipykernel does (without ``hashlib``,
+        which would load OpenSSL at the first cell), and taking the parse the input
+        transformer made of a cell instead of parsing it again."""
 
         _offered = None
 
