@@ -337,6 +337,14 @@ pub(crate) fn cell_event(output: Output) -> Option<CellEvent> {
         },
         Output::ClearOutput { wait } => CellEvent::ClearOutput { wait },
         Output::Result { bundle, metadata } => CellEvent::Result { bundle, metadata },
+        // A magic's usage error is a line on stderr in ipykernel's notebooks, not an
+        // error output (the cell still counts as failed).
+        Output::Error(error) if is_usage_error(&error.ename, &error.evalue, &error.traceback) => {
+            CellEvent::Stream {
+                name: StreamName::Stderr,
+                text: format!("UsageError: {}\n", error.evalue),
+            }
+        }
         Output::Error(error) => CellEvent::Error {
             ename: error.ename,
             evalue: error.evalue,
@@ -364,6 +372,12 @@ fn is_status_or_pager(output: &Output) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether an error is the runner's report of a magic's `UsageError` (its traceback is
+/// the one line `UsageError: ...`), not an exception of that name from user code.
+fn is_usage_error(ename: &str, evalue: &str, traceback: &[String]) -> bool {
+    ename == "UsageError" && traceback.len() == 1 && traceback[0] == format!("UsageError: {evalue}")
 }
 
 fn kernel_message(err: &KernelError) -> String {

@@ -160,3 +160,13 @@ def test_pylab_fills_the_namespace(kernel):
     frames = kernel.run("hist(linspace(0, 1, 10));")
     assert of_type(frames, "display")[0]["bundle"]["text/plain"].startswith("<Figure size")
     assert result(kernel.run("np is numpy and plt is pyplot")) == "True"
+
+
+def test_capture_keeps_the_figures_its_cell_drew(kernel):
+    pytest.importorskip("matplotlib")
+    frames = kernel.run("%%capture kept\nimport matplotlib.pyplot as plt\nprint('drawing')\nplt.plot([1, 2]);")
+    assert (stdout(frames), of_type(frames, "display")) == ("", [])
+    frames = kernel.run("kept()")
+    assert stdout(frames) == "drawing\n"
+    [figure] = of_type(frames, "display")
+    assert "image/png" in figure["bundle"]

@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import namespace, running
-from .display import display, safe_repr, status
+from .display import display, flush_figures, safe_repr, status
 from .execution import check_patches, register_source, run_source
 from .namespace import USER_NS, UsageError
 from .output import OUT, flush_output, sync_fds
@@ -682,6 +682,10 @@ def _cell_capture(line, body, offset):
         value = run_source(body, ex.filename if ex else "<capture>", offset)
         if value is not None:
             display(value)
+        if ex is not None:
+            # The figures the body drew belong to the capture, as in IPython, whose
+            # post-execute hooks (which draw them) run inside it.
+            flush_figures(ex)
     finally:
         if ex is not None:
             try:
