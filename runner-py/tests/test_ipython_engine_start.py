@@ -4,6 +4,7 @@ object inspector, cell names without ``hashlib``, and the input transformer that
 its token pass over valid Python."""
 
 import ast
+import marshal
 
 import pytest
 
@@ -253,10 +254,13 @@ CHECK_RECORDED = (
 
 
 def test_regular_expressions_are_recorded_and_replayed_as_re_compiles_them(tmp_path):
+    # One test, so that no other test of this file damages the record while it reads it
+    # (kernels of other tests only ever replace it whole).
     pytest.importorskip("IPython")
     first = regex_kernel(tmp_path)
     try:
         assert result(first.run(CHECK_RECORDED)) == "(True, [])"
+        path = ast.literal_eval(result(first.run("engine.regex_cache_path()")))
     finally:
         first.close()
     # The next start compiles from the record; IPython's patterns behave as compiled.
@@ -270,25 +274,28 @@ def test_regular_expressions_are_recorded_and_replayed_as_re_compiles_them(tmp_p
         assert result(second.run("a = 1\n%time b = a\nb")) == "1"
     finally:
         second.close()
-
-
-def test_a_damaged_record_is_ignored_and_replaced(tmp_path):
-    pytest.importorskip("IPython")
-    k = regex_kernel(tmp_path)
-    try:
-        path = result(
-        k.run("import sys\nsys.modules['pykernel_runner.ipython_engine'].regex_cache_path()")
-    )
-    finally:
-        k.close()
-    with open(ast.literal_eval(path), "wb") as f:
+    # A damaged record is ignored, and the start replaces it.
+    with open(path, "wb") as f:
         f.write(b"not marshal data")
-    k = regex_kernel(tmp_path)
+    third = regex_kernel(tmp_path)
     try:
-        assert result(k.run("1 + 1")) == "2"
-        assert result(k.run(CHECK_RECORDED)) == "(True, [])"
+        assert result(third.run("1 + 1")) == "2"
+        assert result(third.run(CHECK_RECORDED)) == "(True, [])"
     finally:
-        k.close()
+        third.close()
+    # A start whose IPython fails to import (compiling only some patterns) keeps it.
+    shadow = tmp_path / "shadow" / "IPython"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("import textwrap\nraise ImportError('no IPython')\n")
+    env = ipython_env(PYTHONPATH=str(shadow.parent))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    broken = Kernel(cwd=str(tmp_path), env=env, prelude=False)
+    try:
+        assert "engine:light" in broken.hello["features"]
+    finally:
+        broken.close()
+    with open(path, "rb") as f:
+        assert len(marshal.load(f)) > 20
 
 
 def test_the_shell_has_ipykernels_kernel_surface_and_in_memory_history(ipy):  # noqa: F811

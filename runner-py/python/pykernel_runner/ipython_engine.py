@@ -291,7 +291,8 @@ class _RegexCache:
             return False
         self.compiler.compile = self.real
         self.compiler._sre = self.sre
-        if self.used != self.recorded and running._WRITE_BYTECODE:
+        # A start that failed (IPython broken) compiled only some of the patterns.
+        if exc[0] is None and self.used != self.recorded and running._WRITE_BYTECODE:
             temporary = "%s.%d.tmp" % (self.path, os.getpid())
             try:
                 with open(temporary, "wb") as file:
