@@ -298,8 +298,9 @@ class _RegexCache:
                 with open(temporary, "wb") as file:
                     marshal.dump(self.used, file)
                 os.replace(temporary, self.path)
-            except (OSError, ValueError) as exc:
-                log("could not keep the IPython engine's regular expressions: %r" % (exc,))
+            except (OSError, ValueError):
+                # As Python does with bytecode it cannot write (a read-only runner
+                # directory): silently, the next start compiles again.
                 try:
                     os.remove(temporary)
                 except OSError:
