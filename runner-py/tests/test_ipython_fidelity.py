@@ -170,3 +170,15 @@ def test_capture_keeps_the_figures_its_cell_drew(kernel):
     assert stdout(frames) == "drawing\n"
     [figure] = of_type(frames, "display")
     assert "image/png" in figure["bundle"]
+
+
+def test_murmur2_is_ipykernels_hash():
+    # Cell names ipykernel gave these sources (tails of 0, 3 and 2 bytes past the words).
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+    from pykernel_runner.ipython_compat import murmur2
+
+    assert murmur2(b"collections.", 0xC70F6907) == 1397204736
+    assert murmur2("print \"We're good.\"".encode(), 0xC70F6907) == 685837578
+    assert murmur2("print \"Shouldn't get here.\"".encode(), 0xC70F6907) == 2294703541

