@@ -29,6 +29,9 @@ def test_automagic_gives_way_to_python(kernel):
     assert result(kernel.run("cd, x = 1, 2\ncd")) == "1"
     assert error(kernel.run("who\nwho"))["ename"] == "NameError"
     assert error(kernel.run("not_a_magic_or_name"))["ename"] == "NameError"
+    # Help on a magic is help, not the magic run with "?".
+    frames = kernel.run("ls?")
+    assert stdout(frames) == "" and of_type(frames, "display")[0]["metadata"] == {"pager": True}
 
 
 @posix_only

@@ -492,6 +492,9 @@ def _automagic(code):
     line = code.strip()
     if not line or not (line[0].isalpha() or line[0] == "_") or "\n" in line:
         return None
+    if line.endswith("?"):
+        # Help (`pwd?`), which IPython reads before its automagic.
+        return None
     end = 1
     while end < len(line) and (line[end].isalnum() or line[end] in "_."):
         end += 1

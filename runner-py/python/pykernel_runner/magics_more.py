@@ -323,7 +323,11 @@ def _magic_pinfo(args, detail=0):
     try:
         obj = _lookup(name)
     except LookupError:
-        print("Object `%s` not found." % name)
+        # As IPython finds it: a name no object has may be a line magic (`ls?`).
+        if name in magics.LINE_MAGICS:
+            page(_magic_help(name))
+        else:
+            print("Object `%s` not found." % name)
         return None
     page(inspect_text(obj, name, detail))
     return None
